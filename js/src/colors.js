@@ -1,0 +1,62 @@
+// Colour mapping for the scatter and the tiles. The scatter draws one single-colour trace per group of
+// points (see colorGroups), which keeps recolouring 100k WebGL points cheap.
+
+/** Categorical palette (Tableau 10 + 10 lighter tints); classes beyond 20 reuse it cyclically. */
+export const PALETTE = [
+  "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+  "#a0cbe8", "#ffbe7d", "#ff9d9a", "#86bcb6", "#8cd17d", "#f1ce63", "#d4a6c8", "#fabfd2", "#d7b5a6", "#79706e",
+];
+/** Points without a label of the chosen kind. */
+export const NONE_COLOR = "#9e9e9e";
+/** Suspicion ramp from harmless to very suspicious. */
+export const SUSPICION_RAMP = ["#fde725", "#f89441", "#cc4778", "#7e03a8"];
+
+export const COLOR_BY = Object.freeze(["given", "verified", "predicted", "suspicion"]);
+
+/** Colour of class i (-1 = none). */
+export function classColor(i) {
+  return i < 0 ? NONE_COLOR : PALETTE[i % PALETTE.length];
+}
+
+/**
+ * Split the points into colour groups, one scatter trace each: a trace with a single colour lets WebGL skip
+ * per-point colour conversion, so recolouring 100k points is a regroup of typed arrays, not 100k colour lookups.
+ * Groups are drawn in order, so "none" goes first (underneath) and, for suspicion, the most suspicious last (on top).
+ *
+ * Returns {groups: Int32Array[] of point indices, colors: string[]}; the groups partition 0..n-1.
+ */
+export function colorGroups(state, by, nClasses) {
+  if (!COLOR_BY.includes(by)) throw new Error(`nblabel: colour by ${JSON.stringify(by)}; expected ${COLOR_BY}`);
+  const n = state.given.length;
+  const k = by === "suspicion" ? SUSPICION_RAMP.length + 1 : nClasses + 1;
+  const group = new Int32Array(n);
+  if (by === "suspicion") {
+    const s = state.suspicion;
+    for (let i = 0; i < n; i++) {
+      // group 0: no given label (NaN); then equal-width bins of [0, 1], the last one closed.
+      group[i] = Number.isNaN(s[i]) ? 0 : 1 + Math.min(SUSPICION_RAMP.length - 1, Math.floor(s[i] * SUSPICION_RAMP.length));
+    }
+  } else {
+    const codes = state[by];
+    // Codes beyond the known classes (a class added in another session) show as none until classes sync.
+    for (let i = 0; i < n; i++) group[i] = codes[i] >= 0 && codes[i] < nClasses ? codes[i] + 1 : 0;
+  }
+  const sizes = new Int32Array(k);
+  for (let i = 0; i < n; i++) sizes[group[i]] += 1;
+  const groups = Array.from(sizes, (size) => new Int32Array(size));
+  const fill = new Int32Array(k);
+  for (let i = 0; i < n; i++) groups[group[i]][fill[group[i]]++] = i;
+  const colors = [NONE_COLOR];
+  for (let g = 1; g < k; g++) colors.push(by === "suspicion" ? SUSPICION_RAMP[g - 1] : classColor(g - 1));
+  return { groups, colors };
+}
+
+/** Legend rows [colour, text] for the scatter: what grey means, and the suspicion bins. */
+export function legend(by) {
+  if (by !== "suspicion") return [[NONE_COLOR, `no ${by} label`]];
+  const k = SUSPICION_RAMP.length;
+  return [
+    [NONE_COLOR, "no given label"],
+    ...SUSPICION_RAMP.map((c, j) => [c, `suspicion ${(j / k).toFixed(2)}–${((j + 1) / k).toFixed(2)}`]),
+  ];
+}

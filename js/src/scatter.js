@@ -1,0 +1,136 @@
+// The WebGL scatter (plotly scattergl). One trace per colour group (see colors.js colorGroups) plus one
+// trace outlining the selected points. Updates go through Plotly.react with typed arrays: no per-point DOM
+// and no per-point colour strings, so 100k points pan, zoom and recolour smoothly.
+
+import Plotly from "plotly.js-dist-min";
+
+function cssVar(el, name, fallback) {
+  const value = getComputedStyle(el).getPropertyValue(name).trim();
+  return value || fallback;
+}
+
+function plotLayout(el) {
+  const fg = cssVar(el, "--jp-ui-font-color1", "#333");
+  const dim = cssVar(el, "--jp-border-color2", "#ddd");
+  const axis = { visible: false, showgrid: false, zeroline: false };
+  return {
+    dragmode: "lasso",
+    hovermode: "closest",
+    showlegend: false,
+    margin: { l: 4, r: 4, t: 4, b: 4 },
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "rgba(0,0,0,0)",
+    font: { color: fg },
+    xaxis: axis,
+    yaxis: { ...axis, scaleanchor: "x" },
+    modebar: { bgcolor: "rgba(0,0,0,0)", color: dim, activecolor: fg },
+    uirevision: "keep", // keep zoom and pan across data updates
+  };
+}
+
+function gather(values, indices) {
+  const out = new Float32Array(indices.length);
+  for (let j = 0; j < indices.length; j++) out[j] = values[indices[j]];
+  return out;
+}
+
+/**
+ * Mount a scatter into `el`. Callbacks: onSelect(indices | null), onHover(index, clientX, clientY),
+ * onUnhover(), onClick(index). Returns {setPoints, setColors, setHighlight, refreshTheme, destroy}.
+ */
+export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
+  let x = new Float32Array(0);
+  let y = new Float32Array(0);
+  let spec = null; // {groups, colors}
+  let highlight = [];
+  let drawn = false;
+
+  const config = {
+    displaylogo: false,
+    responsive: true,
+    scrollZoom: true,
+    doubleClick: "reset",
+    modeBarButtonsToRemove: ["toImage", "autoScale2d", "hoverClosestCartesian", "hoverCompareCartesian", "toggleSpikelines"],
+  };
+
+  const groups = () => (spec ? spec.groups : [Int32Array.from({ length: x.length }, (_, i) => i)]);
+  // Group traces are rebuilt only when points or colours change: Plotly.react skips a trace whose arrays are
+  // the same objects, so a selection change re-uploads just the highlight trace.
+  let groupTraces = [];
+
+  function rebuildGroups() {
+    groupTraces = groups().map((idx, g) => ({
+      type: "scattergl",
+      mode: "markers",
+      x: gather(x, idx),
+      y: gather(y, idx),
+      marker: { color: spec ? spec.colors[g] : "#888", size: 5 },
+      hoverinfo: "none",
+      unselected: { marker: { opacity: 0.3 } },
+    }));
+  }
+
+  function traces() {
+    const out = [...groupTraces];
+    const h = Int32Array.from(highlight);
+    out.push({
+      type: "scattergl",
+      mode: "markers",
+      x: gather(x, h),
+      y: gather(y, h),
+      hoverinfo: "none",
+      marker: { size: 9, color: "rgba(0,0,0,0)", line: { width: 2, color: cssVar(el, "--jp-ui-font-color0", "#000") } },
+    });
+    return out;
+  }
+
+  // A plotly event point -> item index (the highlight trace, last, maps to nothing).
+  const itemOf = (p) => {
+    const gs = groups();
+    return p.curveNumber < gs.length ? gs[p.curveNumber][p.pointIndex] : undefined;
+  };
+
+  async function draw() {
+    await Plotly.react(el, traces(), plotLayout(el), config);
+    el.dataset.points = String(x.length);
+    if (drawn) return;
+    drawn = true;
+    el.on("plotly_selected", (ev) => {
+      if (ev && ev.points) onSelect(ev.points.map(itemOf).filter((i) => i !== undefined));
+    });
+    el.on("plotly_deselect", () => onSelect(null));
+    el.on("plotly_hover", (ev) => {
+      const i = ev.points.map(itemOf).find((j) => j !== undefined);
+      if (i !== undefined) onHover(i, ev.event.clientX, ev.event.clientY);
+    });
+    el.on("plotly_unhover", () => onUnhover());
+    el.on("plotly_click", (ev) => {
+      const i = ev.points.map(itemOf).find((j) => j !== undefined);
+      if (i !== undefined) onClick(i);
+    });
+  }
+
+  return {
+    setPoints(px, py) {
+      x = px;
+      y = py;
+      rebuildGroups();
+      return draw();
+    },
+    setColors(next) {
+      spec = next;
+      rebuildGroups();
+      return drawn ? draw() : Promise.resolve();
+    },
+    setHighlight(indices) {
+      highlight = indices;
+      return drawn ? draw() : Promise.resolve();
+    },
+    refreshTheme() {
+      if (drawn) Plotly.relayout(el, plotLayout(el));
+    },
+    destroy() {
+      Plotly.purge(el);
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { NONE_COLOR, PALETTE, SUSPICION_RAMP, classColor, colorGroups, legend } from "../src/colors.js";
+
+const state = {
+  given: Int32Array.from([0, 1, -1, 2]),
+  verified: Int32Array.from([-1, 0, -1, -1]),
+  predicted: Int32Array.from([0, 0, 2, 7]),
+  suspicion: Float32Array.from([0, 1, NaN, 0.5]),
+};
+
+const colorOf = (spec) => {
+  const out = [];
+  spec.groups.forEach((idx, g) => idx.forEach((i) => (out[i] = spec.colors[g])));
+  return out;
+};
+
+describe("colour mapping", () => {
+  it("gives each class its palette colour and none a grey", () => {
+    expect(classColor(-1)).toBe(NONE_COLOR);
+    expect(classColor(0)).toBe(PALETTE[0]);
+    expect(classColor(PALETTE.length + 1)).toBe(PALETTE[1]);
+  });
+
+  it("colours each point by its label of the chosen kind; unknown codes count as none", () => {
+    for (const by of ["given", "verified", "predicted"]) {
+      const expected = Array.from(state[by], (c) => (c >= 0 && c < 3 ? classColor(c) : NONE_COLOR));
+      expect(colorOf(colorGroups(state, by, 3))).toEqual(expected);
+    }
+  });
+
+  it("bins suspicion on a ramp, NaN (no given label) grey, most suspicious drawn last", () => {
+    const spec = colorGroups(state, "suspicion", 3);
+    expect(colorOf(spec)).toEqual([SUSPICION_RAMP[0], SUSPICION_RAMP[3], NONE_COLOR, SUSPICION_RAMP[2]]);
+    expect(spec.colors.at(-1)).toBe(SUSPICION_RAMP.at(-1));
+  });
+
+  it("groups always partition the points", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -1, max: 6 }), { maxLength: 200 }), fc.integer({ min: 0, max: 5 }), (codes, k) => {
+        const s = { given: Int32Array.from(codes), predicted: Int32Array.from(codes), verified: Int32Array.from(codes),
+          suspicion: Float32Array.from(codes, (c) => (c < 0 ? NaN : c / 6)) };
+        for (const by of ["given", "suspicion"]) {
+          const spec = colorGroups(s, by, k);
+          const all = spec.groups.flatMap((g) => Array.from(g)).sort((a, b) => a - b);
+          expect(all).toEqual(codes.map((_, i) => i));
+          expect(spec.colors.length).toBe(spec.groups.length);
+        }
+      }),
+    );
+  });
+
+  it("explains the colours in a legend", () => {
+    expect(legend("given")).toEqual([[NONE_COLOR, "no given label"]]);
+    expect(legend("suspicion").map(([c]) => c)).toEqual([NONE_COLOR, ...SUSPICION_RAMP]);
+    expect(legend("suspicion")[4][1]).toBe("suspicion 0.75–1.00");
+  });
+
+  it("rejects an unknown colour mode", () => {
+    expect(() => colorGroups(state, "rainbow", 3)).toThrow(/colour by/);
+  });
+});

@@ -1,0 +1,500 @@
+"""Label propagation on the kNN graph (paper Eq. 3) with a fast, bounded update after a label changes.
+
+Eq. 3 for a fixed number of steps ``t``::
+
+    Y~(s+1) = Wn @ Y(s);   Y(s+1) = Y~(s+1) with the clamped rows reset to Y0
+
+Seeds: *verified* labels are one-hot and clamped; *given* (untrusted) labels are one-hot rows of ``Y0``
+that only initialise the iteration. For a fixed clamped set the iteration is linear in ``Y0``; when
+verified labels change, the difference ``Delta(s) = Y'(s) - Y(s)`` between the new and the old
+trajectory obeys
+
+    Delta(s+1) = P_u' Wn Delta(s)          on rows whose labels did not change,
+
+and is computed directly from the stored old (pre-clamp) trajectory on the changed rows. ``Delta`` starts
+on the changed rows and its support grows one hop per step, so :meth:`Propagator.update` propagates only
+those rows (CSR row slices) and drops, at each step, the smallest rows of ``Delta`` whose total Frobenius
+norm is at most ``eps``. Since ``||P_u' Wn||_2 <= rho`` (``rho = 1`` for the symmetric graph, whose ``Wn``
+has spectral norm 1), the result differs from a full rerun by at most
+``sum_s rho^(t-1-s) * dropped_s <= (t - 1) * eps`` in Frobenius norm (so in every entry). Errors of
+successive updates add up; the running bound is kept in ``error_bound_``, and a full rerun resets it when
+it would exceed ``max_error``.
+
+Memory: the pre-clamp trajectory is stored, ``t * n * c`` float32 (800 MB at n = 1M, c = 10, t = 20).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import scipy.sparse as sp
+
+from nblabel._validation import check_labels, check_proba
+from nblabel.graph import KnnGraph
+
+#: Non-zeros per thread below which a thread pool costs more than it saves.
+PARALLEL_MIN_NNZ = 200_000
+
+
+def _check_t(t: object) -> int:
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 1:
+        raise ValueError(
+            f"t: expected a positive integer number of LP steps; got {t!r}. Fix: use the default t=20."
+        )
+    return int(t)
+
+
+def propagate(
+    Wn: sp.spmatrix | sp.sparray,
+    Y0: np.ndarray,
+    clamped: np.ndarray,
+    t: int = 20,
+    *,
+    num_threads: int | None = None,
+) -> np.ndarray:
+    """Run label propagation (paper Eq. 3) for ``t`` steps.
+
+    Parameters
+    ----------
+    Wn : scipy sparse matrix, shape (n, n)
+        Normalised affinity ``D^-1/2 W D^-1/2`` (``KnnGraph.normalized_``).
+    Y0 : numpy.ndarray, shape (n, c)
+        Initial soft labels (one-hot rows for seeds, zeros elsewhere).
+    clamped : numpy.ndarray, shape (n,), bool
+        Rows reset to ``Y0`` after every step.
+    t : int
+        Number of steps.
+    num_threads : int, optional
+        Threads for the sparse products on large graphs; default all cores available.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, c), float32
+
+    """
+    Y0 = np.asarray(Y0)
+    n = Wn.shape[0]
+    if Wn.shape != (n, n) or Y0.ndim != 2 or Y0.shape[0] != n:
+        raise ValueError(
+            "propagate: expected Wn of shape (n, n) and Y0 of shape (n, c);"
+            f" got Wn {Wn.shape} and Y0 {Y0.shape}. "
+            "Fix: build Y0 with one row per graph item."
+        )
+    clamped = np.asarray(clamped, dtype=bool)
+    if clamped.shape != (n,):
+        raise ValueError(
+            f"clamped: expected a bool array of shape ({n},); got shape {clamped.shape}."
+            " Fix: one flag per item."
+        )
+    Y0 = Y0.astype(np.float32)
+    Y = _run(sp.csr_matrix(Wn, dtype=np.float32), Y0, np.flatnonzero(clamped), _check_t(t), None, num_threads)
+    return Y
+
+
+def _n_threads(num_threads: int | None) -> int:
+    if num_threads is None or num_threads < 1:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return int(num_threads)
+
+
+def _row_blocks(A: sp.csr_matrix, n_blocks: int) -> list[tuple[int, int]]:
+    """Split rows into ``n_blocks`` contiguous ranges holding about the same number of non-zeros."""
+    cuts = np.searchsorted(A.indptr, np.linspace(0, A.nnz, n_blocks + 1)[1:-1])
+    bounds = np.unique(np.r_[0, cuts, A.shape[0]])
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+
+
+def _run(
+    Wn: sp.csr_matrix,
+    Y0: np.ndarray,
+    clamped_idx: np.ndarray,
+    t: int,
+    traj: np.ndarray | None,
+    num_threads: int | None = None,
+) -> np.ndarray:
+    """Eq. 3 loop; if ``traj`` (t, n, c) is given, store each step's pre-clamp ``Wn @ Y`` in it.
+
+    scipy's sparse-dense product runs on one core but releases the GIL, so on large graphs the rows are
+    split into blocks multiplied on a thread pool (measured 1.8-2.3x faster on 2 cores at n = 200k). The
+    blocks use the same kernel on the same rows, so the result is bit-identical to ``Wn @ Y``.
+    """
+    threads = min(_n_threads(num_threads), max(1, Wn.nnz // PARALLEL_MIN_NNZ))
+    seeds = Y0[clamped_idx]
+    if threads == 1:
+        Y = Y0
+        for s in range(t):
+            Y = Wn @ Y
+            if traj is not None:
+                traj[s] = Y  # a copy: the clamping below must not touch the stored pre-clamp values
+            Y[clamped_idx] = seeds
+        return Y
+    blocks = [(lo, hi, Wn[lo:hi]) for lo, hi in _row_blocks(Wn, threads)]
+    Y = Y0.copy()
+    out = np.empty_like(Y)
+    with ThreadPoolExecutor(len(blocks)) as pool:
+
+        def product(block: tuple[int, int, sp.csr_matrix]) -> None:
+            lo, hi, rows = block
+            out[lo:hi] = rows @ Y
+
+        for s in range(t):
+            list(pool.map(product, blocks))
+            if traj is not None:
+                traj[s] = out
+            Y, out = out, Y
+            Y[clamped_idx] = seeds
+    return Y
+
+
+def _one_hot_rows(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    out = np.zeros((labels.shape[0], n_classes), np.float32)
+    has = labels >= 0
+    out[np.flatnonzero(has), labels[has]] = 1.0
+    return out
+
+
+class Propagator:
+    """Label propagation on a fitted :class:`~nblabel.graph.KnnGraph` with cheap updates for verified labels.
+
+    Parameters
+    ----------
+    graph : KnnGraph
+        A fitted graph.
+    n_classes : int
+        Number of classes (can grow with :meth:`add_class`).
+    t : int
+        LP steps (paper: 20).
+    eps : float
+        Per-step truncation budget of :meth:`update` (Frobenius norm of the dropped part of ``Delta``).
+    max_error : float
+        Largest accumulated error bound tolerated before :meth:`update` falls back to a full rerun.
+    max_support : float
+        Fraction of items; when ``Delta``'s support grows beyond it, :meth:`update` does a full rerun instead.
+
+    Attributes
+    ----------
+    result_ : numpy.ndarray, shape (n, c), float32
+        Raw LP output ``Y(t)``.
+    proba_ : numpy.ndarray, shape (n, c), float32
+        ``result_`` with rows scaled to sum to 1; all-zero rows (no seed reached them) stay zero.
+    given_, verified_ : numpy.ndarray, shape (n,), int64
+        The labels in force (-1 = none).
+    error_bound_ : float
+        Upper bound on the Frobenius distance between ``result_`` and a full rerun with the same labels.
+    last_update_ : dict
+        How the last :meth:`update` ran: ``mode`` ("sparse", "full" or "none"), ``support`` (most rows
+        touched in one step) and ``bound`` (this update's share of ``error_bound_``).
+
+    """
+
+    def __init__(
+        self,
+        graph: KnnGraph,
+        n_classes: int,
+        t: int = 20,
+        *,
+        eps: float = 2e-5,
+        max_error: float = 1e-2,
+        max_support: float = 0.25,
+    ) -> None:
+        if not isinstance(graph, KnnGraph) or not hasattr(graph, "normalized_"):
+            raise ValueError(
+                f"graph: expected a fitted KnnGraph; got {type(graph).__name__}."
+                " Fix: KnnGraph().fit(embeddings)."
+            )
+        if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 0:
+            raise ValueError(
+                f"n_classes: expected an integer >= 0; got {n_classes!r}. Fix: pass len(classes)."
+            )
+        self.graph = graph
+        self.n_classes = int(n_classes)
+        self.t = _check_t(t)
+        self.eps = float(eps)
+        self.max_error = float(max_error)
+        self.max_support = float(max_support)
+
+    # -- full run -------------------------------------------------------------------------------------------
+    def fit(self, given: np.ndarray | None = None, verified: np.ndarray | None = None) -> Propagator:
+        """Run LP from scratch.
+
+        Parameters
+        ----------
+        given : array-like, shape (n,), int, optional
+            Untrusted labels (-1 = none); they initialise their rows.
+        verified : array-like, shape (n,), int, optional
+            Labels confirmed by a person (-1 = none); clamped. They override ``given`` on the same row.
+
+        Returns
+        -------
+        Propagator
+            ``self``.
+
+        """
+        n = self.graph.n_items_
+        given = np.full(n, -1) if given is None else given
+        verified = np.full(n, -1) if verified is None else verified
+        self.given_ = check_labels(given, n, self.n_classes, name="given").copy()
+        self.verified_ = check_labels(verified, n, self.n_classes, name="verified").copy()
+        self._Wn = sp.csr_matrix(self.graph.normalized_, dtype=np.float32)
+        # Delta spreads along the columns of Wn: keep Wn^T in CSR to slice them as rows.
+        self._WnT = self._Wn if self.graph.symmetric else sp.csr_matrix(self._Wn.T)
+        self._rho = 1.0 if self.graph.symmetric else _spectral_norm_bound(self._Wn)
+        self._slot = np.zeros(n, np.int64)  # scratch for _unique_inverse; any content is fine
+        self._full()
+        return self
+
+    def _seed_rows(self, idx: np.ndarray) -> np.ndarray:
+        lab = np.where(self.verified_[idx] >= 0, self.verified_[idx], self.given_[idx])
+        return _one_hot_rows(lab, self.n_classes)
+
+    def _full(self) -> None:
+        n, c = self.graph.n_items_, self.n_classes
+        self._Y0 = self._seed_rows(np.arange(n))
+        self._traj = np.empty((self.t, n, c), np.float32)
+        clamped = np.flatnonzero(self.verified_ >= 0)
+        self.result_ = _run(self._Wn, self._Y0, clamped, self.t, self._traj, self.graph.num_threads)
+        self.error_bound_ = 0.0
+        self._refresh()
+
+    def _refresh(self) -> None:
+        total = self.result_.sum(axis=1, keepdims=True)
+        self.proba_ = np.divide(self.result_, total, out=np.zeros_like(self.result_), where=total > 0)
+
+    # -- outputs --------------------------------------------------------------------------------------------
+    def predict(self) -> np.ndarray:
+        """Most likely class per item.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n,), int64
+            Class index, or -1 where no seed reached the item.
+
+        """
+        if self.n_classes == 0:
+            return np.full(self.graph.n_items_, -1, np.int64)
+        pred = self.proba_.argmax(axis=1).astype(np.int64)
+        pred[self.proba_.max(axis=1) <= 0] = -1
+        return pred
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """Probability of the predicted class, shape (n,), float32; 0 where no seed reached the item."""
+        if self.n_classes == 0:
+            return np.zeros(self.graph.n_items_, np.float32)
+        return self.proba_.max(axis=1)
+
+    def add_class(self) -> int:
+        """Append an empty class; nothing propagates into it until it gets a label.
+
+        LP treats every class column independently, so a new zero column is exact without a rerun.
+
+        Returns
+        -------
+        int
+            Index of the new class.
+
+        """
+        self.n_classes += 1
+        if hasattr(self, "result_"):
+            pad = ((0, 0), (0, 1))
+            self._Y0 = np.pad(self._Y0, pad)
+            self._traj = np.pad(self._traj, ((0, 0), (0, 0), (0, 1)))
+            self.result_ = np.pad(self.result_, pad)
+            self._refresh()
+        return self.n_classes - 1
+
+    # -- fast update ----------------------------------------------------------------------------------------
+    def update(self, indices: np.ndarray, verified_labels: np.ndarray | int) -> Propagator:
+        """Set, change or remove (-1) verified labels and update the result without a full rerun.
+
+        The result stays within ``error_bound_`` (Frobenius norm) of a full rerun; see the module docstring.
+
+        Parameters
+        ----------
+        indices : array-like, shape (m,), int
+            Items whose verified label changes. A repeated index takes its last label.
+        verified_labels : array-like, shape (m,), int, or int
+            New verified labels (-1 = remove).
+
+        Returns
+        -------
+        Propagator
+            ``self``.
+
+        """
+        if not hasattr(self, "result_"):
+            raise ValueError(
+                "Propagator: expected a fitted propagator; got an unfitted one. Fix: call fit() first."
+            )
+        n = self.graph.n_items_
+        idx = np.atleast_1d(np.asarray(indices))
+        if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+            raise ValueError(
+                f"indices: expected a 1-D array of item indices; got {idx!r}. Fix: pass integer positions."
+            )
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise ValueError(
+                f"indices: expected values in 0..{n - 1}; got {idx.min()}..{idx.max()}."
+                " Fix: pass item positions."
+            )
+        lab = np.broadcast_to(np.asarray(verified_labels), idx.shape)
+        lab = check_labels(lab, idx.size, self.n_classes, name="verified_labels")
+        # Keep the last occurrence of a repeated index, as if the clicks were applied in order.
+        _, last = np.unique(idx[::-1], return_index=True)
+        keep = idx.size - 1 - last
+        idx, lab = idx[keep].astype(np.int64), lab[keep]
+        changed = self.verified_[idx] != lab
+        idx, lab = idx[changed], lab[changed]
+        if idx.size == 0:
+            self.last_update_ = {"mode": "none", "support": 0, "bound": 0.0}
+            return self
+        old_clamped = self.verified_[idx] >= 0
+        self.verified_[idx] = lab
+        if not self._sparse_update(idx, old_clamped):
+            self._full()
+            self.last_update_ = {"mode": "full", "support": n, "bound": 0.0}
+        return self
+
+    def _sparse_update(self, changed: np.ndarray, old_clamped: np.ndarray) -> bool:
+        """Apply the Delta recursion; return False (state untouched) if a full rerun is the better choice."""
+        n, t = self.graph.n_items_, self.t
+        limit = self.max_support * n
+        new_clamped = self.verified_[changed] >= 0
+        old_y0 = self._Y0[changed]
+        new_y0 = self._seed_rows(changed)
+        # Rows to write back at the end; the stored trajectory is only modified once the update is committed.
+        writes: list[tuple[int, np.ndarray, np.ndarray]] = []
+        S, D = changed, new_y0 - old_y0  # support and Delta(0) on it
+        dropped_bound = 0.0
+        support_max = changed.size
+        indptr, indices, data = self._WnT.indptr, self._WnT.indices, self._WnT.data
+        c = self.n_classes
+        for s in range(t):
+            # Gather the CSR rows of Wn^T for the support by hand: scipy's fancy row indexing and a sparse
+            # product cost more in fixed overhead than the whole step on a small support.
+            starts = indptr[S]
+            lengths = indptr[S + 1] - starts
+            total = int(lengths.sum())
+            pos = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+            cols = np.concatenate([indices[pos], changed])
+            U, inv = self._unique_inverse(cols)
+            if U.size > limit:
+                return False
+            support_max = max(support_max, U.size)
+            # Change of the pre-clamp values Wn @ Y on rows U: sum of Wn[u, j] * Delta[j] over the support.
+            src = np.repeat(np.arange(S.size), lengths)
+            vals = data[pos]
+            Dt = np.empty((U.size, c), np.float32)
+            for j in range(c):
+                Dt[:, j] = np.bincount(inv[:total], weights=vals * D[src, j], minlength=U.size)
+            old_pre = self._traj[s][U]
+            new_pre = old_pre + Dt
+            in_i = inv[total:]  # positions of the changed rows inside U
+            clamp_u = self.verified_[U] >= 0  # new clamp state (verified_ is already updated)
+            old_clamp_u = clamp_u.copy()
+            old_clamp_u[in_i] = old_clamped
+            old_post = old_pre.copy()
+            old_post[old_clamp_u] = self._Y0[U[old_clamp_u]]
+            new_post = new_pre.copy()
+            new_post[clamp_u] = self._Y0[U[clamp_u]]
+            new_post[in_i[new_clamped]] = new_y0[new_clamped]
+            Dn = new_post - old_post
+            writes.append((s, U, new_pre))
+            if s == t - 1:
+                final_U, final_post = U, new_post
+                break
+            # Truncate: drop the smallest rows whose norms add up (in quadrature) to at most eps.
+            sq = np.einsum("ij,ij->i", Dn, Dn)
+            order = np.argsort(sq)
+            csum = np.cumsum(sq[order])
+            n_drop = int(np.searchsorted(csum, self.eps**2, side="right"))
+            keep = np.sort(order[n_drop:])
+            if n_drop:
+                dropped_bound += float(np.sqrt(csum[n_drop - 1])) * self._rho ** (t - 1 - s)
+            S, D = U[keep], Dn[keep]
+        if self.error_bound_ + dropped_bound > self.max_error:
+            return False
+        for s, U, new_pre in writes:
+            self._traj[s][U] = new_pre
+        self._Y0[changed] = new_y0
+        self.result_[final_U] = final_post
+        self.error_bound_ += dropped_bound
+        self._refresh_rows(final_U)
+        self.last_update_ = {"mode": "sparse", "support": int(support_max), "bound": dropped_bound}
+        return True
+
+    def _unique_inverse(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Like ``np.unique(cols, return_inverse=True)`` (unsorted) in O(len(cols)), using a scratch array."""
+        slot = self._slot
+        seq = np.arange(cols.size)
+        slot[cols] = seq  # the last occurrence of each value wins...
+        U = cols[slot[cols] == seq]  # ...and represents it once
+        slot[U] = np.arange(U.size)
+        return U, slot[cols]
+
+    def _refresh_rows(self, rows: np.ndarray) -> None:
+        r = self.result_[rows]
+        total = r.sum(axis=1, keepdims=True)
+        self.proba_[rows] = np.divide(r, total, out=np.zeros_like(r), where=total > 0)
+
+
+def _spectral_norm_bound(A: sp.csr_matrix) -> float:
+    """``sqrt(||A||_1 ||A||_inf)``, an upper bound on ``||A||_2`` (used for the asymmetric graph)."""
+    absA = abs(A)
+    return float(np.sqrt(absA.sum(axis=0).max() * absA.sum(axis=1).max()))
+
+
+def knn_classify(
+    graph: KnnGraph,
+    X_new: np.ndarray,
+    labels_or_proba: np.ndarray,
+    *,
+    n_classes: int | None = None,
+    k: int | None = None,
+) -> np.ndarray:
+    """Weighted kNN classification of new points on the graph (paper §3).
+
+    Each new point votes with its k nearest indexed items, weighted by ``exp(s / T_)``.
+
+    Parameters
+    ----------
+    graph : KnnGraph
+        A fitted graph; its ``T_`` sets the weights.
+    X_new : array-like, shape (m, d)
+        Points to classify (not added to the graph).
+    labels_or_proba : array-like, shape (n,) int or (n, c) float
+        Hard labels of the indexed items (-1 = none, ignored) or their soft labels (e.g.
+        ``Propagator.proba_``).
+    n_classes : int, optional
+        Number of classes for hard labels; default ``max(label) + 1``.
+    k : int, optional
+        Neighbours per point; default ``graph.k``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (m, c), float32
+        Class scores summing to 1 per row; all zeros where no neighbour has a label.
+
+    """
+    arr = np.asarray(labels_or_proba)
+    n = graph.n_items_
+    if arr.ndim == 1:
+        labels = check_labels(arr, n, n_classes, name="labels_or_proba")
+        c = int(labels.max()) + 1 if n_classes is None else int(n_classes)
+        votes = _one_hot_rows(labels, max(c, 0))
+    else:
+        votes = check_proba(arr, name="labels_or_proba")
+        if votes.shape[0] != n:
+            raise ValueError(
+                f"labels_or_proba: expected {n} rows (one per graph item); got {votes.shape[0]}."
+                " Fix: pass proba_ "
+                "of a Propagator fitted on this graph."
+            )
+    idx, sims = graph.query(X_new, k=k)
+    # A per-row shift is harmless here: each point's weights are normalised on their own.
+    w = np.exp((sims - sims.max(axis=1, keepdims=True, initial=-1.0)) / graph.T_).astype(np.float32)
+    scores = np.einsum("mk,mkc->mc", w, votes[idx])
+    total = scores.sum(axis=1, keepdims=True)
+    return np.divide(scores, total, out=np.zeros_like(scores), where=total > 0)

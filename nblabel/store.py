@@ -1,0 +1,541 @@
+"""The durable label journal: every label event is appended to SQLite before it is acknowledged.
+
+A journal is one SQLite file in WAL mode with ``synchronous=FULL``, so a commit that has returned survives a
+killed process and a power cut.  It holds three tables:
+
+``nblabel_meta``
+    key -> JSON value: format version, embedding fingerprint, graph parameters, initial class list.
+``nblabel_items``
+    one row per item: its position, its stable id and its *given* label (class index, -1 for none).
+``nblabel_events``
+    the append-only event log.  Rows are never updated or deleted; the session state is whatever replaying
+    them in ``seq`` order produces, so two processes appending to one journal converge to the same state.
+
+Nothing here knows about label propagation: the store only writes and reads events.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "EVENT_KINDS",
+    "FORMAT_VERSION",
+    "CorruptJournalError",
+    "Event",
+    "ForeignFileError",
+    "JournalError",
+    "JournalLockedError",
+    "LabelStore",
+    "ReadOnlyJournalError",
+]
+
+FORMAT_VERSION = 1
+#: ``label``/``unlabel``/``accept`` change the verified label of ``item``; ``undo``/``redo`` walk the
+#: history that replay derives from the log; ``add_class`` appends ``cls`` to the class list.
+EVENT_KINDS = ("label", "unlabel", "accept", "undo", "redo", "add_class")
+
+_APP = "nblabel"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_SCHEMA = f"""
+CREATE TABLE nblabel_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE nblabel_items (
+    idx INTEGER PRIMARY KEY,
+    item TEXT NOT NULL UNIQUE,
+    given INTEGER NOT NULL
+);
+CREATE TABLE nblabel_events (
+    seq INTEGER PRIMARY KEY,
+    action INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ({", ".join(repr(k) for k in EVENT_KINDS)})),
+    item TEXT,
+    cls TEXT,
+    time REAL NOT NULL,
+    user TEXT
+);
+"""
+
+
+class JournalError(Exception):
+    """A journal file cannot be used; the message says why and what to do."""
+
+
+class ForeignFileError(JournalError):
+    """The file exists but is not an nblabel journal; nblabel never writes to it."""
+
+
+class CorruptJournalError(JournalError):
+    """The file is an nblabel journal (or claims to be) but its contents are damaged."""
+
+
+class ReadOnlyJournalError(JournalError):
+    """The journal, or the directory that must hold its WAL files, cannot be written."""
+
+
+class JournalLockedError(JournalError):
+    """Another connection held the write lock for longer than the busy timeout."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the event log.
+
+    Attributes
+    ----------
+    seq : int
+        Position in the log (1, 2, ...); replay order.
+    action : int
+        Events appended together (one ``label(ids, cls)`` call) share an action; undo reverts whole actions.
+    kind : str
+        One of :data:`EVENT_KINDS`.
+    item : str or None
+        Item id for ``label``/``unlabel``/``accept``; None otherwise.
+    cls : str or None
+        Class name for ``label``/``accept``/``add_class``; None otherwise.
+    time : float
+        Unix time of the append.
+    user : str or None
+        Who made the change, when the caller said.
+
+    """
+
+    seq: int
+    action: int
+    kind: str
+    item: str | None
+    cls: str | None
+    time: float
+    user: str | None
+
+
+class LabelStore:
+    """An nblabel journal on disk: metadata, items with given labels, and the append-only event log.
+
+    Open an existing journal with ``LabelStore(path)``; make a new one with :meth:`LabelStore.create`.
+    Every method is safe to call from several threads; several processes may hold the same journal open
+    (SQLite serialises their writes) and each sees the others' events through :meth:`read`.
+
+    Parameters
+    ----------
+    path : str or Path
+        An existing journal file.
+    timeout : float
+        Seconds to wait for another connection's write lock before raising :class:`JournalLockedError`.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ForeignFileError
+        The file is not an nblabel journal (another SQLite database, or not SQLite at all).  It is opened
+        read-only for this check and left untouched.
+    CorruptJournalError
+        The journal is damaged.
+    ReadOnlyJournalError
+        The journal or its directory is not writable.
+
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 5.0) -> None:
+        self.path = Path(path).expanduser().absolute()
+        self.timeout = float(timeout)
+        if not self.path.is_file():
+            raise FileNotFoundError(
+                f"no nblabel journal at {self.path}; expected an existing file. "
+                "Fix: check the path, or create a journal with LabelStore.create(path, ...)."
+            )
+        # Check what the file is through a read-only connection first: switching a database to WAL
+        # rewrites its header, which must never happen to a user's own SQLite file.  Permissions come
+        # before the SQLite check because reading a WAL database needs a writable directory.
+        self._check_sqlite_header()
+        self._check_writable()
+        self._check_is_journal()
+        self._lock = threading.RLock()
+        self._conn = self._connect()
+        self.meta = self._read_meta()
+
+    # ------------------------------------------------------------------ creation
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        ids: Sequence[str],
+        given: np.ndarray,
+        meta: dict[str, Any],
+        timeout: float = 5.0,
+    ) -> LabelStore:
+        """Write a new journal and open it.
+
+        The file is built under a temporary name in the same directory and renamed into place, so ``path``
+        either does not exist or is a complete journal, even if the process dies half way.
+
+        Parameters
+        ----------
+        path : str or Path
+            Where the journal goes; must not exist yet.
+        ids : sequence of str, length n
+            Stable item ids, unique.
+        given : (n,) int array
+            Given label of each item as a class index, -1 for none.
+        meta : dict
+            JSON-serialisable session metadata (fingerprint, classes, graph parameters, ...).
+        timeout : float
+            Busy timeout in seconds, see :class:`LabelStore`.
+
+        Returns
+        -------
+        LabelStore
+
+        """
+        path = Path(path).expanduser().absolute()
+        if path.exists():
+            raise FileExistsError(
+                f"{path} already exists; expected a path with no file. "
+                "Fix: open it with LabelStore(path), or choose another journal path."
+            )
+        given = np.asarray(given)
+        if len(ids) != len(given):
+            raise ValueError(f"expected one given label per id; got {len(ids)} ids and {len(given)} labels.")
+        directory = path.parent
+        if not directory.is_dir():
+            raise FileNotFoundError(
+                f"directory {directory} does not exist; expected the folder that will hold the journal. "
+                "Fix: create it first, or pass another journal path."
+            )
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise ReadOnlyJournalError(
+                f"cannot create a journal in {directory}: the directory is not writable. "
+                "Fix: pass journal= a path in a writable directory."
+            )
+        # SQLite creates the file itself, so it gets the usual permissions (0666 less the umask).
+        tmp = directory / f".{path.name}.{uuid.uuid4().hex}.tmp"
+        try:
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("BEGIN")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                full_meta = {**meta, "app": _APP, "format_version": FORMAT_VERSION, "created": time.time()}
+                conn.executemany(
+                    "INSERT INTO nblabel_meta (key, value) VALUES (?, ?)",
+                    [(k, json.dumps(v)) for k, v in full_meta.items()],
+                )
+                conn.executemany(
+                    "INSERT INTO nblabel_items (idx, item, given) VALUES (?, ?, ?)",
+                    zip(range(len(ids)), map(str, ids), map(int, given), strict=True),
+                )
+                conn.execute("COMMIT")
+                # Fold the WAL into the main file so the rename below moves one complete file.
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.close()
+            _fsync_file(tmp)
+            _place(tmp, path)
+            _fsync_dir(directory)
+        finally:
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                leftover.unlink(missing_ok=True)
+        return cls(path, timeout=timeout)
+
+    # ------------------------------------------------------------------ reading
+    def items(self) -> tuple[list[str], np.ndarray]:
+        """Return the item ids and their given labels.
+
+        Returns
+        -------
+        ids : list of str, length n
+        given : (n,) int32 array
+            Class index, -1 for none.
+
+        """
+        with self._lock:
+            rows = self._execute("SELECT item, given FROM nblabel_items ORDER BY idx").fetchall()
+        ids = [r[0] for r in rows]
+        given = np.fromiter((r[1] for r in rows), dtype=np.int32, count=len(rows))
+        return ids, given
+
+    def read(self, after: int = 0) -> list[Event]:
+        """Return the events with ``seq > after``, oldest first, including those appended by other processes.
+
+        Parameters
+        ----------
+        after : int
+            The last ``seq`` the caller has already seen (0 for the whole log).
+
+        Returns
+        -------
+        list of Event
+
+        """
+        with self._lock:
+            rows = self._execute(
+                "SELECT seq, action, kind, item, cls, time, user FROM nblabel_events "
+                "WHERE seq > ? ORDER BY seq",
+                (int(after),),
+            ).fetchall()
+        return [Event(*row) for row in rows]
+
+    @property
+    def last_seq(self) -> int:
+        """The ``seq`` of the newest event in the journal, 0 when it is empty."""
+        with self._lock:
+            return int(self._execute("SELECT COALESCE(MAX(seq), 0) FROM nblabel_events").fetchone()[0])
+
+    def integrity_check(self) -> str:
+        """Run SQLite's ``PRAGMA integrity_check``; returns ``"ok"`` for a sound file."""
+        with self._lock:
+            rows = self._execute("PRAGMA integrity_check").fetchall()
+        return "\n".join(str(r[0]) for r in rows)
+
+    # ------------------------------------------------------------------ writing
+    def append(
+        self, events: Iterable[tuple[str, str | None, str | None]], *, user: str | None = None
+    ) -> list[Event]:
+        """Append events as one action, durably, and return them with their ``seq``.
+
+        The events are written in one transaction that is committed (and, with ``synchronous=FULL``,
+        flushed to disk) before this returns.
+
+        Parameters
+        ----------
+        events : iterable of (kind, item, cls)
+            ``kind`` in :data:`EVENT_KINDS`; ``item``/``cls`` may be None where the kind has none.
+        user : str, optional
+            Recorded with each event.
+
+        Returns
+        -------
+        list of Event
+            The rows as stored; they share one ``action`` (the ``seq`` of the first).
+
+        Raises
+        ------
+        JournalLockedError
+            Another connection held the write lock for longer than ``timeout``.
+
+        """
+        rows = [(str(kind), item, cls) for kind, item, cls in events]
+        if not rows:
+            raise ValueError("expected at least one event to append; got none.")
+        bad = sorted({kind for kind, _, _ in rows} - set(EVENT_KINDS))
+        if bad:
+            raise ValueError(f"expected event kinds in {EVENT_KINDS}; got {bad}.")
+        now = time.time()
+        with self._lock:
+            try:
+                # IMMEDIATE takes the write lock up front, so MAX(seq) cannot change before the inserts.
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    last = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM nblabel_events").fetchone()
+                    first = int(last[0]) + 1
+                    stored = [
+                        Event(first + j, first, kind, item, cls, now, user)
+                        for j, (kind, item, cls) in enumerate(rows)
+                    ]
+                    self._conn.executemany(
+                        "INSERT INTO nblabel_events (seq, action, kind, item, cls, time, user) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [(e.seq, e.action, e.kind, e.item, e.cls, e.time, e.user) for e in stored],
+                    )
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise self._translate(exc, "append events to") from exc
+        return stored
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store one JSON-serialisable metadata value (durably, like events)."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.execute(
+                    "INSERT INTO nblabel_meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, json.dumps(value)),
+                )
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise self._translate(exc, "write metadata to") from exc
+            self.meta[key] = value
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Close the connection (the journal stays complete whether or not this is called)."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> LabelStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"LabelStore({str(self.path)!r}, events={self.last_seq})"
+
+    # ------------------------------------------------------------------ internals
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            # check_same_thread=False: the session's worker thread and the widget's comm handlers may both
+            # reach the store; self._lock serialises them.
+            conn = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise sqlite3.OperationalError(f"could not switch to WAL mode (got {mode!r})")
+            # FULL: in WAL mode the log is fsynced on every commit, so an acknowledged label survives a
+            # power cut, not just a crash of this process.
+            conn.execute("PRAGMA synchronous=FULL")
+            result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "open") from exc
+        if result != "ok":
+            conn.close()
+            raise CorruptJournalError(self._corrupt_message(f"SQLite quick_check reports: {result}"))
+        return conn
+
+    def _check_sqlite_header(self) -> None:
+        with open(self.path, "rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+        if head != _SQLITE_MAGIC:
+            raise ForeignFileError(
+                f"{self.path} is not an nblabel journal: it is not an SQLite database. "
+                "nblabel left it untouched. Fix: pass journal= a new path, or the .nblabel.db file "
+                "that Session wrote."
+            )
+
+    def _check_is_journal(self) -> None:
+        try:
+            ro = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, timeout=self.timeout)
+            try:
+                tables = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                app = None
+                if "nblabel_meta" in tables:
+                    row = ro.execute("SELECT value FROM nblabel_meta WHERE key = 'app'").fetchone()
+                    app = json.loads(row[0]) if row else None
+            finally:
+                ro.close()
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc, "read") from exc
+        if app != _APP or not {"nblabel_items", "nblabel_events"} <= tables:
+            raise ForeignFileError(
+                f"{self.path} is an SQLite database but not an nblabel journal "
+                f"(tables: {sorted(tables) or 'none'}). nblabel left it untouched. "
+                "Fix: pass journal= a new path, or the .nblabel.db file that Session wrote."
+            )
+
+    def _check_writable(self) -> None:
+        directory = self.path.parent
+        if not os.access(self.path, os.W_OK):
+            raise ReadOnlyJournalError(
+                f"{self.path} is read-only; nblabel appends every label to it. "
+                "Fix: make it writable (chmod u+w), or copy it somewhere writable and open the copy."
+            )
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise ReadOnlyJournalError(
+                f"{directory} is not writable; a journal needs its -wal and -shm files next to it. "
+                "Fix: copy the journal to a writable directory and open the copy."
+            )
+
+    def _read_meta(self) -> dict[str, Any]:
+        with self._lock:
+            rows = self._execute("SELECT key, value FROM nblabel_meta").fetchall()
+        try:
+            meta = {k: json.loads(v) for k, v in rows}
+        except json.JSONDecodeError as exc:
+            raise CorruptJournalError(self._corrupt_message(f"unreadable metadata ({exc})")) from exc
+        version = meta.get("format_version")
+        if version != FORMAT_VERSION:
+            raise JournalError(
+                f"{self.path} has journal format {version!r}; this nblabel reads format {FORMAT_VERSION}. "
+                "Fix: open it with the nblabel version that wrote it."
+            )
+        return meta
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "read") from exc
+
+    def _corrupt_message(self, detail: str) -> str:
+        return (
+            f"{self.path} is a damaged nblabel journal: {detail}. nblabel did not modify it. "
+            "Fix: keep a copy, then try `sqlite3 journal.db .recover` to salvage the events, "
+            "or start a new journal."
+        )
+
+    def _translate(self, exc: sqlite3.Error, doing: str) -> JournalError:
+        text = str(exc).lower()
+        if "locked" in text or "busy" in text:
+            return JournalLockedError(
+                f"could not {doing} {self.path}: another connection held the lock for more than "
+                f"{self.timeout:g} s ({exc}). Fix: finish or close the other session/process "
+                "(an open transaction in a sqlite3 shell counts), or raise timeout=."
+            )
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            return ReadOnlyJournalError(
+                f"could not {doing} {self.path}: {exc}. Fix: make the journal and its directory writable, "
+                "or copy the journal to a writable directory."
+            )
+        if isinstance(exc, sqlite3.DatabaseError) and (
+            "malformed" in text or "not a database" in text or "corrupt" in text or "disk image" in text
+        ):
+            return CorruptJournalError(self._corrupt_message(str(exc)))
+        return JournalError(f"could not {doing} {self.path}: {exc}")
+
+
+def _place(tmp: Path, path: Path) -> None:
+    # A hard link fails if ``path`` appeared meanwhile, so a file someone else just made is never
+    # overwritten; filesystems without hard links fall back to a rename after one more check.
+    clash = f"{path} appeared while the journal was being created; nothing was overwritten."
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(clash) from None
+    except OSError:
+        if path.exists():
+            raise FileExistsError(clash) from None
+        os.rename(tmp, path)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Make the new directory entry durable too; some platforms cannot open directories, which is fine.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

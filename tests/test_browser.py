@@ -1,0 +1,171 @@
+"""End to end in a real browser: JupyterLab + headless Debian Chromium driven by playwright-core.
+
+The module starts one private JupyterLab on a free localhost port (``tests/browser/labserver.py``), writes
+notebooks into its temporary root and runs ``tests/browser/driver.mjs`` against them. The widget test clicks
+a tile and presses a number key, then checks both sides: the page (the tile's verified label, the saved
+indicator) and the kernel's journal on disk (read here with :class:`nblabel.store.LabelStore`).
+
+Needs ``chromium`` (Debian package), ``node`` and ``npm ci`` in ``tests/browser``; skipped with the missing
+piece named when one is absent. Set ``NBLABEL_UPDATE_SCREENSHOT=1`` to copy the light-theme widget screenshot
+to ``docs/screenshot.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
+from labserver import REPO_ROOT, LabServer, missing_prerequisites, start_lab  # noqa: E402
+
+from nblabel.store import LabelStore  # noqa: E402
+
+MISSING = missing_prerequisites()
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(bool(MISSING), reason=f"browser end-to-end test needs: {', '.join(MISSING)}"),
+]
+
+XSS_CLASS = "<img src=x onerror=alert(1)>"
+CLASSES = ["zero", "one", XSS_CLASS]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> LabServer:
+    server = start_lab(tmp_path_factory.mktemp("lab"))
+    yield server
+    server.stop()
+
+
+def test_harness_drives_a_plain_anywidget(lab: LabServer) -> None:
+    # Isolates harness failures (server, browser, widget manager) from nblabel's own front end.
+    lab.write_notebook(
+        "smoke.ipynb",
+        [
+            textwrap.dedent(
+                '''\
+                import anywidget, traitlets
+
+                class Counter(anywidget.AnyWidget):
+                    _esm = """
+                    export default { render({ model, el }) {
+                      const b = document.createElement('button');
+                      b.dataset.testid = 'smoke-button';
+                      const show = () => { b.textContent = `count ${model.get('count')}`; };
+                      b.addEventListener('click', () => { model.set('count', model.get('count') + 1); model.save_changes(); });
+                      model.on('change:count', show);
+                      show();
+                      el.appendChild(b);
+                    } };
+                    """
+                    count = traitlets.Int(0).tag(sync=True)
+
+                w = Counter()
+                w.observe(lambda change: open('smoke.txt', 'w').write(str(change['new'])), 'count')
+                w
+                '''
+            )
+        ],
+    )
+    result = lab.run_driver(["--url", lab.notebook_url("smoke.ipynb"), "--scenario", "smoke", "--out", str(lab.root)])
+    assert result["buttonText"] == "count 1"
+    assert (lab.root / "smoke.txt").read_text() == "1"
+    assert result["events"]["pageErrors"] == []
+
+
+@pytest.fixture(scope="module")
+def labeled(lab: LabServer) -> dict:
+    """Run the widget notebook once; label the first tile 'one' (key 2) and the second with the XSS class (key 3).
+
+    Items are scikit-learn's bundled 8x8 digits 0, 1, 2 (given labels = the classes above, item 0 without one);
+    their pixels serve as embeddings, which separate these three digits well.
+    """
+    journal = lab.root / "labels.nblabel.db"
+    lab.write_notebook(
+        "labeler.ipynb",
+        [
+            textwrap.dedent(
+                f"""\
+                import numpy as np
+                from sklearn.datasets import load_digits
+                from nblabel.data import from_array
+                from nblabel.session import Session
+                from nblabel.widget import Labeler
+
+                digits = load_digits()
+                keep = np.flatnonzero(digits.target < 3)[:150]
+                given = digits.target[keep].copy()
+                given[0] = -1
+                source = from_array(digits.images[keep] / 16.0, given, {CLASSES!r})
+                session = Session(
+                    digits.data[keep].astype(np.float32),
+                    ids=source.ids,
+                    given=given,
+                    classes=source.classes,
+                    journal={str(journal)!r},
+                    source=source,
+                )
+                """
+            ),
+            "Labeler(session, page_size=24)",
+        ],
+    )
+    result = lab.run_driver(
+        [
+            "--url", lab.notebook_url("labeler.ipynb"),
+            "--scenario", "label",
+            "--out", str(lab.root),
+            "--key", "2", "--class-index", "1",
+            "--xss-name", XSS_CLASS, "--xss-key", "3", "--xss-class-index", "2",
+            "--dark",
+        ],
+        timeout=300,
+    )  # fmt: skip
+    result["journal"] = journal
+    result["out"] = lab.root
+    if os.environ.get("NBLABEL_UPDATE_SCREENSHOT") == "1":
+        (REPO_ROOT / "docs").mkdir(exist_ok=True)
+        shutil.copyfile(lab.root / "widget-light.png", REPO_ROOT / "docs" / "screenshot.png")
+    return result
+
+
+def test_click_and_key_label_reaches_page_and_journal(labeled: dict) -> None:
+    first = labeled["first"]
+    # The page: the clicked tile now carries the verified class and shows its name; the saved indicator is on.
+    assert first["verified"] == 1
+    assert "one" in first["verifiedText"]
+    assert first["after"]["acked"] == first["after"]["sent"] >= 1
+    assert first["after"]["version"] > first["before"]["version"]
+    assert labeled["saved"]["state"] == "true"
+    # The kernel's journal on disk holds the label event for exactly that item.
+    with LabelStore(labeled["journal"]) as store:
+        events = [(e.kind, e.item, e.cls) for e in store.read()]
+    assert ("label", first["id"], "one") in events
+    assert (labeled["out"] / "label-light.png").stat().st_size > 10_000
+    assert labeled["events"]["pageErrors"] == []
+
+
+def test_class_name_markup_is_shown_as_text(labeled: dict) -> None:
+    report = labeled["injection"]
+    assert any(XSS_CLASS in text for text in report["classButtonTexts"])
+    assert XSS_CLASS in labeled["second"]["verifiedText"]
+    assert report["rootTextHasName"]
+    assert report["imgWithSrcX"] == 0
+    assert report["elementsWithOnerror"] == 0
+    assert not report["alertFired"]
+    assert labeled["events"]["dialogs"] == []
+    with LabelStore(labeled["journal"]) as store:
+        assert ("label", labeled["second"]["id"], XSS_CLASS) in [(e.kind, e.item, e.cls) for e in store.read()]
+
+
+def test_widget_follows_the_dark_theme(labeled: dict) -> None:
+    light, dark = labeled["light"], labeled["dark"]
+    assert light["bodyIsLight"] == "true" and dark["bodyIsLight"] == "false"
+    # The widget's own surfaces (not just inherited text colour) must switch with JupyterLab's theme.
+    assert dark["tileBackground"] != light["tileBackground"]
+    assert (labeled["out"] / "widget-dark.png").stat().st_size > 10_000

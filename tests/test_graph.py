@@ -1,0 +1,135 @@
+import numpy as np
+import pytest
+
+from nblabel.graph import AUTO_T_SCALE, KnnGraph, auto_temperature
+
+
+def _data(n=200, d=8, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+
+
+def _exact_knn(X, k):
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    S = Xn @ Xn.T
+    np.fill_diagonal(S, -np.inf)
+    return np.argsort(-S, axis=1)[:, :k], S
+
+
+def test_fit_matches_exact_knn_without_self():
+    X = _data()
+    g = KnnGraph(k=5).fit(X)
+    exact, S = _exact_knn(X, 5)
+    assert g.neighbors_.shape == (200, 5) and g.neighbors_.dtype == np.int32
+    assert g.similarities_.dtype == np.float32
+    assert not (g.neighbors_ == np.arange(200)[:, None]).any()
+    for a, b in zip(g.neighbors_, exact, strict=True):
+        assert set(a) == set(b)
+    np.testing.assert_allclose(g.similarities_, np.take_along_axis(S, g.neighbors_, 1), atol=1e-5)
+    assert np.all(np.diff(g.similarities_, axis=1) <= 1e-6)  # most similar first
+
+
+def test_exact_duplicates_never_list_self():
+    base = _data(40, 4)
+    X = np.vstack([base, base, base])  # each point has two exact copies
+    g = KnnGraph(k=4).fit(X)
+    rows = np.arange(len(X))[:, None]
+    assert not (g.neighbors_ == rows).any()
+    # Both copies are at similarity 1 and must be among the neighbours.
+    copies = np.stack([(rows[:, 0] + 40) % 120, (rows[:, 0] + 80) % 120], axis=1)
+    for nb, cp in zip(g.neighbors_, copies, strict=True):
+        assert set(cp) <= set(nb)
+    assert len({tuple(sorted(r)) for r in g.neighbors_}) > 1
+
+
+def _dense_reference(nbrs, sims, T, symmetric):
+    """Eq. 2 with the paper's exp(s / T) in float64, then D^-1/2 W D^-1/2."""
+    n, _ = nbrs.shape
+    W = np.zeros((n, n))
+    for i in range(n):
+        W[i, nbrs[i]] = np.exp(sims[i].astype(np.float64) / T)
+    if symmetric:
+        W = W + W.T
+    d = W.sum(axis=1)
+    return W / np.sqrt(np.outer(d, d))
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("T", [0.005, 0.05, 1.0])
+def test_normalized_matches_dense_reference(symmetric, T):
+    g = KnnGraph(k=6, T=T, symmetric=symmetric).fit(_data(120, 6, seed=3))
+    ref = _dense_reference(g.neighbors_, g.similarities_, T, symmetric)
+    Wn = g.normalized_.toarray()
+    np.testing.assert_allclose(Wn, ref, rtol=1e-5, atol=1e-7)
+    assert g.normalized_.dtype == np.float32 and g.affinity_.shape == (120, 120)
+    if symmetric:
+        np.testing.assert_allclose(Wn, Wn.T, atol=1e-7)
+
+
+def test_auto_temperature_rule():
+    g = KnnGraph(k=5).fit(_data())
+    q10, q90 = np.quantile(g.similarities_, [0.1, 0.9])
+    assert g.T_ == pytest.approx(AUTO_T_SCALE * (q90 - q10))
+    # Scale-free: squeezing similarities towards 1 shrinks T by the same factor.
+    assert auto_temperature(1 - 0.1 * (1 - g.similarities_)) == pytest.approx(0.1 * g.T_, rel=1e-4)
+    assert auto_temperature(np.ones((5, 3))) > 0
+    assert KnnGraph(k=5, T=0.3).fit(_data()).T_ == 0.3
+
+
+def test_query_finds_indexed_points_first():
+    X = _data()
+    g = KnnGraph(k=5).fit(X)
+    idx, sims = g.query(X[:10] * 3.0)  # scale does not matter for cosine
+    np.testing.assert_array_equal(idx[:, 0], np.arange(10))
+    np.testing.assert_allclose(sims[:, 0], 1.0, atol=1e-5)
+    assert g.query(X[:1], k=3)[0].shape == (1, 3)
+    with pytest.raises(ValueError, match="features per row"):
+        g.query(np.ones((2, 3)))
+
+
+def test_add_matches_exact_knn_of_all_items():
+    X = _data(300, 8, seed=1)
+    g = KnnGraph(k=5).fit(X[:200])
+    new = g.add(X[200:])
+    np.testing.assert_array_equal(new, np.arange(200, 300))
+    assert g.n_items_ == 300 and g.normalized_.shape == (300, 300)
+    exact, _ = _exact_knn(X, 5)
+    agree = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(g.neighbors_, exact, strict=True)])
+    assert agree > 0.99
+    assert not (g.neighbors_ == np.arange(300)[:, None]).any()
+
+
+def test_save_load_roundtrip(tmp_path):
+    X = _data()
+    g = KnnGraph(k=4, T=0.2, symmetric=False, seed=3).fit(X)
+    path = tmp_path / "graph.npz"
+    g.save(path)
+    h = KnnGraph.load(path)
+    assert (h.k, h.T, h.symmetric, h.seed, h.T_) == (4, 0.2, False, 3, g.T_)
+    np.testing.assert_array_equal(h.neighbors_, g.neighbors_)
+    np.testing.assert_array_equal(h.normalized_.toarray(), g.normalized_.toarray())
+    np.testing.assert_array_equal(h.query(X[:5])[0], g.query(X[:5])[0])
+    h.add(_data(5, 8, seed=9))
+    assert h.n_items_ == 205
+    with pytest.raises(ValueError, match="does not exist"):
+        KnnGraph.load(tmp_path / "missing.npz")
+
+
+@pytest.mark.parametrize(
+    "kwargs, X, fragment",
+    [
+        ({"k": 5}, _data(5), "k=5 with n=5"),
+        ({"k": 2}, np.ones((1, 3)), "n=1"),
+        ({"k": 2}, np.empty((0, 3)), "n=0"),
+        ({"T": -1.0}, _data(), "T"),
+        ({"T": "hot"}, _data(), "auto"),
+        ({"M": 1}, _data(), "M"),
+    ],
+)
+def test_bad_input(kwargs, X, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        KnnGraph(**kwargs).fit(X)
+
+
+def test_unfitted_graph_raises():
+    with pytest.raises(ValueError, match="fit"):
+        KnnGraph().query(_data(3))

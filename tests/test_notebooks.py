@@ -1,0 +1,92 @@
+"""Execute every bundled notebook headless, as CI and a new user would run it.
+
+Each notebook runs in a fresh temporary copy (its journal and any generated files land there), on a kernel
+that uses this interpreter, with the digits embedding cache shared between notebooks and test runs so the
+BYOL backbone is trained once, not once per notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from nblabel.cli import bundled_notebooks_dir
+
+NOTEBOOKS = sorted(path.name for path in bundled_notebooks_dir().glob("*.ipynb"))
+KERNEL_NAME = "nblabel-test-python3"
+#: Seconds per cell; the first cell that trains the digits backbone on a cold cache is the slowest.
+CELL_TIMEOUT_S = 600
+
+
+@pytest.fixture(scope="session")
+def kernel_env(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> dict[str, str]:
+    """Environment variables for the notebook kernels: a kernelspec for this interpreter and a shared cache.
+
+    The kernelspec is written to a temporary Jupyter data dir, so the test does not depend on (or change)
+    what kernels the machine has installed. The cache lives in pytest's cache dir unless ``NBLABEL_CACHE``
+    is already set (e.g. by CI, to keep it between jobs).
+    """
+    data_dir = tmp_path_factory.mktemp("jupyter-data")
+    spec_dir = data_dir / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (nblabel tests)",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    cache = (
+        pytestconfig.cache.mkdir("nblabel-cache") if pytestconfig.cache is not None else data_dir / "cache"
+    )
+    return {
+        "JUPYTER_PATH": str(data_dir),
+        "NBLABEL_CACHE": str(cache),
+        # No model hub in CI: your-images.ipynb takes its offline path at once instead of probing the network.
+        "HF_HUB_OFFLINE": "1",
+    }
+
+
+def test_every_notebook_is_saved_without_outputs() -> None:
+    for name in NOTEBOOKS:
+        notebook = nbformat.read(bundled_notebooks_dir() / name, as_version=4)
+        dirty = [
+            i
+            for i, cell in enumerate(notebook.cells)
+            if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
+        ]
+        assert dirty == [], f"{name}: cells {dirty} were saved with outputs; clear them before committing"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_headless(
+    name: str, kernel_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in kernel_env.items():
+        monkeypatch.setenv(key, value)
+    path = tmp_path / name
+    shutil.copyfile(bundled_notebooks_dir() / name, path)
+    notebook = nbformat.read(path, as_version=4)
+
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name=KERNEL_NAME,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute()  # raises CellExecutionError, with the cell and its traceback, on the first failing cell
+
+    # Every notebook ends with the widget; headless, it must still produce a widget view, not an error.
+    widget_views = [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+    ]
+    assert widget_views, f"{name} displayed no widget"
