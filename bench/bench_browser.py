@@ -1,11 +1,13 @@
-"""Widget timings in a real browser: headless Debian Chromium + JupyterLab, driven by tests/browser/driver.mjs.
+"""Widget timings in a real browser: headless Chromium + JupyterLab, driven by tests/browser/driver.mjs.
 
 For each size the notebook builds a session on synthetic embeddings (10 Gaussian blobs, d=64, 5 % of the
 given labels flipped) with scikit-learn's bundled 8x8 digits as images, computes the 2-D layout once (UMAP,
 cached with the session, as a person's second opening of the notebook would find it), then the driver
 measures in the page (``performance.now()``):
 
-- widget cell run -> grid drawn -> scatter drawn (all n points painted by plotly scattergl) -> thumbnails shown;
+- widget cell run -> widget element -> grid drawn -> scatter drawn (all n points painted by plotly
+  scattergl) -> thumbnails shown, and the bytes received meanwhile; then the same for a second display of
+  the widget in the same page;
 - bytes per page of thumbnails: received on the WebSocket during one page flip (wire, with message framing)
   and the decoded image payload (sum of the tiles' blob sizes);
 - key press -> saved (ack after the journal commit) -> updated predictions drawn (first state with a higher
@@ -21,10 +23,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -73,6 +75,8 @@ def run_size(lab, n: int, presses: int) -> dict:
         [
             SETUP_CELL.format(n=n, journal=str(lab.root / f"bench_{n}.nblabel.db")),
             f"Labeler(session, page_size={PAGE_SIZE}, thumb_size={THUMB_SIZE})",
+            # A second display in the same page: JupyterLab and the widget manager are warm by then.
+            f"Labeler(session, page_size={PAGE_SIZE}, thumb_size={THUMB_SIZE})",
         ],
     )
     result = lab.run_driver(
@@ -90,6 +94,11 @@ def run_size(lab, n: int, presses: int) -> dict:
     return {**result, **setup}
 
 
+def ms(rows: list[dict], display: str, key: str) -> list[str]:
+    """Milliseconds ``key`` of the ``display`` ("first" / "second") widget timings, one string per size."""
+    return [f"{r[display][key]:.0f}" for r in rows]
+
+
 def markdown(rows: list[dict]) -> str:
     """One markdown table, a column per size."""
     sizes = [f"{r['n'] // 1000}k" for r in rows]
@@ -101,11 +110,22 @@ def markdown(rows: list[dict]) -> str:
     out = [
         line("items", sizes),
         "|---|" + "---:|" * len(rows),
+        line(
+            f"machine load: 1-min load average after the run ({os.cpu_count()} cores)",
+            [f"{r['load']:.1f}" for r in rows],
+        ),
         line("session build, kernel (s)", [f"{r['session_s']:.1f}" for r in rows]),
         line("UMAP layout, once, cached (s)", [f"{r['layout_s']:.1f}" for r in rows]),
-        line("widget cell run -> grid drawn (ms)", [f"{r['gridMs']:.0f}" for r in rows]),
-        line("widget cell run -> scatter drawn (ms)", [f"{r['scatterMs']:.0f}" for r in rows]),
-        line("widget cell run -> first thumbnails shown (ms)", [f"{r['thumbsMs']:.0f}" for r in rows]),
+        line("widget cell run -> widget element in page (ms)", ms(rows, "first", "rootMs")),
+        line("widget cell run -> grid drawn (ms)", ms(rows, "first", "gridMs")),
+        line("widget cell run -> scatter drawn (ms)", ms(rows, "first", "scatterMs")),
+        line("widget cell run -> first thumbnails shown (ms)", ms(rows, "first", "thumbsMs")),
+        line(
+            "received for one widget display (MiB, incl. the bundle)",
+            [f"{r['first']['wireBytes'] / 2**20:.1f}" for r in rows],
+        ),
+        line("2nd display in the same page -> grid drawn (ms)", ms(rows, "second", "gridMs")),
+        line("2nd display in the same page -> scatter drawn (ms)", ms(rows, "second", "scatterMs")),
         line(
             f"page flip -> {PAGE_SIZE} thumbnails shown (ms, median)",
             [f"{med(p['ms'] for p in r['pages']):.0f}" for r in rows],
@@ -118,8 +138,13 @@ def markdown(rows: list[dict]) -> str:
             "bytes per page of thumbnails, image payload (KiB, median)",
             [f"{med(p['payloadBytes'] for p in r['pages']) / 1024:.1f}" for r in rows],
         ),
-        line("key press -> saved in journal, acked (ms, median)", [f"{r['medianSavedMs']:.0f}" for r in rows]),
-        line("key press -> updated predictions drawn (ms, median)", [f"{r['medianPredictionsMs']:.0f}" for r in rows]),
+        line(
+            "key press -> saved in journal, acked (ms, median)", [f"{r['medianSavedMs']:.0f}" for r in rows]
+        ),
+        line(
+            "key press -> updated predictions drawn (ms, median)",
+            [f"{r['medianPredictionsMs']:.0f}" for r in rows],
+        ),
     ]
     return "\n".join(out)
 
@@ -139,13 +164,14 @@ def main() -> None:
         try:
             for n in sizes:
                 t = time.perf_counter()
-                rows.append(run_size(lab, n, args.presses))
+                rows.append({**run_size(lab, n, args.presses), "load": os.getloadavg()[0]})
                 print(f"# {n} items done in {time.perf_counter() - t:.0f} s", file=sys.stderr)
         finally:
             lab.stop()
     print(
-        f"Headless Chromium (SwiftShader WebGL) + JupyterLab, page_size={PAGE_SIZE}, thumb_size={THUMB_SIZE}, "
-        "8x8 digits images (WebP thumbnails), times from performance.now() in the page.\n"
+        f"Headless Chromium (SwiftShader WebGL) + JupyterLab, page_size={PAGE_SIZE}, "
+        f"thumb_size={THUMB_SIZE}, 8x8 digits images (WebP thumbnails), times from performance.now() "
+        "in the page.\n"
     )
     print(markdown(rows))
 

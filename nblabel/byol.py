@@ -234,7 +234,7 @@ class BatchAugment(nn.Module):
         log_ratio = torch.empty(n, device=dev).uniform_(math.log(3 / 4), math.log(4 / 3))
         w = torch.sqrt(area * torch.exp(log_ratio)).clamp(max=1.0)
         h = torch.sqrt(area / torch.exp(log_ratio)).clamp(max=1.0)
-        # affine_grid works in [-1, 1] coordinates: a crop of width w can be centred anywhere in [-(1-w), 1-w].
+        # affine_grid works in [-1, 1] coordinates: a crop of width w has its centre in [-(1-w), 1-w].
         cx = (torch.rand(n, device=dev) * 2 - 1) * (1 - w)
         cy = (torch.rand(n, device=dev) * 2 - 1) * (1 - h)
         sign = torch.ones(n, device=dev)
@@ -476,7 +476,8 @@ def train_byol(
     min_scale : float
         Smallest random-crop area (fraction of the image).
     num_workers : int, optional
-        DataLoader processes; ``None`` uses one per CPU core beyond the first (at most 8).
+        DataLoader processes decoding images; ``None`` uses one per CPU core beyond the first (at most 8)
+        for files and none for arrays.
     save_every : int
         Steps between checkpoint saves.
     seed : int
@@ -500,7 +501,7 @@ def train_byol(
             raise ValueError(f"{name}: expected a positive integer; got {value!r}. Fix: e.g. {name}=100.")
     if batch_size < 2 or len(source) < 2:
         raise ValueError(
-            f"batch_size: expected >= 2 images per step (BatchNorm needs a batch); got batch_size={batch_size} "
+            f"batch_size: expected >= 2 images per step (BatchNorm needs a batch); got {batch_size} "
             f"with {len(source)} images. Fix: use more images and batch_size >= 2."
         )
     dev = resolve_device(device)
@@ -517,7 +518,7 @@ def train_byol(
         lr = 3e-5 if pretrained else 1e-3
     optimizer = torch.optim.AdamW(byol.online_parameters(), lr=lr, weight_decay=weight_decay)
 
-    start = 0
+    start, losses = 0, []
     ckpt_path = Path(checkpoint).expanduser() if checkpoint is not None else None
     if ckpt_path is not None and ckpt_path.is_file():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
@@ -530,6 +531,7 @@ def train_byol(
         byol.load_state_dict(state["byol"])
         optimizer.load_state_dict(state["optimizer"])
         start = int(state["step"])
+        losses = list(state["losses"])
 
     cfg = resolve_data_config({}, model=byol.backbone)
     size = image_size or int(cfg["input_size"][-1])
@@ -545,13 +547,15 @@ def train_byol(
     sampler = torch.utils.data.RandomSampler(
         range(len(source)), replacement=True, num_samples=remaining * batch_size, generator=generator
     )
-    workers = min(8, (os.cpu_count() or 1) - 1) if num_workers is None else num_workers
+    if num_workers is None:
+        # In-memory arrays decode in microseconds: worker processes would only add start-up and copies.
+        num_workers = 0 if source.paths is None else min(8, (os.cpu_count() or 1) - 1)
     loader = torch.utils.data.DataLoader(
         # Decoding at 1.25x the view size leaves detail for the random crops to zoom into.
         _Decoded(source, round(size * 1.25)),
         batch_size=batch_size,
         sampler=sampler,
-        num_workers=workers,
+        num_workers=num_workers,
         drop_last=True,
         pin_memory=dev.type == "cuda",
     )
@@ -571,10 +575,11 @@ def train_byol(
             optimizer.step()
             byol.update_target(cosine_tau(step, steps, tau_base))
             step += 1
+            losses.append(loss.item())
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
             if ckpt_path is not None and (step % save_every == 0 or step == steps):
-                _save(ckpt_path, byol, optimizer, step, model_name, model_kwargs)
+                _save(ckpt_path, byol, optimizer, losses, model_name, model_kwargs)
     return byol.backbone.cpu().eval()
 
 
@@ -582,7 +587,7 @@ def _save(
     path: Path,
     byol: BYOL,
     optimizer: torch.optim.Optimizer,
-    step: int,
+    losses: list[float],
     model_name: str | None,
     model_kwargs: dict | None,
 ) -> None:
@@ -594,7 +599,8 @@ def _save(
         "backbone": {k: v.detach().cpu() for k, v in byol.backbone.state_dict().items()},
         "byol": byol.state_dict(),
         "optimizer": optimizer.state_dict(),
-        "step": step,
+        "step": len(losses),
+        "losses": losses,  # the loss of every step so far, to inspect training (and to test it)
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -159,18 +159,12 @@ def run_embed(args: argparse.Namespace) -> int:
     from nblabel.data import from_folder
     from nblabel.embed import Encoder, WeightsUnavailableError
 
-    folder = Path(args.folder).expanduser()
-    if not folder.is_dir():
-        raise ValueError(
-            f"expected DIR to be an image folder (class sub-folders optional), got {folder!s}, "
-            "which is not a directory; fix: pass the folder that holds your images"
-        )
     out = Path(args.out).expanduser()
     if out.suffix != ".npy":
         raise ValueError(
             f"expected --out to end in .npy, got {out.name!r}; fix: e.g. --out {out.with_suffix('.npy').name}"
         )
-    source = from_folder(folder)
+    source = from_folder(args.folder)
     try:
         encoder = Encoder(
             model_name=args.model,

@@ -1,8 +1,8 @@
 """Images to embeddings with any timm backbone: batched, device-aware, cached on disk per image.
 
 The encoder is a ``timm`` model created with ``num_classes=0`` (so it returns pooled features) and the model's
-own preprocessing (``timm.data.resolve_data_config`` + ``create_transform``). Embeddings are L2-normalised so a
-dot product is the cosine similarity used by the kNN graph (paper §2.3).
+own preprocessing (``timm.data.resolve_data_config`` + ``create_transform``). Embeddings are L2-normalised
+so a dot product is the cosine similarity used by the kNN graph (paper §2.3).
 
 Weights come from the model hub (``pretrained=True``), from a local file (``checkpoint=``: a state dict, a
 safetensors file, or a checkpoint written by :func:`nblabel.byol.train_byol`), or from a seeded random
@@ -59,7 +59,7 @@ class WeightsUnavailableError(RuntimeError):
     """Pretrained weights could not be fetched or found locally."""
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Devices and weights
 
 
@@ -86,7 +86,8 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(
-            f"device: expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'; got {device!r}. Fix: pass device=None."
+            f"device: expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'; got {device!r}. "
+            "Fix: pass device=None."
         ) from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
@@ -176,8 +177,8 @@ def _weights_help(model_name: str, why: str) -> str:
         "  1. a local weights file: Encoder(model_name, checkpoint='path/to/weights.pth' or '.safetensors')\n"
         "     (a state dict, or a checkpoint from nblabel.byol.train_byol);\n"
         "  2. the Hugging Face cache: download once on a machine with network "
-        f"(timm.create_model({model_name!r}, pretrained=True)) and copy ~/.cache/huggingface/hub here, or point "
-        "HF_HUB_CACHE / HF_HOME at it; set HF_ENDPOINT for a mirror;\n"
+        f"(timm.create_model({model_name!r}, pretrained=True)) and copy ~/.cache/huggingface/hub here, "
+        "or point HF_HUB_CACHE / HF_HOME at it; set HF_ENDPOINT for a mirror;\n"
         "  3. no pretrained weights: Encoder(model_name, pretrained=False) (random init; or train it on your "
         "images with nblabel.byol.train_byol)."
     )
@@ -263,12 +264,20 @@ def create_backbone(
         if model_kwargs is None:
             kwargs = dict(meta.get("model_kwargs") or {})
         model = timm.create_model(model_name, pretrained=False, num_classes=0, **kwargs)
-        # Classifier weights of a full-model checkpoint are expected extras; missing backbone weights are not.
-        missing = model.load_state_dict(state, strict=False).missing_keys
+        fix = "Fix: pass the model_name / model_kwargs this file was saved from."
+        try:
+            # A full-model checkpoint's classifier weights are expected extras; missing backbone ones are not.
+            missing = model.load_state_dict(state, strict=False).missing_keys
+        except RuntimeError as exc:  # torch reports shape mismatches this way
+            first = next((ln.strip() for ln in str(exc).splitlines() if "size mismatch" in ln), str(exc))
+            raise ValueError(
+                f"checkpoint: expected weights shaped for {model_name!r} {kwargs or ''}; got mismatched "
+                f"shapes ({first}). {fix}"
+            ) from exc
         if missing:
             raise ValueError(
                 f"checkpoint: expected weights for every layer of {model_name!r}; {len(missing)} are missing "
-                f"(e.g. {missing[:3]}). Fix: pass the matching model_name / model_kwargs for this file."
+                f"(e.g. {missing[:3]}). {fix}"
             )
         weights_id = f"checkpoint:{_file_digest(Path(checkpoint).expanduser())}"
     elif pretrained:
@@ -283,7 +292,7 @@ def create_backbone(
     return model.eval(), weights_id
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # On-disk cache
 
 
@@ -332,7 +341,7 @@ class _EmbeddingCache:
         self._con.close()
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Encoder
 
 
@@ -583,7 +592,8 @@ def embed_images(
     """
     if encoder is not None and kw:
         raise ValueError(
-            f"embed_images: expected either encoder= or Encoder arguments; got both (encoder and {sorted(kw)}). "
+            f"embed_images: expected either encoder= or Encoder arguments; got both "
+            f"(encoder and {sorted(kw)}). "
             "Fix: configure the Encoder once and pass only encoder=."
         )
     return (encoder or Encoder(**kw)).embed(source)  # type: ignore[arg-type]

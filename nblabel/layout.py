@@ -36,13 +36,14 @@ def knn_lists(graph: Any) -> tuple[np.ndarray, np.ndarray]:
         Each row starts with the item itself, then its k neighbours (``-1`` where the graph had none).
     distances : (n, k + 1) float32
         Cosine distance ``1 - similarity``; 0 for the item itself, ``inf`` where the index is ``-1``.
+
     """
     neighbors = getattr(graph, "neighbors_", None)
     similarities = getattr(graph, "similarities_", None)
     if neighbors is None or similarities is None:
         raise ValueError(
-            f"umap_layout needs a fitted KnnGraph (with neighbors_ and similarities_); got {type(graph).__name__} "
-            "without them. Fix: call graph.fit(embeddings) first."
+            "umap_layout needs a fitted KnnGraph (with neighbors_ and similarities_); got "
+            f"{type(graph).__name__} without them. Fix: call graph.fit(embeddings) first."
         )
     neighbors = np.asarray(neighbors)
     similarities = np.asarray(similarities, dtype=np.float32)
@@ -82,6 +83,7 @@ def umap_layout(graph: Any, seed: int | None = 0, **umap_kwargs: Any) -> np.ndar
         The layout. Sets smaller than :data:`MIN_UMAP_ITEMS` (or not larger than k + 1) get a PCA
         layout of the graph instead (:func:`affinity_pca_layout`), since UMAP's optimisation needs more
         points than neighbours.
+
     """
     reserved = sorted(set(umap_kwargs) & set(_RESERVED_KWARGS))
     if reserved:
@@ -133,6 +135,7 @@ def affinity_pca_layout(indices: np.ndarray, distances: np.ndarray) -> np.ndarra
     -------
     (n, 2) float32
         Coordinates scaled to [-10, 10], about the span of a UMAP layout.
+
     """
     n = indices.shape[0]
     rows = np.repeat(np.arange(n), indices.shape[1])

@@ -4,9 +4,11 @@ All functions take ``P`` (n, c), the propagated soft labels (``Propagator.proba_
 normalised), and ``given`` (n,), the untrusted labels with -1 for none.
 
 Suspicion is ``1 - P[i, given_i] / sum(P[i])``. A given label seeds its own row, so it could "vote for itself"
-(in a mutual-nearest-neighbour pair it bounces back every other step); at the graph's automatic temperature
-that self-vote is small (a leave-one-out variant scored the same AUROC on digits at noise 0.2 / 0.5 / 0.8,
-while at T = 0.01 it mattered), so the plain score is used.
+(in a mutual-nearest-neighbour pair it bounces back every other step). At the graph's automatic temperature
+that self-vote is small: the exact leave-one-out score (subtracting the diagonal of the 20-step operator)
+scored AUROC 0.9997 / 0.9988 / 0.9740 on digits at noise 0.2 / 0.5 / 0.8 against 0.9997 / 0.9985 / 0.9766
+for the plain score, so the plain score is used. (At T = 0.01 leave-one-out mattered: 0.995 vs 0.918 at
+noise 0.2; the automatic T removes the cause instead.)
 
 Flagging needs more care than ranking: LP smoothing disagrees with about 2 % of *clean* digits labels, so
 overriding every disagreement makes low-noise data worse. The flag rule therefore asks for stronger

@@ -29,7 +29,7 @@ import pandas as pd
 
 from nblabel._validation import check_embeddings, check_ids, check_labels
 from nblabel.graph import KnnGraph
-from nblabel.store import CorruptJournalError, Event, LabelStore
+from nblabel.store import CorruptJournalError, Event, JournalError, LabelStore
 
 if TYPE_CHECKING:
     from nblabel.data import ImageSource
@@ -397,6 +397,7 @@ class Session:
         """
         store = LabelStore(path, timeout=timeout)
         try:
+            _check_session_meta(store)
             if embeddings is None:
                 saved = _side_file(store.path, "embeddings.npy")
                 if not saved.is_file():
@@ -880,7 +881,7 @@ class Session:
             raise ValueError(f"export: expected a path ending in .csv or .json; got {str(path)!r}.")
         self.refresh()
         s = self._state
-        frame = self._frame(s, np.arange(self.n_items)).reset_index()
+        frame = self._frame(s, np.arange(self.n_items)).reset_index()[list(EXPORT_COLUMNS)]
         if suffix == ".csv":
             _atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC))
         else:
@@ -1245,9 +1246,19 @@ class Session:
         return frame
 
 
+def _check_session_meta(store: LabelStore) -> None:
+    missing = sorted({"fingerprint", "shape", "classes", "params"} - set(store.meta))
+    if missing:
+        raise JournalError(
+            f"{store.path} is an nblabel journal without session metadata (missing {missing}). "
+            "Fix: open journals written by Session, or read this one with LabelStore."
+        )
+
+
 def _check_same_data(
     store: LabelStore, fp: str, ids: list[str], given: np.ndarray, classes: list[str]
 ) -> None:
+    _check_session_meta(store)
     name = store.path.name
     if store.meta["fingerprint"] != fp:
         raise ValueError(

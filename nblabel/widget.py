@@ -33,7 +33,8 @@ export default {
     box.dataset.testid = "nbl-fallback";
     box.style.cssText = "padding:8px;border:1px solid #c00;color:#c00;font-family:sans-serif";
     box.textContent = "nblabel: the widget's front end is not built (nblabel/static/widget.js is missing). "
-      + "Build it with `cd js && npm ci && npm run build`, or install nblabel from a wheel, then restart the kernel.";
+      + "Build it with `cd js && npm ci && npm run build`, or install nblabel from a wheel, "
+      + "then restart the kernel.";
     el.appendChild(box);
   },
 };
@@ -57,11 +58,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "layout": ("out", "{fields}: xy (n, 2) float32"),
     "state": (
         "out",
-        "{version, full, fields}: given, verified, predicted int32; confidence, suspicion float32; flagged uint8 "
-        "(all when full, else only those that changed)",
+        "{version, full, fields}: given, verified, predicted int32; confidence, suspicion float32; "
+        "flagged uint8 (all when full, else only those that changed)",
     ),
     "view": ("out", "{mode, key, total, fields}: indices (m,) int32, the grid's ordered item list"),
-    "thumbs": ("out", "{request_id, items: [{index, id, mime} | {index, id, error}]}: one buffer per item with a mime"),
+    "thumbs": (
+        "out",
+        "{request_id, items: [{index, id, mime} | {index, id, error}]}: one buffer per item with a mime",
+    ),
     "reply": ("out", "{request_id, ok, error}: answer to one request"),
 }
 
@@ -98,6 +102,7 @@ def pack_arrays(arrays: dict[str, np.ndarray]) -> tuple[list[dict[str, Any]], li
         ``{"name", "dtype", "shape"}`` per array, in buffer order.
     buffers : list of memoryview
         C-contiguous bytes of each array cast to its wire dtype.
+
     """
     fields, buffers = [], []
     for name, array in arrays.items():
@@ -129,11 +134,29 @@ class Labeler(anywidget.AnyWidget):
         Put the session in background mode (:meth:`Session.start_background`) so label propagation never
         blocks the kernel while a person clicks; ``False`` leaves the session's mode as it is.
 
+    Attributes
+    ----------
+    mode : {"browse", "queue", "suspects", "similar"}
+        What the grid lists: items matching ``browse_filter``, the session's next batch
+        (``queue_strategy``), unverified given labels by suspicion, or ``anchor`` and its neighbours.
+    browse_filter : str
+        ``all``, ``unlabeled``, ``unverified``, ``flagged``, ``class:<i>`` or ``predicted:<i>``.
+    color_by : {"given", "verified", "predicted", "suspicion"}
+        Colouring of the scatter.
+    selection : list of int
+        Selected item indices (tiles or lasso), kept in sync with the page; see :attr:`selected_ids`.
+    counts : dict
+        Totals (``n``, ``labeled``, ``verified``, ``flagged``) and per-class lists (``given``,
+        ``verified_per_class``, ``predicted``) shown in the status line.
+    saved, busy, error : bool, bool, str
+        Journal committed for every action; label propagation running; last error text (empty if none).
+
     Notes
     -----
     Keys (focus inside the widget): 1-9 label the selection, ``a`` accepts the given label, ``p`` takes
     the predicted one, ``u`` unlabels, ``z`` undoes, ``Z``/``y`` redoes, ctrl/cmd+A selects all,
     Esc clears, arrows page, ``s`` shows similar images.
+
     """
 
     _esm = _bundle("widget.js", _MISSING_BUNDLE_ESM)
@@ -204,10 +227,12 @@ class Labeler(anywidget.AnyWidget):
             session.start_background()
         self._unsubscribe = session.subscribe(self._apply_state, self._on_session_error)
         self._apply_state(session.state)
-        self._layout_thread = threading.Thread(target=self._compute_layout, name="nblabel-layout", daemon=True)
+        self._layout_thread = threading.Thread(
+            target=self._compute_layout, name="nblabel-layout", daemon=True
+        )
         self._layout_thread.start()
 
-    # -- public helpers ---------------------------------------------------------------------------------------
+    # -- public helpers ---------------------------------------------------------------------------------
     @property
     def session(self) -> Any:
         """The :class:`~nblabel.session.Session` this widget drives."""
@@ -230,6 +255,7 @@ class Labeler(anywidget.AnyWidget):
         -------
         bool
             Whether the layout is ready.
+
         """
         self._layout_thread.join(timeout)
         return self.layout_ready
@@ -247,7 +273,7 @@ class Labeler(anywidget.AnyWidget):
             "open the notebook in JupyterLab >= 4 or Notebook >= 7 (with ipywidgets >= 8 installed)."
         )
 
-    # -- kernel -> page ---------------------------------------------------------------------------------------
+    # -- kernel -> page ---------------------------------------------------------------------------------
     def _post(self, content: dict[str, Any], buffers: Sequence[memoryview] | None = None) -> None:
         self.send(content, list(buffers) if buffers else None)
 
@@ -270,7 +296,7 @@ class Labeler(anywidget.AnyWidget):
         self._post({"type": "layout", "fields": fields}, buffers)
 
     def _send_state(self, full: bool) -> None:
-        """Send the current snapshot; unless ``full``, only the arrays that are new objects since the last send.
+        """Send the current snapshot; unless ``full``, only arrays that are new objects since the last send.
 
         Snapshots share unchanged arrays (``given`` always; the LP outputs between a click and its LP run), so
         identity tells exactly what changed and a click costs the page only ``verified`` and ``flagged``.
@@ -285,7 +311,13 @@ class Labeler(anywidget.AnyWidget):
     def _send_view(self) -> None:
         fields, buffers = pack_arrays({"indices": self._view})
         self._post(
-            {"type": "view", "mode": self.mode, "key": self._view_key, "total": len(self._view), "fields": fields},
+            {
+                "type": "view",
+                "mode": self.mode,
+                "key": self._view_key,
+                "total": len(self._view),
+                "fields": fields,
+            },
             buffers,
         )
 
@@ -325,7 +357,7 @@ class Labeler(anywidget.AnyWidget):
             self._send_view()
 
     def _compute_view(self) -> tuple[np.ndarray, str]:
-        """The grid's ordered item list for the current mode, and a key naming what it shows."""
+        """Compute the grid's ordered item list for the current mode, and a key naming what it shows."""
         state, mode = self._state, self.mode
         if mode == "browse":
             return _browse(state, self.browse_filter, len(self.classes)), f"browse:{self.browse_filter}"
@@ -338,7 +370,9 @@ class Labeler(anywidget.AnyWidget):
             return np.zeros(0, np.int32), "similar:none"
         anchor_id = self._ids[self.anchor]
         similar = self._session.neighbors(anchor_id, n=self.page_size - 1)
-        return np.concatenate([[self.anchor], self._indices_of(similar)]).astype(np.int32), f"similar:{self.anchor}"
+        return np.concatenate([[self.anchor], self._indices_of(similar)]).astype(
+            np.int32
+        ), f"similar:{self.anchor}"
 
     def _indices_of(self, ids: Iterable[str]) -> np.ndarray:
         return np.fromiter((self._index_of[i] for i in ids), dtype=np.int32)
@@ -349,12 +383,14 @@ class Labeler(anywidget.AnyWidget):
         if change["name"] == "mode" or relevant[change["name"]] == self.mode:
             self._refresh_view()
 
-    # -- page -> kernel ---------------------------------------------------------------------------------------
+    # -- page -> kernel ---------------------------------------------------------------------------------
     def _on_message(self, widget: Any, content: Any, buffers: list[Any]) -> None:
         """Dispatch one custom message from the page; any failure goes back to the page as text."""
         if not isinstance(content, dict) or content.get("type") not in self._handlers:
             got = content.get("type") if isinstance(content, dict) else type(content).__name__
-            self.error = f"Unknown message from the page: {got!r}. Fix: reload the page (widget version mismatch?)."
+            self.error = (
+                f"Unknown message from the page: {got!r}. Fix: reload the page (widget version mismatch?)."
+            )
             return
         try:
             self._handlers[content["type"]](content)
@@ -374,11 +410,14 @@ class Labeler(anywidget.AnyWidget):
     def _checked_indices(self, msg: dict[str, Any]) -> list[int]:
         raw = msg.get("indices")
         if not isinstance(raw, list) or not raw:
-            raise ValueError(f"expected a non-empty list of item indices; got {raw!r}. Fix: select items first.")
+            raise ValueError(
+                f"expected a non-empty list of item indices; got {raw!r}. Fix: select items first."
+            )
         bad = [i for i in raw if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(self._ids)]
         if bad:
             raise ValueError(
-                f"item indices must be integers in [0, {len(self._ids)}); got {bad[:5]}. Fix: reload the widget."
+                f"item indices must be integers in [0, {len(self._ids)}); got {bad[:5]}. "
+                "Fix: reload the widget."
             )
         return raw
 
@@ -396,7 +435,8 @@ class Labeler(anywidget.AnyWidget):
         cls = msg.get("cls")
         if isinstance(cls, bool) or not isinstance(cls, int) or not 0 <= cls < len(self.classes):
             raise ValueError(
-                f"label: expected a class index in [0, {len(self.classes)}); got {cls!r}. Fix: add the class first."
+                f"label: expected a class index in [0, {len(self.classes)}); got {cls!r}. "
+                "Fix: add the class first."
             )
         self._act(msg, lambda: self._session.label([self._ids[i] for i in indices], cls))
 
@@ -413,8 +453,8 @@ class Labeler(anywidget.AnyWidget):
         predicted = self._state.predicted[indices]
         if (predicted < 0).all():
             raise ValueError(
-                "take_predicted: expected items with a prediction; got none (propagation reached no label yet). "
-                "Fix: label a few items of each class first."
+                "take_predicted: expected items with a prediction; got none (propagation reached no "
+                "label yet). Fix: label a few items of each class first."
             )
 
         def take() -> None:

@@ -5,15 +5,13 @@ notebooks into its temporary root and runs ``tests/browser/driver.mjs`` against 
 a tile and presses a number key, then checks both sides: the page (the tile's verified label, the saved
 indicator) and the kernel's journal on disk (read here with :class:`nblabel.store.LabelStore`).
 
-Needs ``chromium`` (Debian package), ``node`` and ``npm ci`` in ``tests/browser``; skipped with the missing
-piece named when one is absent. Set ``NBLABEL_UPDATE_SCREENSHOT=1`` to copy the light-theme widget screenshot
-to ``docs/screenshot.png``.
+Needs ``chromium`` (Debian package), ``node`` >= 20 and ``npm ci`` in ``tests/browser``; skipped with the
+missing piece named when one is absent. Screenshots (light and dark theme) are left in the server's temporary
+root; ``tests/browser/screenshot.py`` makes the README's ``docs/screenshot.png``.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -21,7 +19,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
-from labserver import REPO_ROOT, LabServer, missing_prerequisites, start_lab  # noqa: E402
+from labserver import LabServer, missing_prerequisites, start_lab  # noqa: E402
 
 from nblabel.store import LabelStore  # noqa: E402
 
@@ -57,7 +55,10 @@ def test_harness_drives_a_plain_anywidget(lab: LabServer) -> None:
                       const b = document.createElement('button');
                       b.dataset.testid = 'smoke-button';
                       const show = () => { b.textContent = `count ${model.get('count')}`; };
-                      b.addEventListener('click', () => { model.set('count', model.get('count') + 1); model.save_changes(); });
+                      b.addEventListener('click', () => {
+                        model.set('count', model.get('count') + 1);
+                        model.save_changes();
+                      });
                       model.on('change:count', show);
                       show();
                       el.appendChild(b);
@@ -72,7 +73,9 @@ def test_harness_drives_a_plain_anywidget(lab: LabServer) -> None:
             )
         ],
     )
-    result = lab.run_driver(["--url", lab.notebook_url("smoke.ipynb"), "--scenario", "smoke", "--out", str(lab.root)])
+    result = lab.run_driver(
+        ["--url", lab.notebook_url("smoke.ipynb"), "--scenario", "smoke", "--out", str(lab.root)]
+    )
     assert result["buttonText"] == "count 1"
     assert (lab.root / "smoke.txt").read_text() == "1"
     assert result["events"]["pageErrors"] == []
@@ -80,9 +83,9 @@ def test_harness_drives_a_plain_anywidget(lab: LabServer) -> None:
 
 @pytest.fixture(scope="module")
 def labeled(lab: LabServer) -> dict:
-    """Run the widget notebook once; label the first tile 'one' (key 2) and the second with the XSS class (key 3).
+    """Run the widget notebook once: tile 1 labeled 'one' by key 2, tile 2 the XSS class by key 3.
 
-    Items are scikit-learn's bundled 8x8 digits 0, 1, 2 (given labels = the classes above, item 0 without one);
+    Items are scikit-learn's bundled 8x8 digits 0, 1, 2 (given labels = the classes above, item 0 has none);
     their pixels serve as embeddings, which separate these three digits well.
     """
     journal = lab.root / "labels.nblabel.db"
@@ -128,24 +131,30 @@ def labeled(lab: LabServer) -> dict:
     )  # fmt: skip
     result["journal"] = journal
     result["out"] = lab.root
-    if os.environ.get("NBLABEL_UPDATE_SCREENSHOT") == "1":
-        (REPO_ROOT / "docs").mkdir(exist_ok=True)
-        shutil.copyfile(lab.root / "widget-light.png", REPO_ROOT / "docs" / "screenshot.png")
     return result
+
+
+def journal_events(path: Path) -> list[tuple[str, str | None, str | None]]:
+    """(kind, item id, class name) of every event in the journal, oldest first."""
+    with LabelStore(path) as store:
+        return [(e.kind, e.item, e.cls) for e in store.read()]
 
 
 def test_click_and_key_label_reaches_page_and_journal(labeled: dict) -> None:
     first = labeled["first"]
     # The page: the clicked tile now carries the verified class and shows its name; the saved indicator is on.
     assert first["verified"] == 1
+    # A verified label is clamped in propagation, so the redrawn prediction of that tile must agree with it.
+    assert first["predicted"] == 1
     assert "one" in first["verifiedText"]
     assert first["after"]["acked"] == first["after"]["sent"] >= 1
     assert first["after"]["version"] > first["before"]["version"]
     assert labeled["saved"]["state"] == "true"
-    # The kernel's journal on disk holds the label event for exactly that item.
-    with LabelStore(labeled["journal"]) as store:
-        events = [(e.kind, e.item, e.cls) for e in store.read()]
-    assert ("label", first["id"], "one") in events
+    # The kernel's journal on disk holds one label event per key press, for exactly the selected items.
+    assert journal_events(labeled["journal"]) == [
+        ("label", first["id"], "one"),
+        ("label", labeled["second"]["id"], XSS_CLASS),
+    ]
     assert (labeled["out"] / "label-light.png").stat().st_size > 10_000
     assert labeled["events"]["pageErrors"] == []
 
@@ -159,8 +168,7 @@ def test_class_name_markup_is_shown_as_text(labeled: dict) -> None:
     assert report["elementsWithOnerror"] == 0
     assert not report["alertFired"]
     assert labeled["events"]["dialogs"] == []
-    with LabelStore(labeled["journal"]) as store:
-        assert ("label", labeled["second"]["id"], XSS_CLASS) in [(e.kind, e.item, e.cls) for e in store.read()]
+    assert ("label", labeled["second"]["id"], XSS_CLASS) in journal_events(labeled["journal"])
 
 
 def test_widget_follows_the_dark_theme(labeled: dict) -> None:

@@ -174,7 +174,52 @@ def test_embed_rejects_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["embed", str(tmp_path / "nope"), "--random-init"])
     assert exit_info.value.code == 2
-    assert "expected DIR to be an image folder" in capsys.readouterr().err
+    assert "expected an existing folder" in capsys.readouterr().err
+
+
+def test_embed_with_a_local_checkpoint_matches_the_encoder(image_folder: Path, tmp_path: Path) -> None:
+    import torch
+
+    from nblabel.data import from_folder
+    from nblabel.embed import Encoder, create_backbone
+
+    model, _ = create_backbone("test_resnet", seed=7)
+    checkpoint = tmp_path / "weights.pth"
+    torch.save(model.state_dict(), checkpoint)
+    out = tmp_path / "emb.npy"
+
+    cli.main(
+        [
+            "embed",
+            str(image_folder),
+            "--model",
+            "test_resnet",
+            "--checkpoint",
+            str(checkpoint),
+            "--device",
+            "cpu",
+            "--no-cache",
+            "--out",
+            str(out),
+        ]
+    )
+
+    reference = Encoder("test_resnet", checkpoint=checkpoint, device="cpu", cache_dir=False, progress=False)
+    np.testing.assert_allclose(np.load(out), reference.embed(from_folder(image_folder)), rtol=1e-5, atol=1e-6)
+
+
+def test_embed_without_weights_says_how_to_supply_them(
+    image_folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import nblabel.embed
+
+    def no_weights(*args: object, **kwargs: object) -> None:
+        raise nblabel.embed.WeightsUnavailableError("Pretrained weights for 'resnet18' are not available")
+
+    monkeypatch.setattr(nblabel.embed, "Encoder", no_weights)
+    status = cli.main(["embed", str(image_folder), "--model", "resnet18"])
+    assert status == 1
+    assert "--checkpoint FILE, or --random-init" in capsys.readouterr().err
 
 
 def test_embed_rejects_an_output_that_is_not_npy(

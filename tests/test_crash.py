@@ -71,7 +71,7 @@ def test_sigkill_never_loses_an_acknowledged_label(tmp_path):
         finally:
             child.kill()
             child.wait()
-        assert child.returncode == -signal.SIGKILL
+        assert child.returncode == -signal.SIGKILL, child.stderr.read()
         printed = [line.split() for line in lines if line.strip()]
         assert printed, "the child acknowledged no label before it was killed"
         for item, cls in printed:

@@ -146,7 +146,9 @@ def test_from_paths_and_dataframe(tree):
 )
 def test_from_array_shapes(shape, dtype):
     rng = np.random.default_rng(0)
-    arr = rng.integers(0, 256, shape).astype(np.uint8) if dtype == np.uint8 else rng.random(shape).astype(dtype)
+    arr = (
+        rng.integers(0, 256, shape).astype(np.uint8) if dtype == np.uint8 else rng.random(shape).astype(dtype)
+    )
     src = from_array(arr, labels=[2, -1, 0], classes=["a", "b", "c"])
     assert src.ids == ["0", "1", "2"] and src.given.tolist() == [2, -1, 0] and src.classes == ["a", "b", "c"]
     im = src.load(1)

@@ -8,6 +8,7 @@ BYOL backbone is trained once, not once per notebook.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -16,12 +17,14 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from nblabel import cli
 from nblabel.cli import bundled_notebooks_dir
+from nblabel.datasets import digits_embeddings
 
 NOTEBOOKS = sorted(path.name for path in bundled_notebooks_dir().glob("*.ipynb"))
 KERNEL_NAME = "nblabel-test-python3"
-#: Seconds per cell; the first cell that trains the digits backbone on a cold cache is the slowest.
-CELL_TIMEOUT_S = 600
+#: Seconds per cell; generous, as the slowest cell (embedding with a random resnet18) takes ~30 s on 2 cores.
+CELL_TIMEOUT_S = 300
 
 
 @pytest.fixture(scope="session")
@@ -41,10 +44,21 @@ def kernel_env(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Co
         "language": "python",
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    cache = (
-        pytestconfig.cache.mkdir("nblabel-cache") if pytestconfig.cache is not None else data_dir / "cache"
-    )
+    if os.environ.get("NBLABEL_CACHE"):
+        cache = Path(os.environ["NBLABEL_CACHE"])
+    elif pytestconfig.cache is not None:
+        cache = pytestconfig.cache.mkdir("nblabel-cache")
+    else:  # pytest run with -p no:cacheprovider
+        cache = data_dir / "cache"
+    # Warm the digits cache here, once: a training failure then shows up as itself, not as a notebook timeout.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NBLABEL_CACHE", str(cache))
+        digits_embeddings(progress=False)
+    # The kernels import the same nblabel as this process, installed or not.
+    package_root = Path(cli.__file__).resolve().parents[1]
+    pythonpath = os.pathsep.join(filter(None, [str(package_root), os.environ.get("PYTHONPATH")]))
     return {
+        "PYTHONPATH": pythonpath,
         "JUPYTER_PATH": str(data_dir),
         "NBLABEL_CACHE": str(cache),
         # No model hub in CI: your-images.ipynb takes its offline path at once instead of probing the network.

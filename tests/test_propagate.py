@@ -85,8 +85,8 @@ def test_fit_seeds_given_unclamped_and_verified_clamped():
 
 
 def _sparse_propagator(g, n_classes, **kw):
-    # max_support=1 forces the sparse path even on a small graph, so the test exercises it.
-    return Propagator(g, n_classes, max_support=1.0, max_error=10.0, **kw)
+    # An unlimited max_work forces the sparse path even on a small graph, so the test exercises it.
+    return Propagator(g, n_classes, max_work=1e9, max_error=10.0, **kw)
 
 
 @pytest.mark.parametrize("eps", [0.0, 1e-3])
@@ -127,7 +127,7 @@ def test_update_bound_holds_for_random_click_sequences(ops, eps):
 
 def test_update_falls_back_to_full_rerun_and_stays_exact():
     g = _graph(n=200, seed=6)
-    p = Propagator(g, 2, max_support=0.05).fit()  # any real spread exceeds 5 % of 200 items
+    p = Propagator(g, 2, max_work=0.01).fit()  # any real spread exceeds 1 % of a full run
     p.update([3], 1)
     assert p.last_update_["mode"] == "full" and p.error_bound_ == 0.0
     np.testing.assert_allclose(p.result_, Propagator(g, 2).fit(verified=p.verified_).result_, atol=1e-7)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from nblabel.propagate import Propagator
 from nblabel.session import Session, SessionState
-from nblabel.store import ForeignFileError
+from nblabel.store import ForeignFileError, JournalError, LabelStore
 
 CLASSES = ["ant", "bee", "cow"]
 
@@ -113,7 +113,15 @@ def test_a_foreign_file_as_journal_is_refused(tmp_path):
     path.write_text("not a journal")
     with pytest.raises(ForeignFileError):
         Session(X, journal=path, k=8)
+    with pytest.raises(ForeignFileError):
+        Session.open(path)
     assert path.read_text() == "not a journal"
+    bare = tmp_path / "bare.db"
+    LabelStore.create(bare, ids=ids(range(200)), given=GIVEN, meta={}).close()
+    with pytest.raises(JournalError, match="without session metadata"):
+        Session.open(bare, embeddings=X)
+    with pytest.raises(JournalError, match="without session metadata"):
+        Session(X, journal=bare, k=8)
 
 
 # --- changes
@@ -548,15 +556,7 @@ def test_random_change_sequences_match_a_simple_model_also_after_reopening(seque
         path = Path(tmp) / "j.nblabel.db"
         s = Session(SMALL_X, ids=SMALL_IDS, given=SMALL_GIVEN, journal=path, k=3)
         for kind, items, cls in sequence:
-            names = [SMALL_IDS[i] for i in items] if items else None
-            if kind == "label":
-                s.label(names, cls)
-            elif kind == "unlabel":
-                s.unlabel(names)
-            elif kind == "accept":
-                s.accept(names)
-            else:
-                getattr(s, kind)()
+            apply_op(s, kind, items, cls)
             model.apply(kind, items, cls)
             np.testing.assert_array_equal(s.state.verified, model.verified)
         s.close()
@@ -573,3 +573,35 @@ def test_random_change_sequences_match_a_simple_model_also_after_reopening(seque
             np.testing.assert_array_equal(r.state.verified, model.verified)
         assert model.pos == len(model.history) - 1
         r.close()
+
+
+def apply_op(s: Session, kind: str, items, cls) -> None:
+    names = [SMALL_IDS[i] for i in items] if items else None
+    if kind == "label":
+        s.label(names, cls)
+    elif kind == "unlabel":
+        s.unlabel(names)
+    elif kind == "accept":
+        s.accept(names)
+    else:
+        getattr(s, kind)()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 1), ops), max_size=15))
+def test_two_sessions_interleaving_changes_converge_on_the_model(sequence):
+    model = Model()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "j.nblabel.db"
+        sessions = [Session(SMALL_X, ids=SMALL_IDS, given=SMALL_GIVEN, journal=path, k=3)]
+        sessions.append(Session.open(path))
+        for who, (kind, items, cls) in sequence:
+            # Every change pulls the other session's events first, so the journal order is the call order.
+            apply_op(sessions[who], kind, items, cls)
+            model.apply(kind, items, cls)
+            np.testing.assert_array_equal(sessions[who].state.verified, model.verified)
+        for s in sessions:
+            s.refresh()
+            np.testing.assert_array_equal(s.state.verified, model.verified)
+            assert s.can_undo == (model.pos > 0)
+            s.close()

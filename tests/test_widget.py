@@ -1,4 +1,4 @@
-"""The widget's kernel side, driven without a browser: messages in, captured messages and session state out."""
+"""The widget's kernel side without a browser: messages in, captured messages and session state out."""
 
 import io
 import re
@@ -50,7 +50,7 @@ class Wire:
         }
 
     def page_state(self) -> dict[str, np.ndarray]:
-        """What the page holds after applying every state message in order (full ones replace, others merge)."""
+        """Arrays the page holds after every state message in order (full ones replace, others merge)."""
         merged: dict[str, np.ndarray] = {}
         for content, buffers in self.of("state"):
             if content["full"]:
@@ -160,7 +160,7 @@ def test_label_is_journaled_before_the_reply_and_predictions_follow(widget, sess
     events = [e for e in LabelStore(session.journal).read() if e.kind == "label"]
     assert sorted((e.item, e.cls) for e in events) == [("1", "cat"), ("3", "cat")]
     settle(widget)
-    # Right after the commit the page gets the new verified labels alone; LP results follow in a later message.
+    # Right after the commit the page gets the new verified labels alone; LP results follow later.
     first, *_ = [c for c, _ in widget.wire.of("state") if c["version"] > before]
     assert sorted(f["name"] for f in first["fields"]) == ["flagged", "verified"] and not first["full"]
     assert "given" not in [f["name"] for f in widget.wire.last("state")[0]["fields"]]
@@ -248,8 +248,15 @@ def test_thumbnails_travel_as_image_bytes(tmp_path):
     pixels = np.zeros((12, 20, 30, 3), np.uint8)
     pixels[:, :, :, 0] = (np.arange(12) * 20)[:, None, None]
     source = from_array(pixels, labels=y, classes=["a", "b", "c"])
-    s = Session(X, ids=source.ids, given=y, classes=source.classes, journal=tmp_path / "img.nblabel.db", k=3,
-                source=source)
+    s = Session(
+        X,
+        ids=source.ids,
+        given=y,
+        classes=source.classes,
+        journal=tmp_path / "img.nblabel.db",
+        k=3,
+        source=source,
+    )
     w = Labeler(s, thumb_size=16, background=False)
     wire = Wire()
     w.send = wire

@@ -54,10 +54,9 @@ export function buildTile(doc, t, classes) {
 
   if (t.flagged) {
     const flag = el(doc, "span", "nbl-flag", "!");
-    flag.title = `suspected mislabel: given "${className(classes, t.given)}", predicted "${className(
-      classes,
-      t.predicted,
-    )}"`;
+    const given = className(classes, t.given);
+    const predicted = className(classes, t.predicted);
+    flag.title = `suspected mislabel (suspicion ${Number(t.suspicion).toFixed(2)}): given "${given}", predicted "${predicted}"`;
     tile.appendChild(flag);
   }
 

@@ -19,11 +19,6 @@ export function pageSlice(list, page, size) {
   return list.subarray ? list.subarray(start, end) : list.slice(start, end);
 }
 
-/** Page that holds position `pos` of the list. */
-export function pageOf(pos, size) {
-  return Math.floor(pos / size);
-}
-
 /** "page 2 / 7 · 300 items" */
 export function pageLabel(page, total, size) {
   const p = clampPage(page, total, size);

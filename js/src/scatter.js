@@ -3,6 +3,7 @@
 // and no per-point colour strings, so 100k points pan, zoom and recolour smoothly.
 
 import Plotly from "plotly.js-dist-min";
+import { pointsToItems } from "./selection.js";
 
 function cssVar(el, name, fallback) {
   const value = getComputedStyle(el).getPropertyValue(name).trim();
@@ -84,11 +85,7 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
     return out;
   }
 
-  // A plotly event point -> item index (the highlight trace, last, maps to nothing).
-  const itemOf = (p) => {
-    const gs = groups();
-    return p.curveNumber < gs.length ? gs[p.curveNumber][p.pointIndex] : undefined;
-  };
+  const firstItem = (ev) => pointsToItems(ev.points, groups())[0];
 
   async function draw() {
     await Plotly.react(el, traces(), plotLayout(el), config);
@@ -96,16 +93,16 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
     if (drawn) return;
     drawn = true;
     el.on("plotly_selected", (ev) => {
-      if (ev && ev.points) onSelect(ev.points.map(itemOf).filter((i) => i !== undefined));
+      if (ev && ev.points) onSelect(pointsToItems(ev.points, groups()));
     });
     el.on("plotly_deselect", () => onSelect(null));
     el.on("plotly_hover", (ev) => {
-      const i = ev.points.map(itemOf).find((j) => j !== undefined);
+      const i = firstItem(ev);
       if (i !== undefined) onHover(i, ev.event.clientX, ev.event.clientY);
     });
     el.on("plotly_unhover", () => onUnhover());
     el.on("plotly_click", (ev) => {
-      const i = ev.points.map(itemOf).find((j) => j !== undefined);
+      const i = firstItem(ev);
       if (i !== undefined) onClick(i);
     });
   }

@@ -33,18 +33,17 @@ export function selectAll(list) {
   return sortedUnique(Array.from(list));
 }
 
-/** Selection from the scatter's lasso/box event points (only the main trace counts). */
-export function fromScatterPoints(points, mainCurve = 0) {
-  return sortedUnique(points.filter((p) => p.curveNumber === mainCurve).map((p) => p.pointIndex));
+/**
+ * Item indices of plotly event points when the scatter draws one trace per colour group: point p of trace g
+ * is item groups[g][p]. Points of traces past the groups (the highlight overlay) map to nothing.
+ */
+export function pointsToItems(points, groups) {
+  return sortedUnique(
+    points.filter((p) => p.curveNumber < groups.length).map((p) => groups[p.curveNumber][p.pointIndex]),
+  );
 }
 
 /** Membership test for rendering: a Set built once per selection. */
 export function selectionSet(selection) {
   return new Set(selection);
-}
-
-/** Which of `items` are selected, as a boolean array (for tile state). */
-export function markSelected(items, selection) {
-  const set = selectionSet(selection);
-  return Array.from(items, (i) => set.has(i));
 }

@@ -278,6 +278,8 @@ export function mountView({ model, el, store, makeScatter }) {
     tooltip.style.left = `${clientX - box.left + 12}px`;
     tooltip.style.top = `${clientY - box.top + 12}px`;
     tooltip.dataset.index = String(i);
+    tooltip.dataset.x = String(clientX);
+    tooltip.dataset.y = String(clientY);
     tooltip.hidden = false;
   }
 
@@ -447,7 +449,16 @@ export function mountView({ model, el, store, makeScatter }) {
       renderGrid();
     }),
   );
-  off.push(store.on("thumbs", updateTiles));
+  off.push(
+    store.on("thumbs", (indices) => {
+      updateTiles(indices);
+      // A hover card opened before its image arrived gets the image now.
+      const shown = Number(tooltip.dataset.index);
+      if (!tooltip.hidden && indices.includes(shown)) {
+        showTooltip(shown, Number(tooltip.dataset.x), Number(tooltip.dataset.y));
+      }
+    }),
+  );
   off.push(store.on("requests", renderStatus));
 
   // Theme switches (JupyterLab sets data-jp-theme-* on body) change the CSS variables the plot reads.

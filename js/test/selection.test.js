@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { clickSelect, fromScatterPoints, markSelected, selectAll } from "../src/selection.js";
+import { clickSelect, pointsToItems, selectAll, selectionSet } from "../src/selection.js";
 
 const list = Int32Array.from([10, 3, 7, 42, 5]);
 
@@ -46,16 +46,18 @@ describe("selectAll / scatter / marks", () => {
     expect(selectAll(Int32Array.from([4, 1, 4, 2]))).toEqual([1, 2, 4]);
   });
 
-  it("takes only main-trace points from a lasso event", () => {
+  it("maps lasso points of the per-colour traces back to items, ignoring the highlight trace", () => {
+    const groups = [Int32Array.from([4, 0]), Int32Array.from([1, 3, 2])];
     const points = [
-      { curveNumber: 0, pointIndex: 9 },
+      { curveNumber: 1, pointIndex: 2 },
+      { curveNumber: 0, pointIndex: 0 },
+      { curveNumber: 2, pointIndex: 0 },
       { curveNumber: 1, pointIndex: 0 },
-      { curveNumber: 0, pointIndex: 2 },
     ];
-    expect(fromScatterPoints(points)).toEqual([2, 9]);
+    expect(pointsToItems(points, groups)).toEqual([1, 2, 4]);
   });
 
-  it("marks which shown items are selected", () => {
-    expect(markSelected([1, 2, 3], [3, 1])).toEqual([true, false, true]);
+  it("builds a membership set", () => {
+    expect(selectionSet([3, 1]).has(3)).toBe(true);
   });
 });

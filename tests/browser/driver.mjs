@@ -1,9 +1,10 @@
 // End-to-end scenarios for nblabel, run by tests/test_browser.py and bench/bench_browser.py.
 //
-//   node driver.mjs --chromium /usr/bin/chromium --url <notebook url> --scenario smoke|label|bench --out <dir> [...]
+//   node driver.mjs --chromium /usr/bin/chromium --url <notebook url> --out <dir> \
+//       --scenario smoke|label|bench|showcase [scenario options]
 //
 // Prints one JSON line with what it observed; exits non-zero (message on stderr) when a step fails.
-// DOM hooks (data-testid, data-* state attributes) are documented by the widget in js/src and /work/widget-notes.md.
+// The widget's DOM hooks (data-testid, data-* state attributes on the root) are set in js/src/view.js.
 import path from 'node:path';
 import { emit, launch, notebookOutputText, openNotebook, parseArgs, runAllCells, setTheme, stripAnsi } from './lab.mjs';
 
@@ -35,14 +36,68 @@ async function waitForWidget(page) {
   if (fallback) throw new Error(`widget front end not loaded: ${await fallback.textContent()}`);
 }
 
+/** What the page shows right now, for failure messages: root state, focus, the tile, the widget's error text. */
+async function pageReport(page, index) {
+  return page.evaluate(({ rootSel, tileSel }) => {
+    const el = document.querySelector(rootSel);
+    const t = tileSel && document.querySelector(tileSel);
+    const a = document.activeElement;
+    return JSON.stringify({
+      root: el ? { ...el.dataset } : null,
+      tile: t ? { ...t.dataset, text: t.textContent } : null,
+      focus: a ? `${a.tagName.toLowerCase()}.${a.className} (inside widget: ${Boolean(el && el.contains(a))})` : null,
+      error: el?.querySelector('[data-testid="nbl-error"]')?.textContent ?? null,
+    });
+  }, { rootSel: root, tileSel: index === undefined ? null : tile(index) });
+}
+
+// Without data-pending, "LP caught up" is read as: busy=false and no new state drawn for this long.
+const QUIET_MS = 500;
+
+/**
+ * Page-side predicate: a state newer than `v` is drawn and it carries the propagation results.
+ *
+ * The first snapshot after a label may hold only the verified label (propagation pending). With the root's
+ * data-pending (set from the drawn state) that is exact; otherwise busy=false (a trait, which can arrive
+ * before the matching state message) plus `quietMs` without a new version stands in for it.
+ */
+function predictionsDrawn({ rootSel, v, quietMs }) {
+  const el = document.querySelector(rootSel);
+  const version = Number(el.dataset.version);
+  if (!(version > v)) return false;
+  if ('pending' in el.dataset) return el.dataset.pending === 'false';
+  const now = performance.now();
+  const seen = window.__nblQuiet;
+  if (!seen || seen.version !== version || el.dataset.busy !== 'false') {
+    window.__nblQuiet = { version, since: now };
+    return false;
+  }
+  return now - seen.since >= quietMs;
+}
+
+/** page.waitForFunction that, on timeout, says what it waited for and what the page showed instead. */
+async function waitUntil(page, what, fn, arg, { index, polling = 50 } = {}) {
+  try {
+    return await page.waitForFunction(fn, arg, { timeout: TIMEOUT, polling });
+  } catch (err) {
+    throw new Error(`timed out waiting for ${what}; page: ${await pageReport(page, index)}\n${err.message}`);
+  }
+}
+
 /** Select tile `index` by clicking it, press `key`, wait for ack + journal commit + the tile's new label. */
 async function labelTile(page, index, key, classIndex) {
   const before = await rootState(page);
   await page.click(tile(index));
-  await page.waitForSelector(`${tile(index)}[data-selected="true"]`, { timeout: TIMEOUT });
+  await waitUntil(page, `tile ${index} selected after a click`, (sel) => document.querySelector(sel)?.dataset.selected === 'true', tile(index), { index });
+  const focusInWidget = await page.evaluate((sel) => document.querySelector(sel).contains(document.activeElement), root);
+  if (!focusInWidget) {
+    throw new Error(`keyboard focus left the widget after clicking tile ${index}: ${await pageReport(page, index)}`);
+  }
   const t0 = Date.now();
   await page.keyboard.press(key);
-  await page.waitForFunction(
+  await waitUntil(
+    page,
+    `tile ${index} verified as class ${classIndex} and the action acked (saved) after key ${key}`,
     ({ sel, rootSel, cls, sent }) => {
       const el = document.querySelector(rootSel);
       const t = document.querySelector(sel);
@@ -52,13 +107,15 @@ async function labelTile(page, index, key, classIndex) {
       );
     },
     { sel: tile(index), rootSel: root, cls: classIndex, sent: before.sent },
-    { timeout: TIMEOUT, polling: 50 },
+    { index },
   );
   const savedMs = Date.now() - t0;
-  await page.waitForFunction(
-    ({ rootSel, v }) => Number(document.querySelector(rootSel).dataset.version) > v,
-    { rootSel: root, v: before.version },
-    { timeout: TIMEOUT, polling: 50 },
+  await waitUntil(
+    page,
+    `updated predictions drawn after labeling tile ${index}`,
+    predictionsDrawn,
+    { rootSel: root, v: before.version, quietMs: QUIET_MS },
+    { index },
   );
   const after = await rootState(page);
   const shown = await page.$eval(tile(index), (t) => ({
@@ -134,17 +191,8 @@ async function scenarioLabel(page) {
     ? await labelTile(page, onPage[1], String(args['xss-key'] ?? '3'), Number(args['xss-class-index'] ?? 2))
     : null;
   // The layout is computed on a kernel thread while the grid is already usable; the screenshot wants both.
-  await page.waitForFunction(
-    (sel) => {
-      // data-points is set (on the scatter box or the plot inside it) once plotly has drawn the points.
-      const sc = document.querySelector(`${sel} [data-testid="nbl-scatter"]`);
-      const drawn = sc && (sc.dataset.points ? sc : sc.querySelector('[data-points]'));
-      return drawn && Number(drawn.dataset.points) > 0 && sc.querySelector('canvas');
-    },
-    root,
-    { timeout: TIMEOUT, polling: 200 },
-  );
-  await page.waitForFunction(allThumbsLoaded, root, { timeout: TIMEOUT, polling: 200 });
+  await waitForScatter(page);
+  await waitUntil(page, 'all thumbnails of the page shown', allThumbsLoaded, root, { polling: 200 });
   // Keep the first tile selected in the screenshot: it shows the verified label just set.
   await page.click(tile(first.index));
   await page.waitForTimeout(300);
@@ -236,26 +284,39 @@ const allThumbsLoaded = (rootSel) => {
   return tiles.length > 0 && imgs.length === tiles.length && imgs.every((img) => img.complete && img.naturalWidth > 0);
 };
 
+/** Run notebook cell `cell` (showing a Labeler) and time its `cell`-th widget's milestones from the run. */
+async function widgetDisplayTimes(page, cell, n) {
+  const nth = cell - 1;
+  const bytes0 = await page.evaluate(() => window.__wsBytesIn);
+  const tRun = await runCell(page, cell);
+  const rootOf = `document.querySelectorAll('${root}')[${nth}]`;
+  const when = (expr) => timeWhen(page, new Function('a', `const el = ${rootOf}; return Boolean(el && (${expr}));`), null, TIMEOUT);
+  const tRoot = await when('true');
+  const tGrid = await when(`el.dataset.ready === 'true'`);
+  const tScatter = await when(
+    `(() => { const sc = el.querySelector('[data-testid="nbl-scatter"]');
+       const d = sc && (sc.dataset.points ? sc : sc.querySelector('[data-points]'));
+       return d && Number(d.dataset.points) === ${n} && sc.querySelector('canvas'); })()`,
+  );
+  const tThumbs = await when(
+    `(() => { const tiles = el.querySelectorAll('[data-testid="nbl-tile"]');
+       const imgs = [...el.querySelectorAll('[data-testid="nbl-tile"] img.nbl-thumb')];
+       return tiles.length > 0 && imgs.length === tiles.length && imgs.every((i) => i.complete && i.naturalWidth > 0); })()`,
+  );
+  await waitCellDone(page, cell, TIMEOUT);
+  const wireBytes = (await page.evaluate(() => window.__wsBytesIn)) - bytes0;
+  return { rootMs: tRoot - tRun, gridMs: tGrid - tRun, scatterMs: tScatter - tRun, thumbsMs: tThumbs - tRun, wireBytes };
+}
+
 async function scenarioBench(page) {
   const n = Number(args.n);
   const presses = Number(args.presses ?? 5);
   const flips = Number(args.flips ?? 3);
   const setupLog = await (async () => { await runCell(page, 0); return waitCellDone(page, 0, TIMEOUT); })();
 
-  // 1. Widget cell run -> grid drawn -> scatter drawn (all n points handed to plotly and painted).
-  const tRun = await runCell(page, 1);
-  const tGrid = await timeWhen(page, (sel) => document.querySelector(`${sel}[data-ready="true"]`), root, TIMEOUT);
-  const tScatter = await timeWhen(
-    page,
-    ({ sel, count }) => {
-      const sc = document.querySelector(`${sel} [data-testid="nbl-scatter"]`);
-      const drawn = sc && (sc.dataset.points ? sc : sc.querySelector('[data-points]'));
-      return drawn && Number(drawn.dataset.points) === count && sc.querySelector('canvas');
-    },
-    { sel: root, count: n },
-    TIMEOUT,
-  );
-  const tThumbs = await timeWhen(page, allThumbsLoaded, root, TIMEOUT);
+  // 1. Widget cell run -> widget element -> grid drawn -> scatter drawn (all n points handed to plotly, painted)
+  //    -> thumbnails shown. The same for a second display (cell 2) once the bundle is loaded in the page.
+  const first = await widgetDisplayTimes(page, 1, n);
   await waitCellDone(page, 1, TIMEOUT);
 
   // 2. Thumbnail pages: bytes received on the wire and image payload per page flip (ArrowRight).
@@ -276,7 +337,7 @@ async function scenarioBench(page) {
     pages.push({ ms: t1 - t0, wireBytes: (await page.evaluate(() => window.__wsBytesIn)) - bytes0, ...thumbs });
   }
 
-  // 3. Key press -> updated predictions drawn: the first state with a higher version and LP caught up (busy=false).
+  // 3. Key press -> saved (ack after the journal commit) -> updated predictions drawn (see predictionsDrawn).
   await page.evaluate((sel) => {
     const el = document.querySelector(sel);
     window.__nblBench = { keyAt: null, versions: [], savedAt: null };
@@ -285,12 +346,12 @@ async function scenarioBench(page) {
       const rec = window.__nblBench;
       const last = rec.versions[rec.versions.length - 1];
       if (!last || last.version !== Number(el.dataset.version)) {
-        rec.versions.push({ t: performance.now(), version: Number(el.dataset.version), busy: el.dataset.busy });
+        rec.versions.push({ t: performance.now(), version: Number(el.dataset.version), pending: el.dataset.pending });
       }
       if (rec.savedAt === null && rec.keyAt !== null && el.dataset.saved === 'true' && el.dataset.acked === el.dataset.sent) {
         rec.savedAt = performance.now();
       }
-    }).observe(el, { attributes: true, attributeFilter: ['data-version', 'data-saved', 'data-acked', 'data-busy'] });
+    }).observe(el, { attributes: true, attributeFilter: ['data-version', 'data-saved', 'data-acked', 'data-pending'] });
   }, root);
   const nClasses = await page.$$eval(`${root} [data-testid^="nbl-class-"][data-class-index]`, (b) => b.length);
   const tiles = await page.$$eval(`${root} [data-testid="nbl-tile"]`, (ts) => ts.map((t) => Number(t.dataset.index)));
@@ -304,24 +365,24 @@ async function scenarioBench(page) {
     const v0 = (await rootState(page)).version;
     await page.evaluate(() => { Object.assign(window.__nblBench, { keyAt: null, versions: [], savedAt: null }); });
     await page.keyboard.press(String((r % Math.min(nClasses, 9)) + 1));
-    const shown = await page.waitForFunction(
-      (v) => {
-        const rec = window.__nblBench;
-        const done = rec.versions.find((x) => x.version > v && x.busy === 'false');
-        return done && rec.savedAt !== null ? { ...done, keyAt: rec.keyAt, savedAt: rec.savedAt, n: rec.versions.length } : false;
-      },
-      v0,
-      { timeout: TIMEOUT, polling: 'raf' },
-    );
-    const rec = await shown.jsonValue();
+    await waitUntil(page, `predictions drawn after key press ${r}`, predictionsDrawn, { rootSel: root, v: v0, quietMs: QUIET_MS });
+    await waitUntil(page, `key press ${r} saved`, () => window.__nblBench.savedAt !== null, null);
+    // The drawing that carried the propagation results: the first non-pending version when the page says so,
+    // else the last version drawn before the page went quiet.
+    const rec = await page.evaluate((v) => {
+      const b = window.__nblBench;
+      const newer = b.versions.filter((x) => x.version > v);
+      const done = newer.find((x) => x.pending === 'false') ?? newer[newer.length - 1];
+      return { t: done.t, keyAt: b.keyAt, savedAt: b.savedAt, n: newer.length };
+    }, v0);
     keyRuns.push({ predictionsMs: rec.t - rec.keyAt, savedMs: rec.savedAt - rec.keyAt, snapshots: rec.n });
   }
+  const second = await widgetDisplayTimes(page, 2, n);
   return {
     n,
     setupLog,
-    gridMs: tGrid - tRun,
-    scatterMs: tScatter - tRun,
-    thumbsMs: tThumbs - tRun,
+    first,
+    second,
     pages,
     keyRuns,
     medianPredictionsMs: median(keyRuns.map((k) => k.predictionsMs)),
@@ -329,7 +390,39 @@ async function scenarioBench(page) {
   };
 }
 
-const SCENARIOS = { smoke: scenarioSmoke, label: scenarioLabel, bench: scenarioBench };
+/** Wait until the scatter has drawn its points (data-points on the scatter box or the plot inside it). */
+async function waitForScatter(page) {
+  await waitUntil(
+    page,
+    'the scatter drawn',
+    (sel) => {
+      const sc = document.querySelector(`${sel} [data-testid="nbl-scatter"]`);
+      const drawn = sc && (sc.dataset.points ? sc : sc.querySelector('[data-points]'));
+      return drawn && Number(drawn.dataset.points) > 0 && sc.querySelector('canvas');
+    },
+    root,
+    { polling: 200 },
+  );
+}
+
+/** The README picture: suspects mode (likely wrong given labels first), one tile selected, light theme. */
+async function scenarioShowcase(page) {
+  await runAllCells(page, { timeout: TIMEOUT });
+  await waitForWidget(page);
+  await waitForScatter(page);
+  await page.selectOption(`${root} [data-testid="nbl-mode"]`, 'suspects');
+  await waitUntil(page, 'suspects mode', (sel) => document.querySelector(sel).dataset.mode === 'suspects', root);
+  await page.waitForTimeout(500);
+  await waitUntil(page, 'thumbnails of the suspects page', allThumbsLoaded, root, { polling: 200 });
+  await page.click(`${root} [data-testid="nbl-tile"]`);
+  await page.waitForTimeout(500);
+  const widget = await page.$(root);
+  await widget.scrollIntoViewIfNeeded();
+  await widget.screenshot({ path: path.join(args.out, 'showcase.png') });
+  return { mode: 'suspects' };
+}
+
+const SCENARIOS = { smoke: scenarioSmoke, label: scenarioLabel, bench: scenarioBench, showcase: scenarioShowcase };
 
 const scenario = SCENARIOS[args.scenario];
 if (!scenario) throw new Error(`unknown --scenario ${args.scenario}; expected one of ${Object.keys(SCENARIOS)}`);

@@ -12,6 +12,8 @@ import path from 'node:path';
 // either way; naming it keeps plotly's scattergl working when Chromium stops the implicit fallback.
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
+  // Containers often mount a 64 MB /dev/shm; Chromium then crashes on large pages unless it uses /tmp.
+  '--disable-dev-shm-usage',
   '--use-angle=swiftshader',
   '--enable-unsafe-swiftshader',
   '--disable-quic',

@@ -178,7 +178,8 @@ def start_lab(root: Path, extra_env: dict[str, str] | None = None, timeout: floa
     Parameters
     ----------
     root : Path
-        Directory for the notebooks; the server's private config/runtime/settings dirs go in ``root/.jupyter-*``.
+        Directory for the notebooks; the server's private config, runtime and settings directories go in
+        ``root/.jupyter-*``.
     extra_env : dict, optional
         More environment variables for the server and its kernels.
     timeout : float

@@ -1,0 +1,170 @@
+import io
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import nblabel.embed as embed_mod
+from nblabel.data import ImageReadWarning, from_array, from_folder
+from nblabel.embed import Encoder, WeightsUnavailableError, create_backbone, embed_images
+
+TINY = {"model_name": "resnet10t", "model_kwargs": {"channels": (8, 16, 32, 64)}, "image_size": 16}
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # On a shared 2-core machine, torch's spinning worker threads slow tiny models down many times over.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _encoder(tmp_path, **kw):
+    args = dict(
+        TINY, pretrained=False, cache_dir=tmp_path / "cache", progress=False, num_workers=0, batch_size=4
+    )
+    args.update(kw)
+    return Encoder(**args)
+
+
+def _count_rows(encoder):
+    rows = []
+    encoder.model.register_forward_hook(lambda module, inputs, output: rows.append(inputs[0].shape[0]))
+    return rows
+
+
+@pytest.fixture
+def folder(tmp_path):
+    root = tmp_path / "imgs"
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        (root / cls).mkdir(parents=True)
+        for k in range(3):
+            pixels = rng.integers(0, 256, (12 + k, 10, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / cls / f"{k}.png")
+    return root
+
+
+def test_embeddings_are_normalised_float32_and_deterministic(tmp_path, folder):
+    src = from_folder(folder)
+    X = _encoder(tmp_path, cache_dir=False).embed(src)
+    assert X.shape == (6, 64) and X.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-5)
+    again = _encoder(tmp_path, cache_dir=False)  # same seed -> same random init -> same embeddings
+    np.testing.assert_allclose(again.embed(src), X, atol=1e-6)
+    assert _encoder(tmp_path, seed=1).cache_key != again.cache_key
+
+
+def test_cache_hits_then_recomputes_only_the_changed_image(tmp_path, folder):
+    src = from_folder(folder)
+    first = _encoder(tmp_path)
+    rows = _count_rows(first)
+    X1 = first.embed(src)
+    assert sum(rows) == 6
+
+    second = _encoder(tmp_path)  # a new encoder (a re-run notebook) with the same model and weights
+    rows = _count_rows(second)
+    X2 = second.embed(src)
+    assert sum(rows) == 0
+    np.testing.assert_array_equal(X1, X2)
+
+    Image.fromarray(np.zeros((12, 10, 3), dtype=np.uint8)).save(folder / "b" / "1.png")
+    X3 = second.embed(src)
+    assert sum(rows) == 1
+    changed = src.ids.index("b/1.png")
+    keep = [i for i in range(6) if i != changed]
+    np.testing.assert_array_equal(X3[keep], X1[keep])
+    assert not np.allclose(X3[changed], X1[changed])
+    np.testing.assert_allclose(
+        X3[changed], _encoder(tmp_path, cache_dir=False).embed(src)[changed], atol=1e-5
+    )
+
+
+def test_array_rows_cached_by_content_and_duplicates_computed_once(tmp_path):
+    rng = np.random.default_rng(1)
+    arr = rng.integers(0, 256, (5, 8, 8), dtype=np.uint8)
+    arr[4] = arr[0]
+    enc = _encoder(tmp_path)
+    rows = _count_rows(enc)
+    X = enc.embed(arr)
+    assert sum(rows) == 4
+    np.testing.assert_array_equal(X[4], X[0])
+    arr2 = arr.copy()
+    arr2[2] = 255 - arr2[2]
+    X2 = embed_images(from_array(arr2), encoder=enc)
+    assert sum(rows) == 5
+    np.testing.assert_array_equal(X2[[0, 1, 3, 4]], X[[0, 1, 3, 4]])
+
+
+def test_checkpoint_state_dict_loads_and_keys_the_cache(tmp_path):
+    model, weights_id = create_backbone(TINY["model_name"], seed=3, model_kwargs=TINY["model_kwargs"])
+    assert weights_id == "random-init:seed=3"
+    path = tmp_path / "w.pth"
+    torch.save(model.state_dict(), path)
+    enc = _encoder(tmp_path, checkpoint=path)
+    assert enc.weights_id.startswith("checkpoint:")
+    np.testing.assert_allclose(
+        enc.embed(np.zeros((2, 8, 8), np.uint8)),
+        _encoder(tmp_path, seed=3, cache_dir=False).embed(np.zeros((2, 8, 8), np.uint8)),
+        atol=1e-6,
+    )
+    with pytest.raises(ValueError, match="mismatched shapes"):
+        _encoder(tmp_path, checkpoint=path, model_kwargs={"channels": (16, 32, 64, 128)})
+    with pytest.raises(ValueError, match="does not exist"):
+        _encoder(tmp_path, checkpoint=tmp_path / "nope.pth")
+
+
+def test_workers_report_unreadable_files_to_the_parent(tmp_path, folder):
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(2).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(buf, "JPEG")
+    (folder / "a" / "cut.jpg").write_bytes(buf.getvalue()[:300])
+    src = from_folder(folder, check="none")  # let the failure happen inside a DataLoader worker
+    with pytest.warns(ImageReadWarning, match="cut.jpg"):
+        X = _encoder(tmp_path, num_workers=1, cache_dir=False).embed(src)
+    assert X.shape == (7, 64) and np.isfinite(X).all()
+    assert [e[0] for e in src.errors] == ["a/cut.jpg"]
+
+
+def test_bad_arguments_are_explained(tmp_path):
+    with pytest.raises(ValueError, match="timm model name"):
+        Encoder("resnet18x", pretrained=False)
+    with pytest.raises(ValueError, match="device"):
+        _encoder(tmp_path, device="tpu")
+    with pytest.raises(ValueError, match="batch_size"):
+        _encoder(tmp_path, batch_size=0)
+    with pytest.raises(ValueError, match="either encoder"):
+        embed_images(np.zeros((2, 8, 8), np.uint8), encoder=_encoder(tmp_path), batch_size=2)
+    with pytest.raises(ValueError, match="ImageSource"):
+        _encoder(tmp_path).embed([1, 2, 3])
+
+
+def test_pretrained_without_network_fails_fast_with_instructions(tmp_path, monkeypatch):
+    import huggingface_hub.constants as hf_constants
+
+    monkeypatch.setattr(embed_mod, "_reachable", lambda host, *a, **k: False)
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
+    monkeypatch.setattr(
+        time, "sleep", lambda s: pytest.fail("the hub client retried instead of failing fast")
+    )
+    start = time.monotonic()
+    with pytest.raises(WeightsUnavailableError) as info:
+        Encoder("resnet18", pretrained=True, cache_dir=False)
+    assert time.monotonic() - start < 10
+    message = str(info.value)
+    for hint in ("checkpoint=", "HF_HUB_CACHE", "pretrained=False", "unreachable"):
+        assert hint in message
+
+
+def test_real_hub_check_fails_fast_when_offline(tmp_path, monkeypatch):
+    if embed_mod._reachable("huggingface.co"):
+        pytest.skip("the model hub is reachable from here")
+    import huggingface_hub.constants as hf_constants
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
+    start = time.monotonic()
+    with pytest.raises(WeightsUnavailableError, match="pretrained=False"):
+        Encoder("resnet18", pretrained=True, cache_dir=False)
+    assert time.monotonic() - start < 10
