@@ -122,7 +122,7 @@ def test_lab_command_defaults_let_jupyterlab_choose() -> None:
 
 @pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
-    """Two classes, three 32x32 images each; ``cat/b.png`` is a byte-identical copy of ``cat/a.png``."""
+    """Two classes of three 32x32 images and one unlabeled image; ``cat/b.png`` is a copy of ``cat/a.png``."""
     rng = np.random.default_rng(0)
     root = tmp_path / "images"
     for cls in ("cat", "dog"):
@@ -132,6 +132,7 @@ def image_folder(tmp_path: Path) -> Path:
             Image.fromarray(pixels).save(root / cls / f"{name}.png")
     (root / "cat" / "b.png").write_bytes((root / "cat" / "a.png").read_bytes())
     (root / "dog" / "b.png").write_bytes((root / "dog" / "c.png").read_bytes())
+    Image.fromarray(rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)).save(root / "loose.png")
     return root
 
 
@@ -160,9 +161,9 @@ def test_embed_writes_embeddings_and_ids(image_folder: Path, tmp_path: Path) -> 
     embeddings = np.load(out)
     table = pd.read_csv(cli.ids_path_for(out), keep_default_na=False)
     source = from_folder(image_folder)
-    assert embeddings.dtype == np.float32 and embeddings.shape[0] == 6 and np.isfinite(embeddings).all()
+    assert embeddings.dtype == np.float32 and embeddings.shape[0] == 7 and np.isfinite(embeddings).all()
     assert table["id"].tolist() == list(source.ids)
-    assert sorted(table["label"]) == ["cat"] * 3 + ["dog"] * 3
+    assert sorted(table["label"]) == [""] + ["cat"] * 3 + ["dog"] * 3  # "" = no given label
     row = {item_id: i for i, item_id in enumerate(table["id"])}
     cat_a, cat_b, cat_c = row["cat/a.png"], row["cat/b.png"], row["cat/c.png"]
     # Known answer: identical pixels give identical rows (eval mode, no augmentation); others do not.
