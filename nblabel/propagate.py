@@ -395,7 +395,9 @@ class Propagator:
             for j in range(c):
                 Dt[:, j] = np.bincount(inv[:total], weights=vals * D[src, j], minlength=U.size)
             old_pre = self._traj[s][U]
-            new_pre = old_pre + Dt
+            # The exact values are >= 0 (Wn and Y0 are); float32 cancellation when a label is replaced can
+            # leave -1e-9. Clipping projects onto the non-negative orthant, so it only moves closer to the exact run.
+            new_pre = np.maximum(old_pre + Dt, 0.0)
             in_i = inv[total:]  # positions of the changed rows inside U
             clamp_u = self.verified_[U] >= 0  # new clamp state (verified_ is already updated)
             old_clamp_u = clamp_u.copy()
