@@ -30,8 +30,10 @@ def _version() -> str:
     try:
         return importlib.metadata.version("nblabel")
     except importlib.metadata.PackageNotFoundError:
-        # Running from a source checkout that was never pip-installed: say so instead of guessing.
-        return "unknown (not installed)"
+        # A source checkout that was never pip-installed; the package's own constant costs a heavier import.
+        import nblabel
+
+        return f"{nblabel.__version__} (not installed)"
 
 
 def bundled_notebooks_dir() -> Path:
@@ -96,7 +98,7 @@ def copy_notebooks(source: Path, target: Path) -> tuple[list[Path], list[Path]]:
     return copied, kept
 
 
-def lab_command(notebook: str, port: int | None, open_browser: bool) -> list[str]:
+def lab_command(notebook: str, port: int | None, open_browser: bool, extra: Sequence[str] = ()) -> list[str]:
     """Build the command that starts JupyterLab on ``notebook`` (relative to the working folder).
 
     Parameters
@@ -107,6 +109,8 @@ def lab_command(notebook: str, port: int | None, open_browser: bool) -> list[str
         Port for the server; None lets JupyterLab pick a free one.
     open_browser : bool
         Whether JupyterLab should open a browser tab.
+    extra : sequence of str
+        More JupyterLab options, passed through as given (e.g. ``--allow-root`` in a container).
 
     Returns
     -------
@@ -120,6 +124,7 @@ def lab_command(notebook: str, port: int | None, open_browser: bool) -> list[str
         command.append(f"--port={port}")
     if not open_browser:
         command.append("--no-browser")
+    command.extend(extra)
     return command
 
 
@@ -140,7 +145,9 @@ def run_demo(args: argparse.Namespace) -> int:
     target = Path(args.dir).expanduser().resolve()
     copied, kept = copy_notebooks(bundled_notebooks_dir(), target)
     print(f"Demo notebooks in {target}: {len(copied)} copied, {len(kept)} kept as you left them.")
-    return _launch(lab_command(DEMO_NOTEBOOK, args.port, not args.no_browser), cwd=target)
+    # argparse keeps the "--" that separates JupyterLab's own options from ours.
+    extra = args.lab_args[1:] if args.lab_args[:1] == ["--"] else args.lab_args
+    return _launch(lab_command(DEMO_NOTEBOOK, args.port, not args.no_browser, extra), cwd=target)
 
 
 def ids_path_for(out: Path) -> Path:
@@ -208,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--dir",
         default=DEFAULT_DEMO_DIR,
         help=f"working folder for the notebooks (default: ./{DEFAULT_DEMO_DIR}); existing files are kept",
+    )
+    demo.add_argument(
+        "lab_args",
+        nargs=argparse.REMAINDER,
+        metavar="-- LAB_OPTIONS",
+        help="options passed on to JupyterLab, after --, e.g. -- --allow-root",
     )
     demo.set_defaults(handler=run_demo)
 

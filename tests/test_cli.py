@@ -67,6 +67,13 @@ def test_demo_copies_notebooks_and_opens_the_quickstart(tmp_path: Path, launched
     assert "--port=8899" in command and "--no-browser" in command
 
 
+def test_demo_passes_options_after_double_dash_to_jupyterlab(tmp_path: Path, launched: list) -> None:
+    cli.main(["demo", "--dir", str(tmp_path), "--no-browser", "--", "--allow-root", "--ServerApp.ip=0.0.0.0"])
+    [(command, _)] = launched
+    assert command[-2:] == ["--allow-root", "--ServerApp.ip=0.0.0.0"]
+    assert "--" not in command
+
+
 def test_demo_never_overwrites_the_users_notebooks(tmp_path: Path, launched: list) -> None:
     workdir = tmp_path / "demo"
     cli.main(["demo", "--dir", str(workdir), "--no-browser"])
