@@ -28,7 +28,7 @@ from torch import nn
 from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
-from nblabel.data import ImageSource, from_array
+from nblabel.data import ImageSource, as_source
 from nblabel.embed import BYOL_CHECKPOINT_FORMAT, create_backbone, resolve_device
 
 __all__ = [
@@ -489,13 +489,7 @@ def train_byol(
         The trained online backbone f_θ, in eval mode on the CPU.
 
     """
-    if isinstance(source, np.ndarray):
-        source = from_array(source)
-    if not isinstance(source, ImageSource):
-        raise ValueError(
-            f"source: expected an ImageSource or an image array; got {type(source).__name__}. "
-            "Fix: build one with nblabel.data.from_folder / from_paths / from_array."
-        )
+    source = as_source(source)
     for name, value in (("steps", steps), ("batch_size", batch_size), ("save_every", save_every)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}: expected a positive integer; got {value!r}. Fix: e.g. {name}=100.")

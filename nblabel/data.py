@@ -33,6 +33,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageReadWarning",
     "ImageSource",
+    "as_source",
     "from_array",
     "from_dataframe",
     "from_folder",
@@ -529,6 +530,32 @@ def from_array(
     return ImageSource(
         [str(i) for i in range(n)], given, class_list, array=a, thumb_cache_size=thumb_cache_size
     )
+
+
+def as_source(source: object, name: str = "source") -> ImageSource:
+    """Return ``source`` as an :class:`ImageSource`, wrapping an image array with :func:`from_array`.
+
+    Parameters
+    ----------
+    source : ImageSource or numpy.ndarray, shape (n, H, W) or (n, H, W, C)
+        Images, as the embedding and training entry points accept them.
+    name : str
+        Argument name used in the error message.
+
+    Returns
+    -------
+    ImageSource
+        ``source`` itself when it already is one.
+
+    """
+    if isinstance(source, np.ndarray):
+        return from_array(source)
+    if not isinstance(source, ImageSource):
+        raise ValueError(
+            f"{name}: expected an ImageSource or an image array; got {type(source).__name__}. "
+            "Fix: build one with nblabel.data.from_folder / from_paths / from_array."
+        )
+    return source
 
 
 # ----------------------------------------------------------------------------------------------------

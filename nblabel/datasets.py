@@ -166,9 +166,6 @@ def digits_embeddings(
         L2-normalised rows, in the order of :func:`digits`.
 
     """
-    from nblabel.byol import train_byol
-    from nblabel.embed import Encoder
-
     config = {"backbone": _BACKBONE, "model_kwargs": _MODEL_KWARGS, "size": _IMAGE_SIZE, "steps": steps}
     config.update(_RECIPE, seed=seed, version=1)
     tag = hashlib.blake2b(json.dumps(config, sort_keys=True).encode(), digest_size=8).hexdigest()
@@ -176,6 +173,10 @@ def digits_embeddings(
     out = folder / f"digits-byol-{tag}.npy"
     if out.is_file():
         return np.load(out)
+    # torch takes seconds to import; a cache hit (every run after the first) does without it.
+    from nblabel.byol import train_byol
+    from nblabel.embed import Encoder
+
     folder.mkdir(parents=True, exist_ok=True)
     source = digits_source(size=_IMAGE_SIZE)
     ckpt = folder / f"digits-byol-{tag}.pt"

@@ -36,7 +36,7 @@ from timm.data import create_transform, resolve_data_config
 from torch import nn
 from tqdm.auto import tqdm
 
-from nblabel.data import ImageSource, from_array
+from nblabel.data import ImageSource, as_source
 
 __all__ = [
     "BYOL_CHECKPOINT_FORMAT",
@@ -487,13 +487,7 @@ class Encoder:
             L2-normalised embeddings in the order of ``source.ids``.
 
         """
-        if isinstance(source, np.ndarray):
-            source = from_array(source)
-        if not isinstance(source, ImageSource):
-            raise ValueError(
-                f"source: expected an ImageSource or an image array; got {type(source).__name__}. "
-                "Fix: build one with nblabel.data.from_folder / from_paths / from_array."
-            )
+        source = as_source(source)
         n = len(source)
         out = np.empty((n, self.dim), dtype=np.float32)
         if self._cache_dir is None:

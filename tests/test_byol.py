@@ -15,13 +15,7 @@ from nblabel.embed import Encoder
 TINY = {"channels": (8, 16, 32, 64)}
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # On a shared 2-core machine, torch's spinning worker threads slow tiny models down many times over.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @settings(max_examples=30, deadline=None)

@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from nblabel.data import ImageReadWarning, from_array, from_dataframe, from_folder, from_paths
+from nblabel.data import (
+    ImageReadWarning,
+    as_source,
+    from_array,
+    from_dataframe,
+    from_folder,
+    from_paths,
+)
 
 
 def _rgb(w, h, color):
@@ -170,6 +177,15 @@ def test_from_array_rejects_bad_input():
         from_array(np.zeros((2, 4, 4), dtype=np.uint8), labels=[0, 3], classes=["a", "b"])
     src = from_array(np.zeros((2, 4, 4), dtype=np.uint8), labels=["dog", "cat"])
     assert src.classes == ["cat", "dog"] and src.given.tolist() == [1, 0]
+
+
+def test_as_source_wraps_arrays_and_rejects_other_objects():
+    src = from_array(np.zeros((2, 4, 4), dtype=np.uint8))
+    assert as_source(src) is src
+    wrapped = as_source(np.full((3, 4, 4), 9, dtype=np.uint8))
+    assert wrapped.ids == ["0", "1", "2"] and wrapped.load(2).getpixel((0, 0)) == (9, 9, 9)
+    with pytest.raises(ValueError, match="images: expected an ImageSource or an image array; got list"):
+        as_source([[0]], name="images")
 
 
 @settings(max_examples=25, deadline=None)

@@ -13,13 +13,7 @@ from nblabel.embed import Encoder, WeightsUnavailableError, create_backbone, emb
 TINY = {"model_name": "resnet10t", "model_kwargs": {"channels": (8, 16, 32, 64)}, "image_size": 16}
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # On a shared 2-core machine, torch's spinning worker threads slow tiny models down many times over.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _encoder(tmp_path, **kw):

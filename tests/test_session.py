@@ -351,29 +351,14 @@ def test_export_then_import_keeps_every_label(tmp_path, suffix):
     assert b.classes == a.classes
     np.testing.assert_array_equal(b.state.verified, a.state.verified)
     assert b.import_labels(path) == 0  # nothing left to change
+    columns = ["id", "given", "verified", "predicted", "confidence", "suspicion", "flagged"]
     if suffix == ".json":
         doc = json.loads(path.read_text())
         assert doc["classes"] == a.classes and len(doc["items"]) == 200
-        assert set(doc["items"][0]) == {
-            "id",
-            "given",
-            "verified",
-            "predicted",
-            "confidence",
-            "suspicion",
-            "flagged",
-        }
+        assert set(doc["items"][0]) == set(columns)
     else:
         frame = pd.read_csv(path, dtype={"id": str})
-        assert list(frame.columns) == [
-            "id",
-            "given",
-            "verified",
-            "predicted",
-            "confidence",
-            "suspicion",
-            "flagged",
-        ]
+        assert list(frame.columns) == columns
         assert frame["suspicion"].isna().sum() == 80
     a.close()
     b.close()

@@ -8,8 +8,8 @@ import os
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,16 @@ def snapshot(path: Path) -> tuple[str, int, list[str]]:
     """Content hash, mtime and the sibling files: what 'left untouched' means."""
     siblings = sorted(p.name for p in path.parent.iterdir())
     return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns, siblings
+
+
+def assert_refused_untouched(
+    path: Path, open_: Callable[[Path], object], error: type[Exception], match: str
+) -> None:
+    """``open_(path)`` raises ``error`` matching ``match`` and leaves the file as it found it."""
+    before = snapshot(path)
+    with pytest.raises(error, match=match):
+        open_(path)
+    assert snapshot(path) == before
 
 
 def test_create_then_reopen_keeps_items_meta_and_events(tmp_path):
@@ -112,10 +122,7 @@ def test_append_validates_events(tmp_path):
 def test_create_refuses_an_existing_file_and_leaves_it(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("my notes")
-    before = snapshot(path)
-    with pytest.raises(FileExistsError, match="already exists"):
-        make(path)
-    assert snapshot(path) == before
+    assert_refused_untouched(path, make, FileExistsError, "already exists")
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
@@ -130,10 +137,7 @@ def test_foreign_sqlite_file_is_refused_and_untouched(tmp_path):
     conn.execute("INSERT INTO users VALUES ('ann')")
     conn.commit()
     conn.close()
-    before = snapshot(path)
-    with pytest.raises(ForeignFileError, match="not an nblabel journal.*users"):
-        LabelStore(path)
-    assert snapshot(path) == before
+    assert_refused_untouched(path, LabelStore, ForeignFileError, "not an nblabel journal.*users")
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # never switched to WAL
     conn.close()
@@ -142,10 +146,7 @@ def test_foreign_sqlite_file_is_refused_and_untouched(tmp_path):
 def test_non_sqlite_file_is_refused_and_untouched(tmp_path):
     path = tmp_path / "labels.db"
     path.write_text("id,label\n1,cat\n")
-    before = snapshot(path)
-    with pytest.raises(ForeignFileError, match="not an SQLite database"):
-        LabelStore(path)
-    assert snapshot(path) == before
+    assert_refused_untouched(path, LabelStore, ForeignFileError, "not an SQLite database")
 
 
 def test_corrupt_journal_is_a_clear_error_and_not_modified(tmp_path):
@@ -191,15 +192,19 @@ def test_locked_journal_waits_then_raises_clearly(tmp_path):
     store.close()
 
 
-def _run_as_nobody(code: str) -> subprocess.CompletedProcess:
-    """Run ``code`` in a subprocess that cannot ignore file permissions.
+def _refusals_as_nobody(*calls: str) -> subprocess.CompletedProcess:
+    """Run each ``LabelStore`` call in a subprocess that cannot ignore file permissions.
 
-    Root ignores them, so under root the child drops to user ``nobody`` once nblabel is imported (the
-    interpreter itself may live where ``nobody`` cannot read).
+    The child prints one ``REFUSED <message>`` line for each call that raises ``ReadOnlyJournalError``.
+    Root ignores permissions, so under root the child drops to user ``nobody`` once nblabel is imported
+    (the interpreter itself may live where ``nobody`` cannot read).
     """
     drop = "import os\nif os.geteuid() == 0:\n    os.setgid(65534)\n    os.setuid(65534)\n"
+    attempt = "try:\n    {}\nexcept ReadOnlyJournalError as exc:\n    print('REFUSED', exc)\n"
+    tries = "".join(attempt.format(call) for call in calls)
+    code = "from nblabel.store import LabelStore, ReadOnlyJournalError\n" + drop + tries
     return subprocess.run(
-        [sys.executable, "-c", "import nblabel.store\n" + drop + textwrap.dedent(code)],
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -226,18 +231,9 @@ def test_read_only_directory_is_a_clear_error_and_the_journal_is_untouched(share
     shared_dir.chmod(0o555)
     before = snapshot(path)
     try:
-        result = _run_as_nobody(
-            f"""
-            from nblabel.store import LabelStore, ReadOnlyJournalError
-            try:
-                LabelStore({str(path)!r})
-            except ReadOnlyJournalError as exc:
-                print("REFUSED", exc)
-            try:
-                LabelStore.create({str(path.with_name("new.db"))!r}, ids=["a"], given=[-1], meta={{}})
-            except ReadOnlyJournalError as exc:
-                print("REFUSED", exc)
-            """
+        result = _refusals_as_nobody(
+            f"LabelStore({str(path)!r})",
+            f"LabelStore.create({str(path.with_name('new.db'))!r}, ids=['a'], given=[-1], meta={{}})",
         )
     finally:
         shared_dir.chmod(0o755)
@@ -253,14 +249,6 @@ def test_read_only_journal_file_is_refused(shared_dir):
     make(path).close()
     path.chmod(0o444)
     before = snapshot(path)
-    result = _run_as_nobody(
-        f"""
-        from nblabel.store import LabelStore, ReadOnlyJournalError
-        try:
-            LabelStore({str(path)!r})
-        except ReadOnlyJournalError as exc:
-            print("REFUSED", exc)
-        """
-    )
+    result = _refusals_as_nobody(f"LabelStore({str(path)!r})")
     assert result.stdout.startswith("REFUSED") and "is read-only" in result.stdout, result.stderr
     assert snapshot(path) == before
