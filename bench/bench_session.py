@@ -6,6 +6,8 @@
 Prints markdown tables.  "click latency" is the wall time of ``session.label(id, cls)`` as the widget sees it
 (the call returns after the journal commit); "predictions ready" is the time from the click until a state
 with propagation caught up is available (``wait()`` in background mode; the same call in synchronous mode).
+"click -> predictions, per stage" splits the synchronous click into the journal commit, the LP update, the
+quality scores, the snapshot, and the widget's state message (row diff + packing; sending excluded).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nblabel.session import Session  # noqa: E402
 from nblabel.store import LabelStore  # noqa: E402
+from nblabel.widget import _STATE_FIELDS, _patch, pack_arrays  # noqa: E402
 
 
 def blobs(n: int, d: int, c: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -73,6 +76,49 @@ def clicks(session: Session, items: list[str], y: np.ndarray, background: bool) 
     return out
 
 
+def timed(obj: object, name: str, bucket: list[float]) -> None:
+    """Replace ``obj.name`` by a wrapper that appends each call's wall time to ``bucket``."""
+    inner = getattr(obj, name)
+
+    def wrapper(*args: object, **kwargs: object) -> object:
+        t0 = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            bucket.append(time.perf_counter() - t0)
+
+    setattr(obj, name, wrapper)
+
+
+def stages(session: Session, items: list[str], y: np.ndarray) -> dict[str, list[float]]:
+    """Synchronous clicks, timed per stage (the session must not be in background mode)."""
+    names = ("journal commit", "LP update", "quality scores", "snapshot", "widget message", "total")
+    out: dict[str, list[float]] = {k: [] for k in names}
+    timed(session._store, "append", out["journal commit"])
+    timed(session._propagator, "update", out["LP update"])
+    timed(session, "_derive", out["quality scores"])
+    timed(session, "_make_state", out["snapshot"])
+    for item in items:
+        before = session.state
+        t0 = time.perf_counter()
+        session.label(item, int(y[int(item)]))
+        after = session.state
+        w0 = time.perf_counter()
+        sent = {k: getattr(before, k) for k in _STATE_FIELDS}
+        changed = {k: getattr(after, k) for k in _STATE_FIELDS if getattr(after, k) is not sent[k]}
+        pack_arrays(_patch(changed, sent))
+        out["widget message"].append(time.perf_counter() - w0)
+        out["total"].append(time.perf_counter() - t0)
+    for obj, name in (
+        (session._store, "append"),
+        (session._propagator, "update"),
+        (session, "_derive"),
+        (session, "_make_state"),
+    ):
+        delattr(obj, name)
+    return out
+
+
 def burst(session: Session, items: list[str], y: np.ndarray) -> tuple[float, float]:
     """Fire clicks back to back (a key held down); return (mean click latency, total until caught up)."""
     t0 = time.perf_counter()
@@ -118,12 +164,17 @@ def main() -> None:
         print(f"| reopen (embeddings + cached graph + replay + LP) | {reopen:.1f} |")
 
         order = [str(i) for i in rng.permutation(n)]
+        per_stage = stages(s, order[3 * n_clicks : 4 * n_clicks], y)
         sync = clicks(s, order[:n_clicks], y, background=False)
         s.start_background()
         back = clicks(s, order[n_clicks : 2 * n_clicks], y, background=True)
         burst_lat, burst_total = burst(s, order[2 * n_clicks : 3 * n_clicks], y)
         s.close()
 
+        print(f"\n## Click -> predictions, per stage at n = {n:,} (synchronous LP, {n_clicks} clicks; ms)\n")
+        print("| stage | p50 | p95 |\n|---|---:|---:|")
+        for name, values in per_stage.items():
+            print(f"| {name} | {pct(values, 50):.1f} | {pct(values, 95):.1f} |")
         print(f"\n## Click latency at n = {n:,} ({n_clicks} single-item clicks each; ms)\n")
         print("| mode | click returns p50 | p95 | predictions ready p50 | p95 |\n|---|---:|---:|---:|---:|")
         for name, r in (("synchronous LP", sync), ("background LP", back)):

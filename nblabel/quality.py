@@ -79,10 +79,8 @@ def flag_label_issues(P: np.ndarray, given: np.ndarray, ratio: float | str = "au
 
     Parameters
     ----------
-    P : array-like, shape (n, c)
-        Soft labels from label propagation.
-    given : array-like, shape (n,), int
-        Given labels, -1 = none.
+    P, given
+        As in :func:`suspicion`.
     ratio : float or "auto"
         Flag when the predicted class is at least ``ratio`` times as likely as the given one (>= 1).
         ``"auto"`` (default) uses ``max(1, (1 - r) / (2 r))`` with ``r`` the share of disagreeing labels:
@@ -94,7 +92,11 @@ def flag_label_issues(P: np.ndarray, given: np.ndarray, ratio: float | str = "au
         False where ``given == -1``.
 
     """
-    Pn, given, has = _inputs(P, given)
+    return _flags(*_inputs(P, given), ratio)
+
+
+def _flags(Pn: np.ndarray, given: np.ndarray, has: np.ndarray, ratio: float | str) -> np.ndarray:
+    """:func:`flag_label_issues` on inputs already checked by :func:`_inputs`."""
     ev, disagree = _disagree(Pn, given, has)
     if ratio == "auto":
         r = _auto_ratio(disagree)
@@ -117,10 +119,8 @@ def corrected_labels(P: np.ndarray, given: np.ndarray, ratio: float | str = "aut
 
     Parameters
     ----------
-    P : array-like, shape (n, c)
-        Soft labels from label propagation.
-    given : array-like, shape (n,), int
-        Given labels, -1 = none.
+    P, given
+        As in :func:`suspicion`.
     ratio : float or "auto"
         As in :func:`flag_label_issues`.
 
@@ -130,8 +130,8 @@ def corrected_labels(P: np.ndarray, given: np.ndarray, ratio: float | str = "aut
         -1 stays -1.
 
     """
-    Pn, given_arr, _ = _inputs(P, given)
-    flags = flag_label_issues(Pn, given_arr, ratio)
+    Pn, given_arr, has = _inputs(P, given)
+    flags = _flags(Pn, given_arr, has, ratio)
     out = given_arr.copy()
     out[flags] = Pn[flags].argmax(axis=1)
     return out
@@ -142,10 +142,8 @@ def rank_suspects(P: np.ndarray, given: np.ndarray, n: int | None = None) -> np.
 
     Parameters
     ----------
-    P : array-like, shape (n_items, c)
-        Soft labels from label propagation.
-    given : array-like, shape (n_items,), int
-        Given labels, -1 = none.
+    P, given
+        As in :func:`suspicion`, with ``n_items`` rows.
     n : int, optional
         Return only the top ``n``.
 
@@ -170,10 +168,8 @@ def estimate_noise_rate(P: np.ndarray, given: np.ndarray) -> float:
 
     Parameters
     ----------
-    P : array-like, shape (n, c)
-        Soft labels from label propagation.
-    given : array-like, shape (n,), int
-        Given labels, -1 = none.
+    P, given
+        As in :func:`suspicion`.
 
     Returns
     -------
@@ -181,6 +177,55 @@ def estimate_noise_rate(P: np.ndarray, given: np.ndarray) -> float:
         In [0, 1]; 0 when no item has a given label.
 
     """
-    flags = flag_label_issues(P, given)
-    has = check_labels(given, flags.shape[0], name="given") >= 0
+    Pn, given, has = _inputs(P, given)
+    flags = _flags(Pn, given, has, "auto")
     return float(flags[has].mean()) if has.any() else 0.0
+
+
+def label_evidence(P: np.ndarray, given: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row evidence behind :func:`flag_label_issues`, so that a caller can update only changed rows.
+
+    Each row's values depend on that row of ``P`` alone; only the "auto" threshold is global (see
+    :func:`flags_from_evidence`).
+
+    Parameters
+    ----------
+    P, given
+        As in :func:`suspicion`.
+
+    Returns
+    -------
+    ratio : numpy.ndarray, shape (n,), float32
+        ``P[i, pred_i] / P[i, given_i]``; inf where ``P[i, given_i] = 0``, NaN where ``given == -1``.
+    disagree : numpy.ndarray, shape (n,), bool
+        The predicted class differs from the given one and outweighs it; False where ``given == -1``.
+
+    """
+    Pn, given, has = _inputs(P, given)
+    rows = np.flatnonzero(has)
+    ev, dis = _disagree(Pn, given, has)
+    ratio = np.full(Pn.shape[0], np.nan, Pn.dtype)
+    ratio[rows] = ev
+    disagree = np.zeros(Pn.shape[0], bool)
+    disagree[rows] = dis
+    return ratio, disagree
+
+
+def flags_from_evidence(ratio: np.ndarray, disagree: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """``flag_label_issues(P, given)`` (ratio "auto") from ``label_evidence(P, given)``; O(n), no ``P``.
+
+    Parameters
+    ----------
+    ratio, disagree : numpy.ndarray, shape (n,)
+        From :func:`label_evidence`.
+    given : array-like, shape (n,), int
+        Given labels, -1 = none.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,), bool
+
+    """
+    given = check_labels(given, ratio.shape[0], name="given")
+    r = _auto_ratio(disagree[given >= 0])
+    return disagree & (ratio >= r)  # NaN (no given label) compares False

@@ -59,7 +59,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "state": (
         "out",
         "{version, full, fields}: given, verified, predicted int32; confidence, suspicion float32; "
-        "flagged uint8 (all when full, else only those that changed)",
+        "flagged uint8 (all when full, else only those that changed); a partial state may instead be a "
+        "patch: a field rows (m,) int32 and each changed array's values (m,) at those rows",
     ),
     "view": ("out", "{mode, key, total, fields}: indices (m,) int32, the grid's ordered item list"),
     "thumbs": (
@@ -83,6 +84,7 @@ _WIRE_DTYPES: dict[str, np.dtype] = {
     "suspicion": np.dtype(np.float32),
     "flagged": np.dtype(np.uint8),
     "indices": np.dtype(np.int32),
+    "rows": np.dtype(np.int32),
 }
 _STATE_FIELDS = ("given", "verified", "predicted", "confidence", "suspicion", "flagged")
 _MAX_THUMBS_PER_REQUEST = 1024
@@ -296,14 +298,17 @@ class Labeler(anywidget.AnyWidget):
         self._post({"type": "layout", "fields": fields}, buffers)
 
     def _send_state(self, full: bool) -> None:
-        """Send the current snapshot; unless ``full``, only arrays that are new objects since the last send.
+        """Send the current snapshot; unless ``full``, only what changed since the last send.
 
         Snapshots share unchanged arrays (``given`` always; the LP outputs between a click and its LP run), so
-        identity tells exactly what changed and a click costs the page only ``verified`` and ``flagged``.
+        identity tells which arrays may have changed; of those, only the rows that differ are sent when that
+        is smaller (one click moves LP results on a small share of the items: ~10 % at n = 100k).
         """
         state = self._state
         arrays = {name: getattr(state, name) for name in _STATE_FIELDS}
         changed = {k: v for k, v in arrays.items() if full or self._sent_arrays.get(k) is not v}
+        if not full and changed:
+            changed = _patch(changed, self._sent_arrays)
         self._sent_arrays = arrays
         fields, buffers = pack_arrays(changed)
         self._post({"type": "state", "version": int(state.version), "full": full, "fields": fields}, buffers)
@@ -505,6 +510,30 @@ class Labeler(anywidget.AnyWidget):
             item["mime"] = source.thumbnail_format
             buffers.append(memoryview(data))
         self._post({"type": "thumbs", "request_id": msg.get("request_id"), "items": items}, buffers)
+
+
+def _patch(changed: dict[str, np.ndarray], sent: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Reduce ``changed`` to the rows that differ from ``sent``, if that is fewer bytes on the wire.
+
+    Returns ``{"rows": (m,) indices, name: values at rows, ...}`` for the arrays with a differing row, or
+    ``changed`` itself when whole arrays are smaller on the wire.
+    """
+    if any(name not in sent for name in changed):  # nothing to diff against yet
+        return changed
+    diffs = {}
+    for name, new in changed.items():
+        old = sent[name]
+        differ = new != old
+        if new.dtype.kind == "f":
+            differ &= ~(np.isnan(new) & np.isnan(old))  # NaN (no given label) stays NaN
+        diffs[name] = differ
+    rows = np.flatnonzero(np.logical_or.reduce(list(diffs.values())))
+    kept = [name for name, differ in diffs.items() if differ.any()]
+    row_bytes = 4 + sum(_WIRE_DTYPES[name].itemsize for name in kept)
+    whole_bytes = sum(_WIRE_DTYPES[name].itemsize * changed[name].size for name in changed)
+    if rows.size * row_bytes >= whole_bytes:
+        return changed
+    return {"rows": rows, **{name: changed[name][rows] for name in kept}}
 
 
 def _counts(state: Any, n_classes: int) -> dict[str, Any]:

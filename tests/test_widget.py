@@ -50,13 +50,23 @@ class Wire:
         }
 
     def page_state(self) -> dict[str, np.ndarray]:
-        """Arrays the page holds after every state message in order (full ones replace, others merge)."""
+        """Arrays the page holds after every state message in order (full ones replace, others merge;
+        a patch with a ``rows`` field writes its values at those rows, like js/src/store.js)."""
         merged: dict[str, np.ndarray] = {}
         for content, buffers in self.of("state"):
             if content["full"]:
                 merged = {}
-            for f, b in zip(content["fields"], buffers, strict=True):
-                merged[f["name"]] = np.frombuffer(bytes(b), dtype=f["dtype"]).reshape(f["shape"])
+            fields = {
+                f["name"]: np.frombuffer(bytes(b), dtype=f["dtype"]).reshape(f["shape"])
+                for f, b in zip(content["fields"], buffers, strict=True)
+            }
+            rows = fields.pop("rows", None)
+            for name, values in fields.items():
+                if rows is None:
+                    merged[name] = values
+                else:
+                    merged[name] = merged[name].copy()
+                    merged[name][rows] = values
         return merged
 
     def reply(self, request_id: int) -> dict:
@@ -162,7 +172,8 @@ def test_label_is_journaled_before_the_reply_and_predictions_follow(widget, sess
     settle(widget)
     # Right after the commit the page gets the new verified labels alone; LP results follow later.
     first, *_ = [c for c, _ in widget.wire.of("state") if c["version"] > before]
-    assert sorted(f["name"] for f in first["fields"]) == ["flagged", "verified"] and not first["full"]
+    assert {f["name"] for f in first["fields"]} <= {"rows", "flagged", "verified"} and not first["full"]
+    assert "verified" in [f["name"] for f in first["fields"]]
     assert "given" not in [f["name"] for f in widget.wire.last("state")[0]["fields"]]
     state = widget.wire.page_state()
     for name in ("given", "verified", "predicted", "confidence", "suspicion"):

@@ -29,6 +29,12 @@ function plotLayout(el) {
   };
 }
 
+function sameIndices(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function gather(values, indices) {
   const out = new Float32Array(indices.length);
   for (let j = 0; j < indices.length; j++) out[j] = values[indices[j]];
@@ -59,8 +65,18 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
   // the same objects, so a selection change re-uploads just the highlight trace.
   let groupTraces = [];
 
-  function rebuildGroups() {
-    groupTraces = groups().map((idx, g) => ({
+  // A click changes the colour of a few points: traces of groups that kept their members and colour are
+  // reused as they are (same array objects), so only the changed groups are gathered and uploaded again.
+  function rebuildGroups(prev = null) {
+    groupTraces = groups().map((idx, g) =>
+      prev && g < prev.groups.length && prev.colors[g] === spec.colors[g] && sameIndices(prev.groups[g], idx)
+        ? groupTraces[g]
+        : groupTrace(idx, g),
+    );
+  }
+
+  function groupTrace(idx, g) {
+    return {
       type: "scattergl",
       mode: "markers",
       x: gather(x, idx),
@@ -68,7 +84,7 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
       marker: { color: spec ? spec.colors[g] : "#888", size: 5 },
       hoverinfo: "none",
       unselected: { marker: { opacity: 0.3 } },
-    }));
+    };
   }
 
   function traces() {
@@ -115,9 +131,13 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
       return draw();
     },
     setColors(next) {
+      const prev = spec;
       spec = next;
-      rebuildGroups();
-      return drawn ? draw() : Promise.resolve();
+      const before = groupTraces;
+      rebuildGroups(prev);
+      // Nothing changed colour (e.g. a click that moved no prediction across a class): skip the redraw.
+      const same = before.length === groupTraces.length && groupTraces.every((tr, g) => tr === before[g]);
+      return drawn && !same ? draw() : Promise.resolve();
     },
     setHighlight(indices) {
       highlight = indices;

@@ -77,7 +77,19 @@ export class Store {
         if (this.state && msg.version < this.state.version) break;
         const f = decodeFields(msg.fields, buffers);
         const state = msg.full ? { version: msg.version } : { ...this.state, version: msg.version };
-        for (const name of Object.keys(f)) state[name] = f[name].data;
+        if (f.rows) {
+          // A patch: values at `rows` only. Copy before writing: the previous state's arrays stay as they were.
+          const rows = f.rows.data;
+          for (const name of Object.keys(f)) {
+            if (name === "rows") continue;
+            const values = f[name].data;
+            const next = state[name].slice();
+            for (let j = 0; j < rows.length; j++) next[rows[j]] = values[j];
+            state[name] = next;
+          }
+        } else {
+          for (const name of Object.keys(f)) state[name] = f[name].data;
+        }
         this.state = state;
         this.emit("state", state);
         break;

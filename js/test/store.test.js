@@ -26,6 +26,18 @@ describe("Store", () => {
     expect(seen).toEqual([3, 4]);
   });
 
+  it("applies a patch (rows + values) to copies of the arrays it holds", () => {
+    const model = new MockModel({});
+    const store = new Store(model);
+    model.receive(...stateMsg(1, true, { predicted: Int32Array.from([0, 0, 0]), suspicion: Float32Array.from([0.1, NaN, 0.3]) }));
+    const before = store.state;
+    model.receive(...stateMsg(2, false, { rows: Int32Array.from([2, 0]), predicted: Int32Array.from([5, 4]) }));
+    expect(Array.from(store.state.predicted)).toEqual([4, 0, 5]);
+    expect(Array.from(before.predicted)).toEqual([0, 0, 0]);
+    expect(store.state.suspicion).toBe(before.suspicion);
+    expect(store.state.rows).toBeUndefined();
+  });
+
   it("caches thumbnail answers and settles their request", () => {
     const model = new MockModel({});
     const store = new Store(model);

@@ -1,0 +1,110 @@
+"""Scores the session updates row by row after each click equal a from-scratch computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nblabel.quality import flag_label_issues, flags_from_evidence, label_evidence, suspicion
+from nblabel.session import Session
+
+CLASSES = ["a", "b", "c", "d"]
+
+
+def many_blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """40 tight blobs of 15 points (class = blob % 4): one click moves LP in one blob only, so updates stay
+    on the sparse path.
+
+    Returns (X (600, 16) float32, true labels, given labels with 15 % flipped and 30 % none).
+    """
+    rng = np.random.default_rng(seed)
+    blob = np.repeat(np.arange(40), 15)
+    X = (rng.normal(size=(40, 16))[blob] * 6 + rng.normal(size=(600, 16))).astype(np.float32)
+    y = blob % 4
+    given = y.copy()
+    flip = rng.random(600) < 0.15
+    given[flip] = (given[flip] + rng.integers(1, 4, flip.sum())) % 4
+    given[rng.random(600) < 0.3] = -1
+    return X, y, given
+
+
+def assert_matches_scratch(s: Session) -> None:
+    st = s.state
+    P, given = st.proba, st.given
+    np.testing.assert_array_equal(st.confidence, P.max(axis=1))
+    np.testing.assert_array_equal(st.predicted, np.where(P.max(axis=1) > 0, P.argmax(axis=1), -1))
+    np.testing.assert_array_equal(st.suspicion, suspicion(P, given))  # NaN positions must match too
+    np.testing.assert_array_equal(st.flagged, flag_label_issues(P, given) & (st.verified < 0))
+
+
+def test_label_evidence_gives_the_same_flags_as_flag_label_issues():
+    rng = np.random.default_rng(3)
+    P = rng.random((300, 5)).astype(np.float32) ** 4
+    P[:7] = 0.0  # rows LP never reached
+    given = rng.integers(-1, 5, 300)
+    ratio, disagree = label_evidence(P, given)
+    np.testing.assert_array_equal(flags_from_evidence(ratio, disagree, given), flag_label_issues(P, given))
+    assert np.isnan(ratio[given < 0]).all() and not disagree[given < 0].any()
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_scores_after_random_clicks_equal_a_full_recompute(tmp_path, background):
+    X, y, given = many_blobs()
+    journal = tmp_path / "j.nblabel.db"
+    s = Session(X, given=given, classes=CLASSES, journal=journal, k=5, background=background)
+    rng = np.random.default_rng(1)
+    modes = []
+    for _ in range(40):
+        action = rng.choice(["label", "label", "wrong", "unlabel", "accept", "undo"])
+        i = str(int(rng.integers(0, 600)))
+        if action == "label":
+            s.label(i, int(y[int(i)]))
+        elif action == "wrong":
+            s.label(i, int((y[int(i)] + 1) % 4))
+        elif action == "unlabel":
+            s.unlabel(i)
+        elif action == "accept" and given[int(i)] >= 0:
+            s.accept(i)
+        elif action == "undo":
+            s.undo()
+        s.wait()
+        modes.append(s._propagator.last_update_["mode"])
+        assert_matches_scratch(s)
+    assert "sparse" in modes  # the row-wise path was exercised, not only full recomputes
+    s.close()
+
+
+def test_the_page_rebuilt_from_state_patches_equals_the_session_state(tmp_path, monkeypatch):
+    from nblabel.widget import Labeler
+
+    X, y, given = many_blobs(seed=2)
+    s = Session(X, given=given, classes=CLASSES, journal=tmp_path / "j.nblabel.db", k=5)
+    monkeypatch.setattr(s, "layout", lambda *a, **k: np.zeros((600, 2), np.float32))  # no UMAP needed here
+    w = Labeler(s)
+    sent: list[tuple[dict, list]] = []
+    w.send = lambda content, buffers=None: sent.append((content, list(buffers or [])))
+    w._on_message(w, {"type": "ready"}, [])
+    rng = np.random.default_rng(4)
+    for request in range(15):
+        i = int(rng.integers(0, 600))
+        w._on_message(w, {"type": "label", "request_id": request, "indices": [i], "cls": int(y[i])}, [])
+        s.wait()
+    page: dict[str, np.ndarray] = {}
+    patches = 0
+    for content, buffers in (m for m in sent if m[0]["type"] == "state"):
+        fields = {
+            f["name"]: np.frombuffer(bytes(b), dtype=f["dtype"]).reshape(f["shape"])
+            for f, b in zip(content["fields"], buffers, strict=True)
+        }
+        rows = fields.pop("rows", None)
+        patches += rows is not None
+        for name, values in fields.items():
+            if rows is None:
+                page[name] = values.copy()
+            else:
+                page[name][rows] = values
+    assert patches > 0
+    for name in ("given", "verified", "predicted", "confidence", "suspicion", "flagged"):
+        np.testing.assert_array_equal(page[name], np.asarray(getattr(s.state, name)).astype(page[name].dtype))
+    w.close()
+    s.close()
