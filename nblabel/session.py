@@ -533,10 +533,10 @@ class Session:
         if cached.is_file():
             try:
                 graph = KnnGraph.load(cached)
-                if graph.n_items_ == self.n_items:
-                    return graph
             except (ValueError, OSError, KeyError):
-                pass  # a stale or truncated cache is rebuilt below, never trusted
+                graph = None  # a stale or truncated cache is rebuilt below, never trusted
+            if graph is not None and graph.n_items_ == self.n_items:
+                return graph
         graph = KnnGraph(k=p["k"], T=p["T"], **graph_kw).fit(self._X)
         _atomic_write(cached, graph.save)
         return graph
