@@ -432,7 +432,9 @@ try {
   await browser.page.addInitScript(countWebSocketBytes);
   await openNotebook(browser.page, args.url, { timeout: TIMEOUT });
   const result = await scenario(browser.page);
-  emit({ ok: true, scenario: args.scenario, ...result, events: browser.events });
+  // Which front end served the page ('JupyterLab' or 'Jupyter Notebook'), for tests that target one.
+  const app = await browser.page.evaluate(() => window.jupyterapp?.name ?? null);
+  emit({ ok: true, scenario: args.scenario, app, ...result, events: browser.events });
 } catch (err) {
   exitCode = 1;
   process.stderr.write(`${err.stack ?? err}\n--- browser events\n${JSON.stringify(browser.events, null, 1)}\n`);

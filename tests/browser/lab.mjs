@@ -43,7 +43,8 @@ export function parseArgs(argv) {
 
 /**
  * Launch Chromium with a fresh profile; record dialogs, page errors and console errors.
- * @returns {{context, page, events, close}} events: {dialogs: string[], pageErrors: string[], consoleErrors: string[]}
+ * @returns {{context, page, events, close}} events: {dialogs: string[], pageErrors: string[],
+ *   pageErrorStacks: string[] (the same errors with their stacks, to tell where they were thrown), consoleErrors: string[]}
  */
 export async function launch(executablePath, { width = 1400, height = 950 } = {}) {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nblabel-chromium-'));
@@ -55,12 +56,15 @@ export async function launch(executablePath, { width = 1400, height = 950 } = {}
     deviceScaleFactor: 1,
   });
   const page = context.pages()[0] ?? (await context.newPage());
-  const events = { dialogs: [], pageErrors: [], consoleErrors: [] };
+  const events = { dialogs: [], pageErrors: [], pageErrorStacks: [], consoleErrors: [] };
   page.on('dialog', async (dialog) => {
     events.dialogs.push(`${dialog.type()}: ${dialog.message()}`);
     await dialog.dismiss();
   });
-  page.on('pageerror', (err) => events.pageErrors.push(String(err)));
+  page.on('pageerror', (err) => {
+    events.pageErrors.push(String(err));
+    events.pageErrorStacks.push(err.stack ?? String(err));
+  });
   page.on('console', (msg) => {
     if (msg.type() === 'error') events.consoleErrors.push(msg.text());
   });

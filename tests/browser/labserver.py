@@ -1,5 +1,7 @@
-"""Start and stop a private, offline JupyterLab for the end-to-end tests and the browser benchmark.
+"""Start and stop a private, offline JupyterLab (or Notebook 7) for the end-to-end tests and the benchmark.
 
+Both front ends are served by the same Jupyter Server with the same settings; Notebook 7 is built from
+JupyterLab's components, so the driver runs notebooks through the same command registry in either.
 Everything the server writes (config, runtime files, workspaces, user settings, notebooks) lives in one
 temporary directory, so a run neither reads nor changes the user's Jupyter setup, and nothing is fetched
 from the network: news and update checks are off, the extension manager is read-only and the plugins that
@@ -27,6 +29,12 @@ REPO_ROOT = BROWSER_DIR.parents[1]
 DRIVER = BROWSER_DIR / "driver.mjs"
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 MIN_NODE_MAJOR = 20  # playwright-core's engines field
+
+# Server kind -> (python -m module, URL path that opens a notebook in that front end).
+SERVER_KINDS = {
+    "lab": ("jupyterlab", "lab/tree"),
+    "notebook": ("notebook", "notebooks"),
+}
 
 # Front-end plugins that reach the network or pop notifications over the notebook.
 DISABLED_PLUGINS = [
@@ -73,10 +81,12 @@ def free_port() -> int:
 
 @dataclass
 class LabServer:
-    """A running JupyterLab bound to 127.0.0.1 with a random token.
+    """A running JupyterLab or Notebook 7 bound to 127.0.0.1 with a random token.
 
     Attributes
     ----------
+    kind : str
+        ``"lab"`` (JupyterLab) or ``"notebook"`` (Notebook 7), a key of :data:`SERVER_KINDS`.
     root : Path
         The server's root directory (notebooks are written here).
     port : int
@@ -86,6 +96,7 @@ class LabServer:
         Server stdout+stderr, quoted in failures.
     """
 
+    kind: str
     root: Path
     port: int
     token: str
@@ -99,8 +110,14 @@ class LabServer:
         return f"http://127.0.0.1:{self.port}"
 
     def notebook_url(self, name: str) -> str:
-        """URL that opens ``name`` (relative to :attr:`root`) in JupyterLab, logged in by token."""
-        return f"{self.base_url}/lab/tree/{name}?token={self.token}&reset"
+        """URL that opens ``name`` (relative to :attr:`root`) in this front end, logged in by token.
+
+        JupyterLab gets ``reset`` so a stale workspace cannot reopen other documents; Notebook 7 shows one
+        document per page and has no workspaces.
+        """
+        _, path = SERVER_KINDS[self.kind]
+        reset = "&reset" if self.kind == "lab" else ""
+        return f"{self.base_url}/{path}/{name}?token={self.token}{reset}"
 
     def log_tail(self, n_chars: int = 4000) -> str:
         """Last ``n_chars`` of the server log."""
@@ -169,8 +186,10 @@ class LabServer:
                 self.process.wait(timeout=5)
 
 
-def start_lab(root: Path, extra_env: dict[str, str] | None = None, timeout: float = 90.0) -> LabServer:
-    """Start JupyterLab in ``root`` (created if needed) and wait until its REST API answers.
+def start_lab(
+    root: Path, extra_env: dict[str, str] | None = None, timeout: float = 90.0, kind: str = "lab"
+) -> LabServer:
+    """Start JupyterLab (or Notebook 7) in ``root`` (created if needed) and wait until its REST API answers.
 
     The kernel inherits ``PYTHONPATH`` with the repository root first, so ``import nblabel`` resolves to
     this checkout whether or not the package is installed.
@@ -184,7 +203,16 @@ def start_lab(root: Path, extra_env: dict[str, str] | None = None, timeout: floa
         More environment variables for the server and its kernels.
     timeout : float
         Seconds to wait for the server to answer.
+    kind : {"lab", "notebook"}
+        Which front end to serve: JupyterLab (``python -m jupyterlab``) or Notebook 7
+        (``python -m notebook``).
     """
+    if kind not in SERVER_KINDS:
+        raise ValueError(
+            f"unknown server kind: expected one of {sorted(SERVER_KINDS)}, got {kind!r}; "
+            "fix: pass kind='lab' or kind='notebook'"
+        )
+    module, _ = SERVER_KINDS[kind]
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     config_dir = root / ".jupyter-config"
@@ -202,6 +230,9 @@ def start_lab(root: Path, extra_env: dict[str, str] | None = None, timeout: floa
                     # The driver drives JupyterLab through its command registry (run all, change theme).
                     "expose_app_in_browser": True,
                 },
+                # Notebook 7 has its own switch; the LabApp settings above still apply to the JupyterLab
+                # server extension it loads (news and update-check handlers).
+                "JupyterNotebookApp": {"expose_app_in_browser": True},
                 "ServerApp": {"terminals_enabled": False},
             }
         )
@@ -226,7 +257,7 @@ def start_lab(root: Path, extra_env: dict[str, str] | None = None, timeout: floa
     env.update(extra_env or {})
     log_path = root / ".jupyter-server.log"
     cmd = [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable, "-m", module,
         "--no-browser",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
@@ -242,11 +273,13 @@ def start_lab(root: Path, extra_env: dict[str, str] | None = None, timeout: floa
         process = subprocess.Popen(
             cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    server = LabServer(root=root, port=port, token=token, process=process, log_path=log_path, env=env)
+    server = LabServer(
+        kind=kind, root=root, port=port, token=token, process=process, log_path=log_path, env=env
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {process.returncode}:\n{server.log_tail()}")
+            raise RuntimeError(f"{module} exited with {process.returncode}:\n{server.log_tail()}")
         try:
             with urllib.request.urlopen(f"{server.base_url}/api/status?token={token}", timeout=2) as resp:
                 if resp.status == 200:
@@ -254,4 +287,4 @@ def start_lab(root: Path, extra_env: dict[str, str] | None = None, timeout: floa
         except (urllib.error.URLError, OSError):
             time.sleep(0.3)
     server.stop()
-    raise RuntimeError(f"JupyterLab did not answer within {timeout:.0f} s:\n{server.log_tail()}")
+    raise RuntimeError(f"{module} did not answer within {timeout:.0f} s:\n{server.log_tail()}")
