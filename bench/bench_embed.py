@@ -9,7 +9,7 @@ Two markdown tables:
    :func:`nblabel.datasets.digits_embeddings` (time to train and embed shown).
    A 5-fold kNN accuracy with all labels is given as a plain measure of the representation.
 
-    python bench/bench_embed.py            # 256 images per model, BYOL 300 steps
+    python bench/bench_embed.py            # 256 images per model, BYOL with the demo's own step count
     python bench/bench_embed.py --quick    # 64 images per model, BYOL 60 steps
 """
 
@@ -25,6 +25,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
 from nblabel.datasets import _BACKBONE, _IMAGE_SIZE, _MODEL_KWARGS, digits, digits_embeddings, digits_source
+from nblabel.datasets import _STEPS as DEMO_STEPS
 from nblabel.embed import Encoder
 from nblabel.graph import KnnGraph
 from nblabel.propagate import Propagator
@@ -67,7 +68,7 @@ def few_label_scores(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
-    parser.add_argument("--steps", type=int, default=None, help="BYOL steps (default 300, quick 60)")
+    parser.add_argument("--steps", type=int, default=None, help="BYOL steps (default: the demo's, quick 60)")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
     )
@@ -75,7 +76,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     n_images = 64 if args.quick else 256
-    steps = args.steps or (60 if args.quick else 300)
+    steps = args.steps or (60 if args.quick else DEMO_STEPS)
 
     print(f"torch threads: {torch.get_num_threads()}\n")
     print("| model | input | images/s (wall) | images per CPU-second |")
