@@ -2,7 +2,7 @@
 // trace outlining the selected points. Updates go through Plotly.react with typed arrays: no per-point DOM
 // and no per-point colour strings, so 100k points pan, zoom and recolour smoothly.
 
-import Plotly from "plotly.js-dist-min";
+import Plotly from "./plotly.js";
 import { pointsToItems } from "./selection.js";
 
 function cssVar(el, name, fallback) {
