@@ -3,8 +3,14 @@
 :func:`digits` gives the 1797 8x8 images with their true labels and, for label-error demos, *given* labels
 with symmetric noise injected at a chosen rate (and the mask of which ones were flipped, to score detection).
 :func:`digits_source` wraps them as an :class:`~nblabel.data.ImageSource`; :func:`digits_embeddings` returns
-embeddings from a small backbone trained with BYOL on the digits themselves, cached on disk after the first
-run.
+embeddings from a small backbone trained with BYOL on the digits themselves.
+
+The embeddings of the default recipe ship inside the package (``nblabel/assets/digits-byol-<tag>.npy``,
+float16, under 1 MB, with a ``.json`` beside it that records how they were made), because training takes
+minutes on an idle 2-core CPU and an hour on a loaded one: a first widget must not wait for that. ``<tag>``
+hashes the recipe, so changing the recipe misses the shipped file and trains anew instead of silently
+returning embeddings of another recipe. Training stays available as an explicit step:
+``digits_embeddings(retrain=True)`` (or ``python -m nblabel.datasets`` to refresh the shipped file).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,6 +143,21 @@ def digits_source(noise: float = 0.0, seed: int = 0, size: int = _THUMB_SIZE) ->
     return from_array(_upsample(d.images, size), labels=d.given, classes=d.classes)
 
 
+_ASSETS = Path(__file__).parent / "assets"
+
+
+def _recipe_tag(steps: int, seed: int) -> tuple[str, dict]:
+    """Return the recipe of :func:`digits_embeddings` and its short hash, which names its files."""
+    config = {"backbone": _BACKBONE, "model_kwargs": _MODEL_KWARGS, "size": _IMAGE_SIZE, "steps": steps}
+    config.update(_RECIPE, seed=seed, version=2)
+    tag = hashlib.blake2b(json.dumps(config, sort_keys=True).encode(), digest_size=8).hexdigest()
+    return tag, config
+
+
+def _shipped(tag: str) -> Path:
+    return _ASSETS / f"digits-byol-{tag}.npy"
+
+
 def _default_cache() -> Path:
     base = os.environ.get("NBLABEL_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nblabel"
@@ -148,22 +170,26 @@ def digits_embeddings(
     steps: int = _STEPS,
     seed: int = 0,
     progress: bool = True,
+    retrain: bool = False,
 ) -> np.ndarray:
     """Embeddings of the 1797 digits from a small backbone trained on them with BYOL.
 
-    The first call trains (a few minutes at most on 2 CPU cores) and writes the result to ``cache_dir``; later
-    calls read it back. Training saves checkpoints, so an interrupted first run resumes where it stopped.
+    The default recipe's embeddings ship with nblabel and load in milliseconds, without torch. Another
+    ``steps`` or ``seed``, or ``retrain=True``, trains the backbone (minutes on 2 CPU cores; checkpoints are
+    saved, so an interrupted run resumes) and caches the result in ``cache_dir``.
 
     Parameters
     ----------
     cache_dir : str or path-like, optional
-        Where to keep the embeddings and the checkpoint; default ``~/.cache/nblabel/datasets``.
+        Where to keep trained embeddings and the checkpoint; default ``~/.cache/nblabel/datasets``.
     steps : int
         BYOL optimiser steps.
     seed : int
         Seed of initialisation, sampling and augmentation.
     progress : bool
-        Show progress bars.
+        Show progress bars while training.
+    retrain : bool
+        Train even if shipped or cached embeddings of this recipe exist (the cached file is replaced).
 
     Returns
     -------
@@ -171,14 +197,29 @@ def digits_embeddings(
         L2-normalised rows, in the order of :func:`digits`.
 
     """
-    config = {"backbone": _BACKBONE, "model_kwargs": _MODEL_KWARGS, "size": _IMAGE_SIZE, "steps": steps}
-    config.update(_RECIPE, seed=seed, version=2)
-    tag = hashlib.blake2b(json.dumps(config, sort_keys=True).encode(), digest_size=8).hexdigest()
+    tag, _ = _recipe_tag(steps, seed)
+    if not retrain and _shipped(tag).is_file():
+        return _unit_rows(np.load(_shipped(tag)))
     folder = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache()
     out = folder / f"digits-byol-{tag}.npy"
-    if out.is_file():
+    if not retrain and out.is_file():
         return np.load(out)
-    # torch takes seconds to import; a cache hit (every run after the first) does without it.
+    X = _train_digits(folder, tag, steps, seed, progress)
+    tmp = folder / f"digits-byol-{tag}.tmp.npy"
+    np.save(tmp, X)
+    os.replace(tmp, out)
+    return X
+
+
+def _unit_rows(X: np.ndarray) -> np.ndarray:
+    # float16 storage rounds each coordinate by ~1e-3 relative; renormalising keeps rows exactly unit length.
+    X = X.astype(np.float32)
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def _train_digits(folder: Path, tag: str, steps: int, seed: int, progress: bool) -> np.ndarray:
+    """Train the recipe's backbone with BYOL on the digits and embed them; the checkpoint is removed after."""
+    # torch takes seconds to import; loading shipped or cached embeddings does without it.
     from nblabel.byol import train_byol
     from nblabel.embed import Encoder
 
@@ -201,8 +242,36 @@ def digits_embeddings(
         _BACKBONE, checkpoint=ckpt, image_size=_IMAGE_SIZE, device="cpu", cache_dir=False, progress=progress
     )
     X = encoder.embed(source)
-    tmp = folder / f"digits-byol-{tag}.tmp.npy"
-    np.save(tmp, X)
-    os.replace(tmp, out)
     ckpt.unlink()
     return X
+
+
+def _ship(X: np.ndarray, steps: int = _STEPS, seed: int = 0) -> Path:
+    """Write ``X`` as the shipped embeddings of the recipe, with a JSON record of how they were made."""
+    import platform
+
+    import timm
+    import torch
+
+    tag, config = _recipe_tag(steps, seed)
+    _ASSETS.mkdir(exist_ok=True)
+    for old in _ASSETS.glob("digits-byol-*"):
+        old.unlink()
+    np.save(_shipped(tag), X.astype(np.float16))
+    record = {
+        "what": "BYOL embeddings of scikit-learn's 1797 digits, rows in the order of nblabel.digits()",
+        "made_by": "python -m nblabel.datasets (nblabel.datasets.digits_embeddings(retrain=True))",
+        "recipe": config,
+        "dtype": "float16, rows renormalised to unit length on load",
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "python": platform.python_version(),
+    }
+    _shipped(tag).with_suffix(".json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return _shipped(tag)
+
+
+if __name__ == "__main__":
+    # Refresh the shipped embeddings after a recipe change: trains (minutes), then writes nblabel/assets/.
+    cache = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    print(_ship(digits_embeddings(cache_dir=cache, retrain=True)))

@@ -1,7 +1,7 @@
 // End-to-end scenarios for nblabel, run by tests/test_browser.py and bench/bench_browser.py.
 //
 //   node driver.mjs --chromium /usr/bin/chromium --url <notebook url> --out <dir> \
-//       --scenario smoke|label|bench|showcase [scenario options]
+//       --scenario smoke|label|bench|showcase|weight|demo [scenario options]
 //
 // Prints one JSON line with what it observed; exits non-zero (message on stderr) when a step fails.
 // The widget's DOM hooks (data-testid, data-* state attributes on the root) are set in js/src/view.js.
@@ -422,7 +422,64 @@ async function scenarioShowcase(page) {
   return { mode: 'suspects' };
 }
 
-const SCENARIOS = { smoke: scenarioSmoke, label: scenarioLabel, bench: scenarioBench, showcase: scenarioShowcase };
+/** JS heap of the page after a full garbage collection (Chrome DevTools Protocol), in bytes. */
+async function heapAfterGc(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('HeapProfiler.collectGarbage');
+  const { metrics } = await cdp.send('Performance.getMetrics').catch(async () => {
+    await cdp.send('Performance.enable');
+    return cdp.send('Performance.getMetrics');
+  });
+  await cdp.detach();
+  return metrics.find((m) => m.name === 'JSHeapUsedSize').value;
+}
+
+/**
+ * Page weight: cell 0 sets up, cells 1..k each display a widget. After each display is drawn: bytes
+ * received on the WebSocket for it (the bundle travels inside the widget's state) and the page's JS heap.
+ */
+async function scenarioWeight(page) {
+  const widgets = Number(args.widgets ?? 3);
+  const n = Number(args.n);
+  await runCell(page, 0);
+  await waitCellDone(page, 0, TIMEOUT);
+  const rows = [{ widgets: 0, wireBytes: 0, heapBytes: await heapAfterGc(page) }];
+  for (let k = 1; k <= widgets; k++) {
+    const shown = await widgetDisplayTimes(page, k, n);
+    rows.push({ widgets: k, wireBytes: shown.wireBytes, scatterMs: shown.scatterMs, heapBytes: await heapAfterGc(page) });
+  }
+  return { n, rows };
+}
+
+/**
+ * A new user's first run: "Run All" on an opened notebook, then page-clock times (from the click) until the
+ * cells finish, the widget's grid is drawn, and its map shows points.
+ */
+async function scenarioDemo(page) {
+  const tRun = await runAllCells(page, { timeout: TIMEOUT });
+  const tCells = await page.evaluate(() => performance.now());
+  const tGrid = await timeWhen(page, (sel) => document.querySelector(sel)?.dataset.ready === 'true', root, TIMEOUT);
+  const tMap = await timeWhen(
+    page,
+    (sel) => {
+      const sc = document.querySelector(`${sel} [data-testid="nbl-scatter"]`);
+      const drawn = sc && (sc.dataset.points ? sc : sc.querySelector('[data-points]'));
+      return Boolean(drawn && Number(drawn.dataset.points) > 0 && sc.querySelector('canvas'));
+    },
+    root,
+    TIMEOUT,
+  );
+  return { cellsMs: tCells - tRun, gridMs: tGrid - tRun, mapMs: tMap - tRun };
+}
+
+const SCENARIOS = {
+  smoke: scenarioSmoke,
+  label: scenarioLabel,
+  bench: scenarioBench,
+  showcase: scenarioShowcase,
+  weight: scenarioWeight,
+  demo: scenarioDemo,
+};
 
 const scenario = SCENARIOS[args.scenario];
 if (!scenario) throw new Error(`unknown --scenario ${args.scenario}; expected one of ${Object.keys(SCENARIOS)}`);
