@@ -85,7 +85,7 @@ def test_default_recipe_ships_its_embeddings_and_needs_no_torch():
     )
     assert shipped.stat().st_size < 2 * 2**20
     record = json.loads(shipped.with_suffix(".json").read_text())
-    assert record["recipe"] == datasets_mod._recipe_tag(datasets_mod._STEPS, 0)[1]
+    assert record["recipe"] == json.loads(json.dumps(datasets_mod._recipe_tag(datasets_mod._STEPS, 0)[1]))
     code = (
         "import sys, numpy as np, nblabel; X = nblabel.digits_embeddings(cache_dir=sys.argv[1]);"
         "assert 'torch' not in sys.modules, 'loading shipped embeddings imported torch';"
