@@ -1,7 +1,24 @@
-"""Fixtures shared by several test files."""
+"""Fixtures shared by several test files, and the skips behind the ``gpu`` and ``network`` markers."""
+
+import os
 
 import numpy as np
 import pytest
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip ``gpu`` tests without a CUDA device, ``network`` tests unless NBLABEL_NETWORK=1."""
+    gpu = [item for item in items if "gpu" in item.keywords]
+    if gpu:
+        import torch
+
+        if not torch.cuda.is_available():
+            for item in gpu:
+                item.add_marker(pytest.mark.skip(reason="needs a CUDA device"))
+    if os.environ.get("NBLABEL_NETWORK") != "1":
+        for item in items:
+            if "network" in item.keywords:
+                item.add_marker(pytest.mark.skip(reason="needs a model hub; set NBLABEL_NETWORK=1 to run"))
 
 
 @pytest.fixture

@@ -162,3 +162,28 @@ def test_real_hub_check_fails_fast_when_offline(tmp_path, monkeypatch):
     with pytest.raises(WeightsUnavailableError, match="pretrained=False"):
         Encoder("resnet18", pretrained=True, cache_dir=False)
     assert time.monotonic() - start < 10
+
+
+@pytest.mark.gpu
+def test_cuda_embeddings_match_the_cpu(tmp_path, folder):
+    # The CUDA path adds channels_last, pinned memory and bf16/fp16 autocast: its vectors must still agree
+    # with the CPU's to what half precision allows, row for row.
+    src = from_folder(folder)
+    cpu = _encoder(tmp_path, cache_dir=False, device="cpu").embed(src)
+    gpu = _encoder(tmp_path, cache_dir=False, device="cuda").embed(src)
+    assert gpu.dtype == np.float32 and gpu.shape == cpu.shape
+    np.testing.assert_allclose(np.linalg.norm(gpu, axis=1), 1.0, atol=1e-3)
+    assert (np.sum(gpu * cpu, axis=1) > 0.99).all()
+
+
+@pytest.mark.network
+def test_pretrained_weights_download_and_embed(tmp_path, folder):
+    # With a hub (NBLABEL_NETWORK=1) the default path really loads weights: its vectors differ from those of
+    # the same architecture at its seeded random init.
+    kw = {"cache_dir": False, "progress": False, "num_workers": 0}
+    src = from_folder(folder)
+    X = Encoder("resnet18", pretrained=True, **kw).embed(src)
+    R = Encoder("resnet18", pretrained=False, **kw).embed(src)
+    assert X.shape == R.shape == (6, 512)
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-5)
+    assert np.sum(X * R, axis=1).min() < 0.99
