@@ -3,7 +3,7 @@
 anywidget ships the front-end bundle inside each widget's state, so every display of a widget costs the
 bundle's size again; this measures how much, in headless Chromium + JupyterLab. Each widget in the page is
 its own ``Labeler`` over one digits session (1,797 items). The heap is read after a forced garbage
-collection (Chrome DevTools Protocol ``JSHeapUsedSize``).
+collection (Chrome DevTools Protocol ``Runtime.getHeapUsage``).
 
 Usage::
 

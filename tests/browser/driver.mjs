@@ -422,16 +422,13 @@ async function scenarioShowcase(page) {
   return { mode: 'suspects' };
 }
 
-/** JS heap of the page after a full garbage collection (Chrome DevTools Protocol), in bytes. */
+/** JS heap used by the page after a full garbage collection (Chrome DevTools Protocol), in bytes. */
 async function heapAfterGc(page) {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('HeapProfiler.collectGarbage');
-  const { metrics } = await cdp.send('Performance.getMetrics').catch(async () => {
-    await cdp.send('Performance.enable');
-    return cdp.send('Performance.getMetrics');
-  });
+  const { usedSize } = await cdp.send('Runtime.getHeapUsage');
   await cdp.detach();
-  return metrics.find((m) => m.name === 'JSHeapUsedSize').value;
+  return usedSize;
 }
 
 /**
