@@ -216,7 +216,11 @@ class BatchAugment(nn.Module):
         if not self.grayscale:
             x = torch.where(self._coin(x, 0.2), self._gray(x).expand_as(x), x)
         x = self._blur(x)
-        return (x - self.mean) / self.std
+        return (x - self._buffer("mean")) / self._buffer("std")
+
+    def _buffer(self, name: str) -> torch.Tensor:
+        # register_buffer attributes are typed Tensor | Module by torch's stubs; this names the Tensor.
+        return self.get_buffer(name)
 
     def _coin(self, x: torch.Tensor, p: float) -> torch.Tensor:
         return (torch.rand(x.shape[0], 1, 1, 1, device=x.device) < p).to(torch.bool)
@@ -225,7 +229,7 @@ class BatchAugment(nn.Module):
         return torch.empty(x.shape[0], 1, 1, 1, device=x.device).uniform_(low, high)
 
     def _gray(self, x: torch.Tensor) -> torch.Tensor:
-        return (x * self.luma).sum(dim=1, keepdim=True)
+        return (x * self._buffer("luma")).sum(dim=1, keepdim=True)
 
     def _crop_flip(self, x: torch.Tensor) -> torch.Tensor:
         """Random resized crop (area in [min_scale, 1], aspect in [3/4, 4/3]) and flip, as one affine warp."""

@@ -21,6 +21,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -38,7 +39,7 @@ _MODEL_KWARGS = {"channels": (32, 64, 128, 256)}  # half the width of resnet10t:
 _IMAGE_SIZE = 16
 _THUMB_SIZE = 32  # what digits_source shows in the widget
 _STEPS = 2000
-_RECIPE = {
+_RECIPE: dict[str, Any] = {
     "batch_size": 64,
     "lr": 1e-3,
     "tau_base": 0.99,

@@ -23,9 +23,9 @@ import socket
 import sqlite3
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from unittest import mock
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -184,7 +184,7 @@ def _weights_help(model_name: str, why: str) -> str:
     )
 
 
-def _create_pretrained(model_name: str, **kwargs: object) -> nn.Module:
+def _create_pretrained(model_name: str, **kwargs: Any) -> nn.Module:
     cfg = timm.models.get_pretrained_cfg(model_name)
     if cfg is None or cfg.file:
         return timm.create_model(model_name, pretrained=True, **kwargs)
@@ -193,26 +193,34 @@ def _create_pretrained(model_name: str, **kwargs: object) -> nn.Module:
     if cfg.hf_hub_id:
         host = urlparse(hf_constants.ENDPOINT).hostname or "huggingface.co"
     else:
-        host = urlparse(cfg.url or "").hostname or ""
-    if hf_constants.HF_HUB_OFFLINE or not _reachable(host):
-        why = (
-            "offline mode (HF_HUB_OFFLINE) is set"
-            if hf_constants.HF_HUB_OFFLINE
-            else f"{host} is unreachable"
+        host = urlparse(str(cfg.url or "")).hostname or ""
+    if not hf_constants.HF_HUB_OFFLINE and _reachable(host):
+        return timm.create_model(model_name, pretrained=True, **kwargs)
+    why = "offline mode (HF_HUB_OFFLINE) is set" if hf_constants.HF_HUB_OFFLINE else f"{host} is unreachable"
+    # Without a hub the weights can only come from a local cache. Resolving the file here and handing it to
+    # timm as the config's `file` keeps the hub client (and its retries) out of the way entirely.
+    cached = _cached_weights(cfg)
+    if cached is None:
+        raise WeightsUnavailableError(
+            _weights_help(model_name, f"{why} and the weights are not in the local cache")
         )
-        if not cfg.hf_hub_id:
-            cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(cfg.url).path).name
-            if not cached.is_file():
-                raise WeightsUnavailableError(_weights_help(model_name, f"{why} and {cached} is not cached"))
-        # Offline mode makes the hub client read its local cache and fail at once instead of retrying.
-        with mock.patch.object(hf_constants, "HF_HUB_OFFLINE", True):
-            try:
-                return timm.create_model(model_name, pretrained=True, **kwargs)
-            except Exception as exc:  # the hub client raises several types for "not in the cache"
-                raise WeightsUnavailableError(
-                    _weights_help(model_name, f"{why} and the weights are not in the local cache")
-                ) from exc
-    return timm.create_model(model_name, pretrained=True, **kwargs)
+    return timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay={"file": cached}, **kwargs)
+
+
+def _cached_weights(cfg: Any) -> str | None:
+    """Path of the pretrained weights of ``cfg`` in the local Hugging Face or torch hub cache, if there."""
+    if cfg.hf_hub_id:
+        from huggingface_hub import try_to_load_from_cache
+
+        repo, _, revision = str(cfg.hf_hub_id).partition("@")
+        # The file names timm's hub loader tries, in its order (safetensors first).
+        for filename in ("model.safetensors", "open_clip_pytorch_model.bin", "pytorch_model.bin"):
+            found = try_to_load_from_cache(repo, filename, revision=revision or None)
+            if isinstance(found, str):
+                return found
+        return None
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(str(cfg.url or "")).path).name
+    return str(cached) if cached.is_file() else None
 
 
 def create_backbone(
@@ -282,7 +290,8 @@ def create_backbone(
         weights_id = f"checkpoint:{_file_digest(Path(checkpoint).expanduser())}"
     elif pretrained:
         model = _create_pretrained(model_name, num_classes=0, **kwargs)
-        tag = model.pretrained_cfg.get("hf_hub_id") or model.pretrained_cfg.get("url") or model_name
+        cfg: dict[str, Any] = getattr(model, "pretrained_cfg", {})
+        tag = cfg.get("hf_hub_id") or cfg.get("url") or model_name
         weights_id = f"pretrained:{tag}"
     else:
         with torch.random.fork_rng(devices=[]):
@@ -348,7 +357,9 @@ class _EmbeddingCache:
 class _Images(torch.utils.data.Dataset):
     """Decoded and preprocessed images for a DataLoader; a load failure yields zeros and its reason."""
 
-    def __init__(self, source: ImageSource, indices: list[int], transform: object) -> None:
+    def __init__(
+        self, source: ImageSource, indices: list[int], transform: Callable[[Any], torch.Tensor]
+    ) -> None:
         self.source, self.indices, self.transform = source, indices, transform
 
     def __len__(self) -> int:
@@ -443,12 +454,16 @@ class Encoder:
             # The whole (small) image is wanted: no border crop.
             self.data_config.update(input_size=(3, image_size, image_size), crop_pct=1.0)
         self.transform = create_transform(**self.data_config, is_training=False)
-        self.dim = int(model.num_features)
+        self.dim = int(getattr(model, "num_features"))  # noqa: B009 - timm models, not every nn.Module
         if self.device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
         self.model = model.to(self.device).eval()
         self._model_kwargs = dict(model_kwargs or {})
-        self._cache_dir = None if cache_dir is False else Path(cache_dir or default_cache_dir()).expanduser()
+        self._cache_dir: Path | None = None
+        if cache_dir is None or cache_dir is True:
+            self._cache_dir = Path(default_cache_dir()).expanduser()
+        elif cache_dir is not False:
+            self._cache_dir = Path(cache_dir).expanduser()
 
     def __repr__(self) -> str:
         return (

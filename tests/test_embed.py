@@ -187,3 +187,29 @@ def test_pretrained_weights_download_and_embed(tmp_path, folder):
     assert X.shape == R.shape == (6, 512)
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-5)
     assert np.sum(X * R, axis=1).min() < 0.99
+
+
+def test_offline_pretrained_loads_from_the_local_hub_cache(tmp_path, monkeypatch, folder):
+    # No network, but the weights were copied into a Hugging Face cache: they load from there, through
+    # timm's own `file` config, without the hub client being asked anything.
+    import huggingface_hub.constants as hf_constants
+    import timm
+    from safetensors.torch import save_file
+
+    cfg = timm.models.get_pretrained_cfg("resnet18")
+    repo = cfg.hf_hub_id
+    snapshot = tmp_path / "hub" / f"models--{repo.replace('/', '--')}" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
+    torch.manual_seed(123)
+    weights = timm.create_model("resnet18", pretrained=False).state_dict()
+    save_file({k: v.contiguous() for k, v in weights.items()}, str(snapshot / "model.safetensors"))
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(embed_mod, "_reachable", lambda host, *a, **k: False)
+    monkeypatch.setattr(time, "sleep", lambda s: pytest.fail("the hub client was asked"))
+
+    encoder = Encoder("resnet18", pretrained=True, cache_dir=False, progress=False, num_workers=0)
+    loaded = encoder.model.state_dict()
+    assert all(torch.equal(loaded[k].cpu(), weights[k]) for k in loaded)
+    assert encoder.embed(from_folder(folder)).shape == (6, 512)
