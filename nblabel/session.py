@@ -987,7 +987,8 @@ class Session:
 
         One propagation run seeded with every item's cluster gives each item a distribution over the
         clusters; the core is the cluster's items whose own cluster holds at least ``min_share`` of theirs
-        (:func:`nblabel.clusters.core_share`). On the digits every core is >= 99 % one true class.
+        (:func:`nblabel.clusters.core_share`). On the digits every core is >= 99 % one true class. A small
+        cluster that propagation folds into a larger neighbour has no core: label its exemplars instead.
 
         Parameters
         ----------
@@ -996,7 +997,7 @@ class Session:
         resolution : float
             As in :meth:`clusters`.
         min_share : float, optional
-            In [0, 1]; default :data:`nblabel.clusters.DEFAULT_CORE_SHARE` (0.8).
+            In [0, 1]; default :data:`nblabel.clusters.DEFAULT_CORE_SHARE` (0.6).
 
         Returns
         -------

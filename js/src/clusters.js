@@ -130,6 +130,7 @@ export function createClusterPanel(doc, { onOpen, onSort, onResolution }) {
         const card = h(doc, "div", "nbl-cluster-card", "nbl-cluster-card");
         card.dataset.cluster = String(c.cluster);
         card.dataset.open = String(c.cluster === openCluster);
+        card.dataset.core = String(c.core);
         card.style.setProperty("--nbl-cluster-color", clusterColor(c.cluster));
         card.append(h(doc, "div", "nbl-cluster-title", "", `cluster ${c.cluster} · ${c.size} items`));
         const strip = h(doc, "div", "nbl-cluster-thumbs");
