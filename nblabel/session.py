@@ -920,7 +920,7 @@ class Session:
             labels); ``core`` (unverified items of the cluster's core, see :meth:`cluster_core`).
 
         """
-        from nblabel.clusters import DEFAULT_CORE_SHARE
+        from nblabel.clusters import DEFAULT_CORE_SHARE, exemplars
 
         n_exemplars = _check_count(n_exemplars, "n_exemplars")
         if sort not in ("size", "impurity"):
@@ -930,15 +930,18 @@ class Session:
         current = np.where(s.verified >= 0, s.verified, np.where(s.given >= 0, s.given, s.predicted))
         n_classes = max(len(s.classes), 1)
         has = current >= 0
-        mix = np.zeros((k, n_classes), np.int64)
-        np.add.at(mix, (labels[has], current[has]), 1)
+        mix = np.bincount(labels[has] * n_classes + current[has], minlength=k * n_classes).reshape(
+            k, n_classes
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
             purity = mix.max(axis=1) / mix.sum(axis=1)
         core = np.bincount(labels[(c.share >= DEFAULT_CORE_SHARE) & (s.verified < 0)], minlength=k)
         frame = pd.DataFrame(
             {
                 "size": np.bincount(labels, minlength=k),
-                "exemplars": [[self._ids[i] for i in c.members(j)[:n_exemplars]] for j in range(k)],
+                "exemplars": [
+                    [self._ids[i] for i in e] for e in exemplars(labels, c.centrality, n_exemplars)
+                ],
                 "label": [s.classes[int(m.argmax())] if m.sum() else None for m in mix],
                 "purity": purity,
                 "labeled": np.bincount(labels[(s.given >= 0) | (s.verified >= 0)], minlength=k),
