@@ -15,8 +15,8 @@ exploring a new dataset sees the same neighbourhoods that will spread their labe
   in the cluster come first; members on the boundary come last.
 - **Core**: the items that propagation keeps in their cluster. One label-propagation run seeded with every
   item's own cluster (untrusted seeds, as given labels are) gives each item a distribution over clusters;
-  the core of a cluster is its items whose own cluster holds at least ``min_share`` of it. These are the
-  items a person can label in one stroke: propagation would predict them the same.
+  the core of a cluster is its items whose own cluster holds at least ``DEFAULT_CORE_SHARE`` of it. These
+  are the items a person can label in one stroke: propagation would predict them the same.
 - **Outliers**: ``1 - mean cosine similarity`` to the k nearest neighbours, in [0, 2]; an item far from
   even its nearest neighbours scores high. A plain distance rather than a density ratio (LOF), so a group
   of similar outliers (e.g. many noise images, which resemble each other) is still found.

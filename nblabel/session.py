@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from nblabel._validation import check_embeddings, check_ids, check_labels
+from nblabel.clusters import DEFAULT_RESOLUTION
 from nblabel.graph import KnnGraph
 from nblabel.store import CorruptJournalError, Event, JournalError, LabelStore
 
@@ -895,7 +896,9 @@ class Session:
         }
 
     # ------------------------------------------------------------------ structure of the graph
-    def clusters(self, resolution: float = 1.0, n_exemplars: int = 5, sort: str = "size") -> pd.DataFrame:
+    def clusters(
+        self, resolution: float = DEFAULT_RESOLUTION, n_exemplars: int = 5, sort: str = "size"
+    ) -> pd.DataFrame:
         """Clusters of the kNN graph (Leiden), with exemplars, label mix, purity and core size.
 
         Computed once per resolution and cached in memory and next to the journal
@@ -954,7 +957,7 @@ class Session:
             frame = frame.sort_values("purity", kind="stable", na_position="last")
         return frame
 
-    def cluster_labels(self, resolution: float = 1.0) -> np.ndarray:
+    def cluster_labels(self, resolution: float = DEFAULT_RESOLUTION) -> np.ndarray:
         """Cluster of every item (see :meth:`clusters`).
 
         Returns
@@ -965,7 +968,7 @@ class Session:
         """
         return self._clustering(resolution).labels
 
-    def cluster_items(self, cluster: int, resolution: float = 1.0) -> list[str]:
+    def cluster_items(self, cluster: int, resolution: float = DEFAULT_RESOLUTION) -> list[str]:
         """Ids of one cluster's items, most central (exemplars) first.
 
         Parameters
@@ -984,7 +987,7 @@ class Session:
         return [self._ids[i] for i in c.members(self._check_cluster(c, cluster))]
 
     def cluster_core(
-        self, cluster: int, resolution: float = 1.0, min_share: float | None = None
+        self, cluster: int, resolution: float = DEFAULT_RESOLUTION, min_share: float | None = None
     ) -> list[str]:
         """Ids of the items propagation keeps in a cluster, that no person has labeled yet.
 
@@ -1021,7 +1024,11 @@ class Session:
         return [self._ids[i] for i in members[keep]]
 
     def label_cluster(
-        self, cluster: int, cls: str | int, resolution: float = 1.0, min_share: float | None = None
+        self,
+        cluster: int,
+        cls: str | int,
+        resolution: float = DEFAULT_RESOLUTION,
+        min_share: float | None = None,
     ) -> int:
         """Label a cluster's core (:meth:`cluster_core`) as one change: one :meth:`undo` reverts all of it.
 

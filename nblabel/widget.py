@@ -21,6 +21,8 @@ import anywidget
 import numpy as np
 import traitlets as t
 
+from nblabel.clusters import DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_RESOLUTION
+
 __all__ = ["Labeler", "MESSAGES", "MODES", "COLOR_BY", "pack_arrays"]
 
 _STATIC = Path(__file__).parent / "static"
@@ -146,13 +148,19 @@ class Labeler(anywidget.AnyWidget):
 
     Attributes
     ----------
-    mode : {"browse", "queue", "suspects", "similar"}
+    mode : {"browse", "queue", "suspects", "similar", "cluster", "outliers", "duplicates"}
         What the grid lists: items matching ``browse_filter``, the session's next batch
-        (``queue_strategy``), unverified given labels by suspicion, or ``anchor`` and its neighbours.
+        (``queue_strategy``), unverified given labels by suspicion (label conflicts first), ``anchor`` and its
+        neighbours, the items of ``cluster`` (exemplars first; the page shows the cluster cards), the
+        items farthest from their neighbours, or near-duplicate groups (``duplicate_threshold``; conflicting
+        groups first).
     browse_filter : str
         ``all``, ``unlabeled``, ``unverified``, ``flagged``, ``class:<i>`` or ``predicted:<i>``.
-    color_by : {"given", "verified", "predicted", "suspicion"}
+    color_by : {"given", "verified", "predicted", "suspicion", "cluster"}
         Colouring of the scatter.
+    cluster, resolution, cluster_sort, duplicate_threshold : int, float, str, float
+        The open cluster (-1 none) and the clusters' resolution and card order (``"size"`` or
+        ``"impurity"``), see :meth:`Session.clusters`; the cosine threshold of ``mode="duplicates"``.
     selection : list of int
         Selected item indices (tiles or lasso), kept in sync with the page; see :attr:`selected_ids`.
     counts : dict
@@ -165,7 +173,8 @@ class Labeler(anywidget.AnyWidget):
     -----
     Keys (focus inside the widget): 1-9 label the selection, ``a`` accepts the given label, ``p`` takes
     the predicted one, ``u`` unlabels, ``z`` undoes, ``Z``/``y`` redoes, ctrl/cmd+A selects all,
-    Esc clears, arrows page, ``s`` shows similar images.
+    Esc clears, arrows page, ``s`` shows similar images. In ``mode="cluster"`` with a cluster open and
+    nothing selected, 1-9 label the cluster's core (:meth:`Session.label_cluster`), one undo for all of it.
 
     """
 
@@ -196,9 +205,9 @@ class Labeler(anywidget.AnyWidget):
     # Exploring clusters (nblabel.clusters): the cluster shown in mode "cluster", the Leiden resolution, the
     # order of the cluster cards, and the near-duplicate threshold of mode "duplicates".
     cluster = t.Int(-1).tag(sync=True)
-    resolution = t.Float(1.0).tag(sync=True)
+    resolution = t.Float(DEFAULT_RESOLUTION).tag(sync=True)
     cluster_sort = t.Enum(("size", "impurity"), default_value="size").tag(sync=True)
-    duplicate_threshold = t.Float(0.99).tag(sync=True)
+    duplicate_threshold = t.Float(DEFAULT_DUPLICATE_THRESHOLD).tag(sync=True)
 
     def __init__(
         self, session: Any, page_size: int = 48, thumb_size: int = 96, background: bool = True, **kwargs: Any
