@@ -398,6 +398,13 @@ def test_widget_sends_cluster_cards_and_labels_a_core_in_one_stroke(labeler):
     assert card["core"] == 0 and card["label"] == "c" and card["purity"] == 1.0
     _send(w, type="undo", request_id=3)
     assert (s.state.verified < 0).all()  # one undo for the stroke
+    # Another resolution: the open cluster closes (its number would name another cluster) and the page gets
+    # the new clusters of every item.
+    w.resolution = 0.3
+    assert w.cluster == -1
+    content, arrays = w.wire.last("clusters")
+    assert content["resolution"] == 0.3
+    np.testing.assert_array_equal(arrays["cluster"], s.cluster_labels(0.3))
 
 
 def test_widget_outlier_and_duplicate_modes_and_bad_requests(labeler):
