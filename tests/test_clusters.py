@@ -439,3 +439,31 @@ def test_core_share_with_shared_columns_matches_the_exact_one(pixel_graph, monke
     assert np.abs(shared - exact).max() <= 0.02  # measured 0.004
     core, core_shared = exact >= C.DEFAULT_CORE_SHARE, shared >= C.DEFAULT_CORE_SHARE
     assert (core == core_shared).mean() >= 0.99
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(X=embeddings(), resolution=st.floats(0.2, 3.0), pick=st.integers(0, 10**6), cls=st.integers(0, 2))
+def test_label_cluster_labels_exactly_the_core_and_one_undo_reverts_it(
+    tmp_path_factory, X, resolution, pick, cls
+):
+    path = tmp_path_factory.mktemp("stroke") / "h.nblabel.db"
+    with Session(X, classes=["a", "b", "c"], journal=path, k=4) as s:
+        s.label(s.ids[0], 1)  # an earlier label: kept by the stroke, and still there after its undo
+        table = s.clusters(resolution)
+        cluster = int(table.index[pick % len(table)])
+        core = s.cluster_core(cluster, resolution)
+        assert len(core) == table.loc[cluster, "core"]
+        before = s.state.verified.copy()
+        assert s.label_cluster(cluster, cls, resolution) == len(core)
+        after = s.state.verified
+        rows = [s.ids.index(i) for i in core]
+        assert (after[rows] == cls).all()
+        others = np.setdiff1d(np.arange(len(X)), rows)
+        np.testing.assert_array_equal(after[others], before[others])
+        if core:
+            assert s.undo()
+        np.testing.assert_array_equal(s.state.verified, before)
