@@ -28,10 +28,12 @@ import numpy as np
 import pandas as pd
 
 from nblabel._validation import check_embeddings, check_ids, check_labels
+from nblabel.clusters import DEFAULT_RESOLUTION
 from nblabel.graph import KnnGraph
 from nblabel.store import CorruptJournalError, Event, JournalError, LabelStore
 
 if TYPE_CHECKING:
+    from nblabel.clusters import Clustering
     from nblabel.data import ImageSource
     from nblabel.embed import Encoder
     from nblabel.propagate import Propagator
@@ -42,7 +44,10 @@ _Callback = Callable[["SessionState"], None]
 _ErrorCallback = Callable[[BaseException], None]
 
 #: Columns of :attr:`Session.predictions` and of the files written by :meth:`Session.export`.
-EXPORT_COLUMNS = ("id", "given", "verified", "predicted", "confidence", "suspicion", "flagged")
+EXPORT_COLUMNS = ("id", "given", "verified", "predicted", "confidence", "suspicion", "flagged") + (
+    "outlier",  # the graph's structure (nblabel.clusters): how far from its neighbours,
+    "duplicate_group",  # and which near-duplicate group, -1 for none
+)
 _EXPORT_FORMAT = "nblabel-export"
 _GRAPH_PARAMS = ("symmetric", "M", "ef_construction", "ef", "num_threads", "seed")
 
@@ -514,6 +519,8 @@ class Session:
         self._propagator: Propagator | None = None
         self._needs_fit = True
         self._lp_last: _LPResult | None = None  # what _run_lp last derived from the propagator
+        self._clusterings: dict[float, Clustering] = {}  # by resolution; see clusters()
+        self._graph_scores: tuple[np.ndarray, np.ndarray] | None = None  # outlier, duplicate group
         self._history.apply(store.read())
         self.graph = self._load_or_build_graph()
         saved = _side_file(store.path, "embeddings.npy")
@@ -713,12 +720,17 @@ class Session:
         """Every item with its labels and propagation results, indexed by id.
 
         Columns ``given``, ``verified``, ``predicted`` (categorical class names; NaN for none),
-        ``confidence``, ``suspicion`` and ``flagged``.
+        ``confidence``, ``suspicion``, ``flagged``, ``outlier`` (:meth:`outliers`) and ``duplicate_group``
+        (:meth:`duplicates` at the default threshold; -1 for none).
         """
         return self._frame(self._state, np.arange(self.n_items))
 
     def suspects(self, n: int = 50) -> pd.DataFrame:
         """Items whose given label looks wrong, most suspicious first; items a person checked are left out.
+
+        Label conflicts come first: unverified items with a near-duplicate (:meth:`duplicates` at the default
+        threshold) whose given or verified label is another class. Two copies of one image cannot both be
+        right, whatever propagation says, and propagation cannot tell which is wrong: they share neighbours.
 
         Parameters
         ----------
@@ -733,9 +745,31 @@ class Session:
         """
         n = _check_count(n, "n")
         s = self._state
+        return self._frame(s, self.suspect_order(s)[:n])
+
+    def suspect_order(self, state: SessionState | None = None) -> np.ndarray:
+        """Row order of :meth:`suspects` (label conflicts first, then by suspicion), for a snapshot.
+
+        Parameters
+        ----------
+        state : SessionState, optional
+            Default the latest one.
+
+        Returns
+        -------
+        numpy.ndarray, shape (m,), int64
+            Unverified items with a given label.
+
+        """
+        from nblabel.clusters import label_conflicts
+
+        s = self._state if state is None else state
         candidates = np.flatnonzero((s.verified < 0) & ~np.isnan(s.suspicion))
-        order = candidates[np.argsort(-s.suspicion[candidates], kind="stable")][:n]
-        return self._frame(s, order)
+        current = np.where(s.verified >= 0, s.verified, s.given)
+        conflict = label_conflicts(self._scores()[1], current)[candidates]
+        # lexsort's last key is the primary one: conflicts first, then the most suspicious.
+        order = np.lexsort((-s.suspicion[candidates], ~conflict))
+        return candidates[order].astype(np.int64)
 
     def next_batch(self, n: int = 20, strategy: str = "margin", seed: int | None = None) -> list[str]:
         """Ids of the items to label next.
@@ -861,11 +895,275 @@ class Session:
             "journal": str(self.journal),
         }
 
+    # ------------------------------------------------------------------ structure of the graph
+    def clusters(
+        self, resolution: float = DEFAULT_RESOLUTION, n_exemplars: int = 5, sort: str = "size"
+    ) -> pd.DataFrame:
+        """Clusters of the kNN graph (Leiden), with exemplars, label mix, purity and core size.
+
+        Computed once per resolution and cached in memory and next to the journal
+        (``<journal>-clusters-<key>.npz``), like the layout. See :mod:`nblabel.clusters`.
+
+        Parameters
+        ----------
+        resolution : float
+            Leiden's resolution in (0, 100]: 1 is modularity; smaller merges clusters, larger splits them.
+        n_exemplars : int
+            Exemplars listed per cluster: its most central items.
+        sort : {"size", "impurity"}
+            Largest clusters first, or the most mixed first (clusters without labels last).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``cluster`` (0 = the largest), columns: ``size``; ``exemplars`` (list of ids, most
+            central first); ``label`` (the most common current label: verified, else given, else predicted;
+            None if no item has one); ``purity`` (that label's share among the items with one; NaN if none);
+            ``labeled`` (items with a given or verified label); ``mix`` (dict class -> count of current
+            labels); ``core`` (unverified items of the cluster's core, see :meth:`cluster_core`).
+
+        """
+        from nblabel.clusters import DEFAULT_CORE_SHARE, exemplars
+
+        n_exemplars = _check_count(n_exemplars, "n_exemplars")
+        if sort not in ("size", "impurity"):
+            raise ValueError(f'sort: expected "size" or "impurity"; got {sort!r}. Fix: pass sort="size".')
+        c, s = self._clustering(resolution), self._state
+        labels, k = c.labels.astype(np.int64), c.n_clusters
+        current = np.where(s.verified >= 0, s.verified, np.where(s.given >= 0, s.given, s.predicted))
+        n_classes = max(len(s.classes), 1)
+        has = current >= 0
+        mix = np.bincount(labels[has] * n_classes + current[has], minlength=k * n_classes).reshape(
+            k, n_classes
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            purity = mix.max(axis=1) / mix.sum(axis=1)
+        core = np.bincount(labels[(c.share >= DEFAULT_CORE_SHARE) & (s.verified < 0)], minlength=k)
+        frame = pd.DataFrame(
+            {
+                "size": np.bincount(labels, minlength=k),
+                "exemplars": [
+                    [self._ids[i] for i in e] for e in exemplars(labels, c.centrality, n_exemplars)
+                ],
+                "label": [s.classes[int(m.argmax())] if m.sum() else None for m in mix],
+                "purity": purity,
+                "labeled": np.bincount(labels[(s.given >= 0) | (s.verified >= 0)], minlength=k),
+                "mix": [{s.classes[j]: int(v) for j, v in enumerate(m) if v} for m in mix],
+                "core": core,
+            },
+            index=pd.RangeIndex(k, name="cluster"),
+        )
+        if sort == "impurity":
+            frame = frame.sort_values("purity", kind="stable", na_position="last")
+        return frame
+
+    def cluster_labels(self, resolution: float = DEFAULT_RESOLUTION) -> np.ndarray:
+        """Cluster of every item (see :meth:`clusters`).
+
+        Returns
+        -------
+        numpy.ndarray, shape (n,), int32, read-only
+            Cluster numbers 0 .. n_clusters - 1, from the largest cluster down.
+
+        """
+        return self._clustering(resolution).labels
+
+    def cluster_items(self, cluster: int, resolution: float = DEFAULT_RESOLUTION) -> list[str]:
+        """Ids of one cluster's items, most central (exemplars) first.
+
+        Parameters
+        ----------
+        cluster : int
+            A cluster number from :meth:`clusters`.
+        resolution : float
+            As in :meth:`clusters`.
+
+        Returns
+        -------
+        list of str
+
+        """
+        c = self._clustering(resolution)
+        return [self._ids[i] for i in c.members(self._check_cluster(c, cluster))]
+
+    def cluster_core(
+        self, cluster: int, resolution: float = DEFAULT_RESOLUTION, min_share: float | None = None
+    ) -> list[str]:
+        """Ids of the items propagation keeps in a cluster, that no person has labeled yet.
+
+        One propagation run seeded with every item's cluster gives each item a distribution over the
+        clusters; the core is the cluster's items whose own cluster holds at least ``min_share`` of theirs
+        (:func:`nblabel.clusters.core_share`). On the digits every core is >= 99 % one true class. A small
+        cluster that propagation folds into a larger neighbour has no core: label its exemplars instead.
+
+        Parameters
+        ----------
+        cluster : int
+            A cluster number from :meth:`clusters`.
+        resolution : float
+            As in :meth:`clusters`.
+        min_share : float, optional
+            In [0, 1]; default :data:`nblabel.clusters.DEFAULT_CORE_SHARE` (0.6).
+
+        Returns
+        -------
+        list of str
+            Most central first; items with a verified label are left out (they keep theirs).
+
+        """
+        from nblabel.clusters import DEFAULT_CORE_SHARE
+
+        c = self._clustering(resolution)
+        j = self._check_cluster(c, cluster)
+        share = DEFAULT_CORE_SHARE if min_share is None else min_share
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+            raise ValueError(f"min_share: expected a number in [0, 1]; got {min_share!r}. Fix: pass 0.8.")
+        members = c.members(j)
+        verified = self._state.verified
+        keep = (c.share[members] >= share) & (verified[members] < 0)
+        return [self._ids[i] for i in members[keep]]
+
+    def label_cluster(
+        self,
+        cluster: int,
+        cls: str | int,
+        resolution: float = DEFAULT_RESOLUTION,
+        min_share: float | None = None,
+    ) -> int:
+        """Label a cluster's core (:meth:`cluster_core`) as one change: one :meth:`undo` reverts all of it.
+
+        Parameters
+        ----------
+        cluster : int
+            A cluster number from :meth:`clusters`.
+        cls : str or int
+            Class name or index.
+        resolution, min_share
+            As in :meth:`cluster_core`.
+
+        Returns
+        -------
+        int
+            Items labeled (0 when the core has no unverified item; nothing is then written).
+
+        """
+        core = self.cluster_core(cluster, resolution, min_share)
+        if core:
+            self.label(core, cls)
+        return len(core)
+
+    def outliers(self, n: int = 50) -> pd.DataFrame:
+        """List the items farthest from their nearest neighbours, most unusual first.
+
+        The score is ``1 - mean cosine similarity`` to the item's k graph neighbours
+        (:func:`nblabel.clusters.outlier_scores`); it is also the ``outlier`` column of :attr:`predictions`.
+
+        Parameters
+        ----------
+        n : int
+            At most this many rows.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Same columns as :attr:`predictions`.
+
+        """
+        n = _check_count(n, "n")
+        score = self._scores()[0]
+        return self._frame(self._state, np.argsort(-score, kind="stable")[:n])
+
+    def duplicates(self, threshold: float | None = None) -> pd.DataFrame:
+        """Group near-duplicate items: graph neighbours with cosine similarity >= ``threshold``.
+
+        Parameters
+        ----------
+        threshold : float, optional
+            Cosine similarity in [-1, 1]; default :data:`nblabel.clusters.DEFAULT_DUPLICATE_THRESHOLD`
+            (0.99). Groups are connected components, so a chain of close pairs is one group.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per item that has a near-duplicate, sorted by ``group`` (0 = the largest): the columns
+            of :attr:`predictions` (``duplicate_group`` is the group at the default threshold), ``group``,
+            and ``conflict`` (the group holds another current label: verified, else given; these items
+            lead :meth:`suspects`).
+
+        """
+        from nblabel.clusters import DEFAULT_DUPLICATE_THRESHOLD, duplicate_groups, label_conflicts
+
+        th = DEFAULT_DUPLICATE_THRESHOLD if threshold is None else threshold
+        groups = duplicate_groups(self.graph, th)
+        s = self._state
+        rows = np.flatnonzero(groups >= 0)
+        rows = rows[np.argsort(groups[rows], kind="stable")]
+        conflict = label_conflicts(groups, np.where(s.verified >= 0, s.verified, s.given))
+        frame = self._frame(s, rows)
+        frame["group"] = groups[rows]
+        frame["conflict"] = conflict[rows]
+        return frame
+
+    def _scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """Outlier score and duplicate group (default threshold) of each item; computed once (fixed graph)."""
+        if self._graph_scores is None:
+            from nblabel.clusters import duplicate_groups, outlier_scores
+
+            self._graph_scores = (
+                _frozen(outlier_scores(self.graph)),
+                _frozen(duplicate_groups(self.graph)),
+            )
+        return self._graph_scores
+
+    def _clustering(self, resolution: float) -> Clustering:
+        """Clusters at one resolution: from memory, else from the side file, else computed and saved."""
+        from nblabel.clusters import Clustering, cluster
+
+        number = (int, float, np.integer, np.floating)
+        ok = not isinstance(resolution, bool) and isinstance(resolution, number)
+        if not ok or not 0.0 < float(resolution) <= 100.0:
+            raise ValueError(
+                f"resolution: expected a number in (0, 100]; got {resolution!r}. Fix: pass resolution=1.0 "
+                "(smaller for fewer, larger clusters)."
+            )
+        res = float(resolution)
+        if res in self._clusterings:
+            return self._clusterings[res]
+        key = hashlib.blake2b(
+            json.dumps([self._store.meta["fingerprint"], self._params, res], sort_keys=True).encode(),
+            digest_size=6,
+        ).hexdigest()
+        cached = _side_file(self._store.path, f"clusters-{key}.npz")
+        found = None
+        if cached.is_file():
+            try:
+                found = Clustering.load(cached, self.n_items)
+            except (ValueError, OSError, KeyError):
+                found = None  # a damaged or stale cache is recomputed
+        if found is None:
+            found = cluster(self.graph, res, t=self._params["t"])
+            _atomic_write(cached, found.save)
+        for a in (found.labels, found.centrality, found.share):
+            _frozen(a)
+        self._clusterings[res] = found
+        return found
+
+    @staticmethod
+    def _check_cluster(c: Clustering, cluster: Any) -> int:
+        integer = isinstance(cluster, (int, np.integer)) and not isinstance(cluster, bool)
+        if not integer or not 0 <= cluster < c.n_clusters:
+            raise ValueError(
+                f"cluster: expected a cluster number in 0..{c.n_clusters - 1}; got {cluster!r}. "
+                "Fix: pick one from session.clusters(resolution) at the same resolution."
+            )
+        return int(cluster)
+
     # ------------------------------------------------------------------ export / import
     def export(self, path: str | os.PathLike[str]) -> Path:
         """Write every item's labels and results to ``.csv`` or ``.json``.
 
-        Columns: ``id, given, verified, predicted, confidence, suspicion, flagged``; labels as class names,
+        Columns: ``id, given, verified, predicted, confidence, suspicion, flagged, outlier, duplicate_group``
+        (see :attr:`predictions`); labels as class names,
         empty (CSV) or null (JSON) for none.  The JSON file also lists the classes.  :meth:`import_labels`
         reads both.
 
@@ -1275,6 +1573,8 @@ class Session:
                 "confidence": s.confidence[rows],
                 "suspicion": s.suspicion[rows],
                 "flagged": s.flagged[rows],
+                "outlier": self._scores()[0][rows],
+                "duplicate_group": self._scores()[1][rows],
             },
             index=pd.Index([self._ids[i] for i in rows], name="id"),
         )

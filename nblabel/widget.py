@@ -21,6 +21,8 @@ import anywidget
 import numpy as np
 import traitlets as t
 
+from nblabel.clusters import DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_RESOLUTION
+
 __all__ = ["Labeler", "MESSAGES", "MODES", "COLOR_BY", "pack_arrays"]
 
 _STATIC = Path(__file__).parent / "static"
@@ -54,6 +56,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "add_class": ("in", "{request_id, name}: append a class"),
     "request_view": ("in", "{request_id}: rebuild the grid's item list (e.g. a fresh queue batch)"),
     "request_thumbs": ("in", "{request_id, indices}: thumbnails for these items"),
+    "request_clusters": ("in", "{request_id}: cluster cards, and each item's cluster once per resolution"),
+    "label_cluster": ("in", "{request_id, cluster, cls}: label the cluster's core cls, one undo"),
     # kernel -> front end. Arrays are described by `fields` [{name, dtype, shape}] + one buffer each.
     "layout": ("out", "{fields}: xy (n, 2) float32"),
     "state": (
@@ -68,10 +72,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{request_id, items: [{index, id, mime} | {index, id, error}]}: one buffer per item with a mime",
     ),
     "reply": ("out", "{request_id, ok, error}: answer to one request"),
+    "clusters": (
+        "out",
+        "{resolution, sort, cards: [{cluster, size, exemplars, label, purity, labeled, mix, core}], fields}: "
+        "exemplars as item indices; fields: cluster (n,) int32 when the resolution changed, else none",
+    ),
 }
 
-MODES = ("browse", "queue", "suspects", "similar")
-COLOR_BY = ("given", "verified", "predicted", "suspicion")
+MODES = ("browse", "queue", "suspects", "similar") + ("cluster", "outliers", "duplicates")
+COLOR_BY = ("given", "verified", "predicted", "suspicion") + ("cluster",)
 QUEUE_STRATEGIES = ("margin", "least_confident", "random", "coverage", "suspects")
 
 # Explicit wire dtypes (style #3): the JS side decodes by these names, so nothing depends on platform ints.
@@ -85,6 +94,7 @@ _WIRE_DTYPES: dict[str, np.dtype] = {
     "flagged": np.dtype(np.uint8),
     "indices": np.dtype(np.int32),
     "rows": np.dtype(np.int32),
+    "cluster": np.dtype(np.int32),
 }
 _STATE_FIELDS = ("given", "verified", "predicted", "confidence", "suspicion", "flagged")
 _MAX_THUMBS_PER_REQUEST = 1024
@@ -138,13 +148,19 @@ class Labeler(anywidget.AnyWidget):
 
     Attributes
     ----------
-    mode : {"browse", "queue", "suspects", "similar"}
+    mode : {"browse", "queue", "suspects", "similar", "cluster", "outliers", "duplicates"}
         What the grid lists: items matching ``browse_filter``, the session's next batch
-        (``queue_strategy``), unverified given labels by suspicion, or ``anchor`` and its neighbours.
+        (``queue_strategy``), unverified given labels by suspicion (label conflicts first), ``anchor`` and its
+        neighbours, the items of ``cluster`` (exemplars first; the page shows the cluster cards), the
+        items farthest from their neighbours, or near-duplicate groups (``duplicate_threshold``; conflicting
+        groups first).
     browse_filter : str
         ``all``, ``unlabeled``, ``unverified``, ``flagged``, ``class:<i>`` or ``predicted:<i>``.
-    color_by : {"given", "verified", "predicted", "suspicion"}
+    color_by : {"given", "verified", "predicted", "suspicion", "cluster"}
         Colouring of the scatter.
+    cluster, resolution, cluster_sort, duplicate_threshold : int, float, str, float
+        The open cluster (-1 none) and the clusters' resolution and card order (``"size"`` or
+        ``"impurity"``), see :meth:`Session.clusters`; the cosine threshold of ``mode="duplicates"``.
     selection : list of int
         Selected item indices (tiles or lasso), kept in sync with the page; see :attr:`selected_ids`.
     counts : dict
@@ -157,7 +173,8 @@ class Labeler(anywidget.AnyWidget):
     -----
     Keys (focus inside the widget): 1-9 label the selection, ``a`` accepts the given label, ``p`` takes
     the predicted one, ``u`` unlabels, ``z`` undoes, ``Z``/``y`` redoes, ctrl/cmd+A selects all,
-    Esc clears, arrows page, ``s`` shows similar images.
+    Esc clears, arrows page, ``s`` shows similar images. In ``mode="cluster"`` with a cluster open and
+    nothing selected, 1-9 label the cluster's core (:meth:`Session.label_cluster`), one undo for all of it.
 
     """
 
@@ -184,6 +201,13 @@ class Labeler(anywidget.AnyWidget):
     busy = t.Bool(False).tag(sync=True)
     error = t.Unicode("").tag(sync=True)
     layout_ready = t.Bool(False).tag(sync=True)
+
+    # Exploring clusters (nblabel.clusters): the cluster shown in mode "cluster", the Leiden resolution, the
+    # order of the cluster cards, and the near-duplicate threshold of mode "duplicates".
+    cluster = t.Int(-1).tag(sync=True)
+    resolution = t.Float(DEFAULT_RESOLUTION).tag(sync=True)
+    cluster_sort = t.Enum(("size", "impurity"), default_value="size").tag(sync=True)
+    duplicate_threshold = t.Float(DEFAULT_DUPLICATE_THRESHOLD).tag(sync=True)
 
     def __init__(
         self, session: Any, page_size: int = 48, thumb_size: int = 96, background: bool = True, **kwargs: Any
@@ -222,9 +246,17 @@ class Labeler(anywidget.AnyWidget):
             "add_class": self._on_add_class,
             "request_view": self._on_request_view,
             "request_thumbs": self._on_request_thumbs,
+            "request_clusters": self._on_request_clusters,
+            "label_cluster": self._on_label_cluster,
         }
+        self._clusters_wanted = False  # the page asked for cluster cards: keep them current with the state
+        self._clusters_sent_resolution: float | None = None
         self.on_msg(self._on_message)
-        self.observe(self._on_view_params, names=["mode", "browse_filter", "anchor", "queue_strategy"])
+        self.observe(
+            self._on_view_params,
+            names=["mode", "browse_filter", "anchor", "queue_strategy", "cluster", "duplicate_threshold"],
+        )
+        self.observe(self._on_cluster_params, names=["resolution", "cluster_sort"])
         if background:
             session.start_background()
         self._unsubscribe = session.subscribe(self._apply_state, self._on_session_error)
@@ -340,8 +372,10 @@ class Labeler(anywidget.AnyWidget):
                 self.busy = bool(state.pending) and self._session.error is None
             self._send_state(full=False)
             # Queue and similar lists are the person's working set; they change only when asked to.
-            if self.mode in ("browse", "suspects") or self._view_key == "":
+            if self.mode in ("browse", "suspects", "duplicates") or self._view_key == "":
                 self._refresh_view(resend_same=False)
+            if self._clusters_wanted:
+                self._send_clusters()  # label mix, purity and core counts follow the labels
 
     def _on_session_error(self, exc: BaseException) -> None:
         """Session callback: background propagation (or a subscriber) failed; the page shows why."""
@@ -367,7 +401,9 @@ class Labeler(anywidget.AnyWidget):
         if mode == "browse":
             return _browse(state, self.browse_filter, len(self.classes)), f"browse:{self.browse_filter}"
         if mode == "suspects":
-            return _suspects(state), "suspects"
+            return self._session.suspect_order(state).astype(np.int32), "suspects"
+        if mode in ("cluster", "outliers", "duplicates"):
+            return self._structure_view(mode)
         if mode == "queue":
             ids = self._session.next_batch(n=self.page_size, strategy=self.queue_strategy)
             return self._indices_of(ids), f"queue:{self.queue_strategy}:{state.version}"
@@ -384,7 +420,13 @@ class Labeler(anywidget.AnyWidget):
 
     def _on_view_params(self, change: dict[str, Any]) -> None:
         # Each parameter shapes one mode's list only; e.g. picking an anchor while browsing changes nothing.
-        relevant = {"browse_filter": "browse", "anchor": "similar", "queue_strategy": "queue"}
+        relevant = {
+            "browse_filter": "browse",
+            "anchor": "similar",
+            "queue_strategy": "queue",
+            "cluster": "cluster",
+            "duplicate_threshold": "duplicates",
+        }
         if change["name"] == "mode" or relevant[change["name"]] == self.mode:
             self._refresh_view()
 
@@ -511,6 +553,83 @@ class Labeler(anywidget.AnyWidget):
             buffers.append(memoryview(data))
         self._post({"type": "thumbs", "request_id": msg.get("request_id"), "items": items}, buffers)
 
+    # -- exploring clusters -----------------------------------------------------------------------------
+    def _structure_view(self, mode: str) -> tuple[np.ndarray, str]:
+        """Grid list of the modes read from the graph's structure (see :mod:`nblabel.clusters`)."""
+        session = self._session
+        if mode == "cluster":
+            labels = session.cluster_labels(self.resolution)
+            if not 0 <= self.cluster <= int(labels.max(initial=-1)):
+                return np.zeros(0, np.int32), "cluster:none"
+            items = session.cluster_items(self.cluster, self.resolution)  # exemplars first
+            return self._indices_of(items), f"cluster:{self.resolution}:{self.cluster}"
+        if mode == "outliers":
+            score = session.predictions["outlier"].to_numpy()
+            return np.argsort(-score, kind="stable").astype(np.int32), "outliers"
+        frame = session.duplicates(self.duplicate_threshold)
+        # Conflicting groups first: two copies with different labels are the ones to look at.
+        frame = frame.sort_values(["conflict", "group"], ascending=[False, True], kind="stable")
+        return self._indices_of(frame.index), f"duplicates:{self.duplicate_threshold}"
+
+    def _on_cluster_params(self, change: dict[str, Any]) -> None:
+        if change["name"] == "resolution":
+            self.cluster = -1  # cluster numbers of another resolution name other clusters
+        if self._clusters_wanted:
+            with self._push_lock:
+                self._send_clusters()
+        if self.mode == "cluster":
+            self._refresh_view()
+
+    def _send_clusters(self) -> None:
+        """Send the cluster cards; each item's cluster only when the page does not have this resolution's."""
+        resolution = float(self.resolution)
+        table = self._session.clusters(resolution, sort=self.cluster_sort)
+        cards = [
+            {
+                "cluster": int(c),
+                "size": int(row["size"]),
+                "exemplars": self._indices_of(row["exemplars"]).tolist(),
+                "label": row["label"],
+                "purity": None if np.isnan(row["purity"]) else float(row["purity"]),
+                "labeled": int(row["labeled"]),
+                "mix": {str(k): int(v) for k, v in row["mix"].items()},
+                "core": int(row["core"]),
+            }
+            for c, row in table.iterrows()
+        ]
+        arrays = {}
+        if self._clusters_sent_resolution != resolution:
+            arrays["cluster"] = self._session.cluster_labels(resolution)
+            self._clusters_sent_resolution = resolution
+        fields, buffers = pack_arrays(arrays)
+        self._post(
+            {
+                "type": "clusters",
+                "resolution": resolution,
+                "sort": self.cluster_sort,
+                "cards": cards,
+                "fields": fields,
+            },
+            buffers,
+        )
+
+    def _on_request_clusters(self, msg: dict[str, Any]) -> None:
+        with self._push_lock:
+            self._clusters_wanted = True
+            self._clusters_sent_resolution = None  # a (re)loaded page has no cluster array yet
+            self._send_clusters()
+        self._reply(msg.get("request_id"))
+
+    def _on_label_cluster(self, msg: dict[str, Any]) -> None:
+        cluster, cls = msg.get("cluster"), msg.get("cls")
+        if isinstance(cls, bool) or not isinstance(cls, int) or not 0 <= cls < len(self.classes):
+            raise ValueError(
+                f"label_cluster: expected a class index in [0, {len(self.classes)}); got {cls!r}. "
+                "Fix: add the class first."
+            )
+        # The session checks the cluster number against this resolution's clusters.
+        self._act(msg, lambda: self._session.label_cluster(cluster, cls, resolution=self.resolution))
+
 
 def _patch(changed: dict[str, np.ndarray], sent: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Reduce ``changed`` to the rows that differ from ``sent``, if that is fewer bytes on the wire.
@@ -581,15 +700,3 @@ def _browse(state: Any, browse_filter: str, n_classes: int) -> np.ndarray:
             f"i < {n_classes}; got {browse_filter!r}. Fix: pick a filter from the menu."
         )
     return np.flatnonzero(mask).astype(np.int32)
-
-
-def _suspects(state: Any) -> np.ndarray:
-    """Unverified items with a given label, most suspicious first: :meth:`Session.suspects`'s order.
-
-    Computed from the snapshot being shown (not via ``Session.suspects``, which builds a DataFrame of every
-    row) so that a 100k-item review list costs one argsort per update.
-    """
-    suspicion = np.asarray(state.suspicion, np.float32)
-    candidates = np.flatnonzero((np.asarray(state.verified) < 0) & ~np.isnan(suspicion))
-    order = np.argsort(-suspicion[candidates], kind="stable")
-    return candidates[order].astype(np.int32)

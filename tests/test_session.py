@@ -200,7 +200,10 @@ def test_injected_noise_is_flagged_and_ranked_first(tmp_path):
     assert set(NOISY) <= set(flagged) and len(flagged) <= len(NOISY) + 5
     top = s.suspects(len(NOISY))
     assert set(top.index) == set(ids(NOISY))
-    assert list(top.columns) == ["given", "verified", "predicted", "confidence", "suspicion", "flagged"]
+    assert list(top.columns) == [
+        *["given", "verified", "predicted", "confidence", "suspicion", "flagged"],
+        *["outlier", "duplicate_group"],
+    ]
     np.testing.assert_array_equal(s.state.predicted[NOISY], Y[NOISY])  # LP recovers the true class
     # Checking an item removes it from the review queue and from the flags.
     first = top.index[0]
@@ -352,6 +355,7 @@ def test_export_then_import_keeps_every_label(tmp_path, suffix):
     np.testing.assert_array_equal(b.state.verified, a.state.verified)
     assert b.import_labels(path) == 0  # nothing left to change
     columns = ["id", "given", "verified", "predicted", "confidence", "suspicion", "flagged"]
+    columns += ["outlier", "duplicate_group"]
     if suffix == ".json":
         doc = json.loads(path.read_text())
         assert doc["classes"] == a.classes and len(doc["items"]) == 200

@@ -12,6 +12,8 @@ export const TO_KERNEL = Object.freeze({
   ADD_CLASS: "add_class",
   REQUEST_VIEW: "request_view",
   REQUEST_THUMBS: "request_thumbs",
+  REQUEST_CLUSTERS: "request_clusters",
+  LABEL_CLUSTER: "label_cluster",
 });
 
 /** Kernel -> front end. */
@@ -21,6 +23,7 @@ export const FROM_KERNEL = Object.freeze({
   VIEW: "view",
   THUMBS: "thumbs",
   REPLY: "reply",
+  CLUSTERS: "clusters",
 });
 
 /** Requests that change labels: the page counts them to show whether everything sent is journal-committed. */
@@ -32,6 +35,7 @@ export const ACTIONS = new Set([
   TO_KERNEL.UNDO,
   TO_KERNEL.REDO,
   TO_KERNEL.ADD_CLASS,
+  TO_KERNEL.LABEL_CLUSTER,
 ]);
 
 /**

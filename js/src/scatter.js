@@ -3,6 +3,7 @@
 // and no per-point colour strings, so 100k points pan, zoom and recolour smoothly.
 
 import Plotly from "./plotly.js";
+import { boundsOf } from "./clusters.js";
 import { pointsToItems } from "./selection.js";
 
 function cssVar(el, name, fallback) {
@@ -145,6 +146,12 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
     },
     refreshTheme() {
       if (drawn) Plotly.relayout(el, plotLayout(el));
+    },
+    /** Zoom the axes to the bounding box of some items (a cluster card was opened). */
+    zoomTo(indices) {
+      const box = boundsOf(indices, x, y);
+      if (!drawn || !box) return Promise.resolve();
+      return Plotly.relayout(el, { "xaxis.range": [box[0], box[1]], "yaxis.range": [box[2], box[3]] });
     },
     destroy() {
       Plotly.purge(el);

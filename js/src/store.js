@@ -12,6 +12,7 @@ export class Store {
     this.layout = null; // {x, y: Float32Array(n)}
     this.state = null; // {version, given, verified, predicted, confidence, suspicion, flagged}
     this.view = { indices: new Int32Array(0), key: "", mode: "browse" };
+    this.clusters = null; // {resolution, sort, cards, labels: Int32Array(n)} once the page asked for them
     this.thumbs = thumbCache;
     this.requests = new RequestTracker();
     this.lastError = "";
@@ -111,6 +112,15 @@ export class Store {
       case FROM_KERNEL.REPLY:
         this.requests.settle(msg);
         break;
+      case FROM_KERNEL.CLUSTERS: {
+        // Each item's cluster comes once per resolution; later messages carry the cards only.
+        const { cluster } = decodeFields(msg.fields, buffers);
+        const sameResolution = this.clusters && this.clusters.resolution === msg.resolution;
+        const labels = cluster ? cluster.data : sameResolution ? this.clusters.labels : null;
+        this.clusters = { resolution: msg.resolution, sort: msg.sort, cards: msg.cards, labels };
+        this.emit("clusters", this.clusters);
+        break;
+      }
       default:
         this.lastError = `unknown message from the kernel: ${JSON.stringify(msg.type)}`;
         this.emit("requests");

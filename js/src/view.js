@@ -1,6 +1,7 @@
 // One rendered view of a Labeler: toolbar, class bar, status line, scatter and grid.
 // Plotly is loaded only by scatter.js, so this file stays importable in unit tests with a fake scatter.
 
+import { clusterColorGroups, clusterLegend, createClusterPanel } from "./clusters.js";
 import { classColor, colorGroups, legend } from "./colors.js";
 import { buildTile, tileInfo } from "./grid.js";
 import { keyAction, keyHelp } from "./keys.js";
@@ -13,12 +14,16 @@ const MODES = [
   ["queue", "label queue"],
   ["suspects", "review suspects"],
   ["similar", "similar images"],
+  ["cluster", "explore clusters"],
+  ["outliers", "outliers"],
+  ["duplicates", "near-duplicates"],
 ];
 const COLOR_BY = [
   ["predicted", "colour: predicted"],
   ["given", "colour: given"],
   ["verified", "colour: verified"],
   ["suspicion", "colour: suspicion"],
+  ["cluster", "colour: cluster"],
 ];
 
 function h(doc, tag, { cls, testid, text, attrs } = {}) {
@@ -95,7 +100,12 @@ export function mountView({ model, el, store, makeScatter }) {
   const scopeBtn = h(doc, "button", { testid: "nbl-clear-lasso", text: "clear lasso" });
   pager.append(prevBtn, pageLabelEl, nextBtn, scopeBtn);
   const grid = h(doc, "div", { cls: "nbl-grid", testid: "nbl-grid" });
-  gridPane.append(pager, grid);
+  const clusterPanel = createClusterPanel(doc, {
+    onOpen: openCluster,
+    onSort: (sort) => setTraits({ cluster_sort: sort }),
+    onResolution: (resolution) => setTraits({ resolution }),
+  });
+  gridPane.append(clusterPanel.el, pager, grid);
   main.append(scatterBox, gridPane);
 
   const help = h(doc, "div", { cls: "nbl-help", testid: "nbl-help" });
@@ -231,8 +241,10 @@ export function mountView({ model, el, store, makeScatter }) {
   }
 
   function renderLegend() {
+    const by = model.get("color_by");
+    const rows = by === "cluster" ? clusterLegend(store.clusters && store.clusters.cards) : legend(by);
     legendEl.replaceChildren(
-      ...legend(model.get("color_by")).map(([color, text]) => {
+      ...rows.map(([color, text]) => {
         const row = h(doc, "span", { cls: "nbl-legend-item", text });
         row.style.setProperty("--nbl-swatch", color);
         return row;
@@ -240,9 +252,38 @@ export function mountView({ model, el, store, makeScatter }) {
     );
   }
 
+  function colors() {
+    const by = model.get("color_by");
+    if (by !== "cluster") return colorGroups(store.state, by, classes().length);
+    return clusterColorGroups(store.clusters && store.clusters.labels, store.state.given.length);
+  }
+
   function colorScatter() {
     if (!scatter || !store.state) return;
-    scatter.setColors(colorGroups(store.state, model.get("color_by"), classes().length)).catch(showScatterError);
+    scatter.setColors(colors()).catch(showScatterError);
+  }
+
+  // ---------------------------------------------------------------- clusters (js/src/clusters.js)
+  let clustersAsked = false;
+  const wantsClusters = () => model.get("mode") === "cluster" || model.get("color_by") === "cluster";
+  function renderClusters() {
+    if (wantsClusters() && !clustersAsked) {
+      clustersAsked = true;
+      act(TO_KERNEL.REQUEST_CLUSTERS);
+    }
+    clusterPanel.el.hidden = model.get("mode") !== "cluster";
+    if (clusterPanel.el.hidden) return;
+    store.requestThumbs(clusterPanel.render(store.clusters, model.get("cluster"), store.thumbs));
+  }
+
+  function openCluster(c) {
+    setTraits({ mode: "cluster", cluster: c, page: 0, selection: [] });
+    const labels = store.clusters && store.clusters.labels;
+    if (scatter && scatter.zoomTo && labels && store.layout) {
+      const members = [];
+      for (let i = 0; i < labels.length; i++) if (labels[i] === c) members.push(i);
+      scatter.zoomTo(members).catch(showScatterError);
+    }
   }
 
   function onLayout() {
@@ -253,7 +294,7 @@ export function mountView({ model, el, store, makeScatter }) {
       showScatterError(err);
       return;
     }
-    if (store.state) scatter.setColors(colorGroups(store.state, model.get("color_by"), classes().length));
+    if (store.state) scatter.setColors(colors());
     scatter
       .setPoints(store.layout.x, store.layout.y)
       .then(() => {
@@ -373,7 +414,12 @@ export function mountView({ model, el, store, makeScatter }) {
     ev.stopPropagation();
     switch (action.type) {
       case "label":
-        actOnSelection(TO_KERNEL.LABEL, { cls: action.cls });
+        // An open cluster with nothing selected: the key labels the cluster's core, as its card says.
+        if (model.get("mode") === "cluster" && model.get("cluster") >= 0 && selection().length === 0) {
+          act(TO_KERNEL.LABEL_CLUSTER, { cluster: model.get("cluster"), cls: action.cls });
+        } else {
+          actOnSelection(TO_KERNEL.LABEL, { cls: action.cls });
+        }
         break;
       case "unknown_class":
         errorEl.textContent = `no class ${action.cls + 1}: add it by name first`;
@@ -423,7 +469,16 @@ export function mountView({ model, el, store, makeScatter }) {
     renderToolbar();
     renderLegend();
     colorScatter();
+    renderClusters();
   });
+  onModel(["cluster", "cluster_sort", "resolution"], renderClusters);
+  off.push(
+    store.on("clusters", () => {
+      renderClusters();
+      renderLegend();
+      colorScatter();
+    }),
+  );
   onModel(["page", "page_size"], renderGrid);
   onModel(["selection"], () => {
     renderGrid();
@@ -452,6 +507,7 @@ export function mountView({ model, el, store, makeScatter }) {
   off.push(
     store.on("thumbs", (indices) => {
       updateTiles(indices);
+      if (!clusterPanel.el.hidden) renderClusters(); // exemplar thumbnails on the cards
       // A hover card opened before its image arrived gets the image now.
       const shown = Number(tooltip.dataset.index);
       if (!tooltip.hidden && indices.includes(shown)) {
@@ -471,12 +527,14 @@ export function mountView({ model, el, store, makeScatter }) {
   renderClasses();
   renderStatus();
   renderGrid();
+  renderClusters();
   if (store.state) root.dataset.version = String(store.state.version);
   if (store.layout) onLayout();
 
   return () => {
     for (const fn of off) fn();
     if (scatter) scatter.destroy();
+    clusterPanel.dispose();
     root.remove();
   };
 }

@@ -1,7 +1,7 @@
 // End-to-end scenarios for nblabel, run by tests/test_browser.py and bench/bench_browser.py.
 //
 //   node driver.mjs --chromium /usr/bin/chromium --url <notebook url> --out <dir> \
-//       --scenario smoke|label|bench|showcase|weight|demo [scenario options]
+//       --scenario smoke|label|bench|showcase|weight|demo|clusters [scenario options]
 //
 // Prints one JSON line with what it observed; exits non-zero (message on stderr) when a step fails.
 // The widget's DOM hooks (data-testid, data-* state attributes on the root) are set in js/src/view.js.
@@ -469,6 +469,67 @@ async function scenarioDemo(page) {
   return { cellsMs: tCells - tRun, gridMs: tGrid - tRun, mapMs: tMap - tRun };
 }
 
+/** Tiles of the current page: index and verified class. */
+async function pageTiles(page) {
+  return page.$$eval(`${root} [data-testid="nbl-tile"]`, (tiles) =>
+    tiles.map((t) => ({ index: Number(t.dataset.index), verified: Number(t.dataset.verified) })),
+  );
+}
+
+/** Wait until every action sent has its reply and the page shows "saved". */
+async function waitSaved(page, what, sent) {
+  await waitUntil(
+    page,
+    what,
+    ({ rootSel, sent: before }) => {
+      const el = document.querySelector(rootSel);
+      return Number(el.dataset.sent) > before && el.dataset.acked === el.dataset.sent && el.dataset.saved === 'true';
+    },
+    { rootSel: root, sent },
+  );
+}
+
+/** Explore clusters: colour by cluster, open the first card, label its core with one key, undo it. */
+async function scenarioClusters(page) {
+  await runAllCells(page, { timeout: TIMEOUT });
+  await waitForWidget(page);
+  await waitForScatter(page);
+  await page.selectOption(`${root} [data-testid="nbl-color-by"]`, 'cluster');
+  await waitUntil(page, 'the legend lists clusters', (sel) => /cluster 0 ·/.test(document.querySelector(sel).textContent), `${root} [data-testid="nbl-legend"]`);
+  const legendText = await page.textContent(`${root} [data-testid="nbl-legend"]`);
+  const traces = await page.$$eval(`${root} .nbl-plot .scatterlayer .trace`, (t) => t.length).catch(() => null);
+  await page.selectOption(`${root} [data-testid="nbl-mode"]`, 'cluster');
+  const card = `${root} [data-testid="nbl-cluster-card"]`;
+  await page.waitForSelector(card, { timeout: TIMEOUT });
+  const cards = await page.$$eval(card, (cs) =>
+    cs.map((c) => ({ cluster: Number(c.dataset.cluster), core: Number(c.dataset.core), text: c.textContent })),
+  );
+  // Open the card with the largest core: a small cluster that propagation folds into a neighbour has none.
+  const open = cards.reduce((best, c) => (c.core > best.core ? c : best), cards[0]);
+  await page.click(`${card}[data-cluster="${open.cluster}"]`);
+  await waitUntil(page, 'the first card open and its items in the grid', (sel) => {
+    const el = document.querySelector(sel);
+    return el.dataset.mode === 'cluster' && el.querySelector('[data-open="true"]') && el.querySelector('[data-testid="nbl-tile"]');
+  }, root);
+  const hint = await page.textContent(`${root} [data-testid="nbl-cluster-hint"]`);
+  const opened = await pageTiles(page);
+  const focusInWidget = await page.evaluate((sel) => document.querySelector(sel).contains(document.activeElement), root);
+  if (!focusInWidget) await page.focus(root);
+  let before = await rootState(page);
+  await page.keyboard.press('2');
+  await waitSaved(page, 'the cluster core labeled by key 2 and saved', before.sent);
+  await waitUntil(page, 'tiles of the core shown as verified', (sel) => Array.from(document.querySelectorAll(`${sel} [data-testid="nbl-tile"]`)).some((t) => t.dataset.verified === '1'), root);
+  const labeled = await pageTiles(page);
+  const hintAfter = await page.textContent(`${root} [data-testid="nbl-cluster-hint"]`);
+  await page.screenshot({ path: path.join(args.out, 'clusters.png') });
+  before = await rootState(page);
+  await page.keyboard.press('z');
+  await waitSaved(page, 'the stroke undone by z and saved', before.sent);
+  await waitUntil(page, 'no tile verified after the undo', (sel) => Array.from(document.querySelectorAll(`${sel} [data-testid="nbl-tile"]`)).every((t) => t.dataset.verified === '-1'), root);
+  const undone = await pageTiles(page);
+  return { legendText, traces, cards, open, hint, opened, labeled, hintAfter, undone };
+}
+
 const SCENARIOS = {
   smoke: scenarioSmoke,
   label: scenarioLabel,
@@ -476,6 +537,7 @@ const SCENARIOS = {
   showcase: scenarioShowcase,
   weight: scenarioWeight,
   demo: scenarioDemo,
+  clusters: scenarioClusters,
 };
 
 const scenario = SCENARIOS[args.scenario];
