@@ -15,9 +15,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
 import os
+import stat
 import threading
+import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,9 +29,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from nblabel._validation import check_embeddings, check_ids, check_labels
+from nblabel._validation import (
+    check_class_name,
+    check_classes,
+    check_embeddings,
+    check_ids,
+    check_k,
+    check_positive,
+    encode_labels,
+)
 from nblabel.graph import KnnGraph
-from nblabel.store import CorruptJournalError, Event, JournalError, LabelStore
+from nblabel.store import CorruptJournalError, Event, JournalError, JournalGoneError, LabelStore
 
 if TYPE_CHECKING:
     from nblabel.data import ImageSource
@@ -149,12 +159,23 @@ class _LPResult:
     disagree: np.ndarray
 
 
-class _LabelHistory:
-    """Verified labels, class list and undo/redo stacks, rebuilt by replaying journal events.
+def _owner(user: str | None, origin: str | None) -> tuple[str, str | None]:
+    """Whose undo history an event belongs to: the named ``user``, else the session instance that made it.
 
-    Undo history is linear: a new change clears the redo stack; ``undo`` reverts the most recent change still
-    in effect, whoever made it.  Nothing here is stored on its own: replaying the same events always rebuilds
-    the same stacks, which is what makes ``Session.open`` restore undo history.
+    A named user gets one history across notebooks and restarts; sessions without a user each get their own.
+    Events from journals written before ``origin`` was recorded (user and origin None) share one history.
+    """
+    return ("user", user) if user is not None else ("session", origin)
+
+
+class _LabelHistory:
+    """Verified labels, class list and per-owner undo/redo stacks, rebuilt by replaying journal events.
+
+    Each owner (see :func:`_owner`) has a linear history: their new change clears their redo stack, and their
+    ``undo`` reverts their own most recent change still in effect, never someone else's.  An undo (or redo)
+    restores an item only if it still holds the label that change left; an item someone else changed since
+    keeps their label.  Nothing here is stored on its own: replaying the same events always rebuilds the same
+    stacks, which is what makes ``Session.open`` restore undo history.
     """
 
     def __init__(self, ids: list[str], classes: list[str]) -> None:
@@ -163,9 +184,9 @@ class _LabelHistory:
         self.class_index = {name: j for j, name in enumerate(self.classes)}
         self.verified = np.full(len(ids), -1, dtype=np.int32)
         self.seq = 0
-        # Each entry is one action: [(item index, label before, label after), ...] in application order.
-        self.undo_stack: list[list[tuple[int, int, int]]] = []
-        self.redo_stack: list[list[tuple[int, int, int]]] = []
+        # Per owner; each entry is one action: [(item index, label before, label after), ...] in order.
+        self.undo_stacks: dict[tuple[str, str | None], list[list[tuple[int, int, int]]]] = {}
+        self.redo_stacks: dict[tuple[str, str | None], list[list[tuple[int, int, int]]]] = {}
 
     def apply(self, events: Sequence[Event]) -> set[int]:
         """Apply events in ``seq`` order; return the indices whose verified label may have changed."""
@@ -182,90 +203,44 @@ class _LabelHistory:
         return changed
 
     def _apply_action(self, action: Sequence[Event]) -> set[int]:
+        owner = _owner(action[0].user, action[0].origin)
         kind = action[0].kind
-        if kind == "add_class":
-            for e in action:
-                # Two sessions may add the same name concurrently; the first one in the log wins.
-                if e.cls not in self.class_index:
-                    self.class_index[str(e.cls)] = len(self.classes)
-                    self.classes.append(str(e.cls))
-            return set()
         if kind in ("undo", "redo"):
-            source, target = (
-                (self.undo_stack, self.redo_stack) if kind == "undo" else (self.redo_stack, self.undo_stack)
-            )
-            if not source:  # another session emptied the stack first; the event is then a no-op
+            undo, redo = self.undo_stacks.setdefault(owner, []), self.redo_stacks.setdefault(owner, [])
+            source, target = (undo, redo) if kind == "undo" else (redo, undo)
+            if not source:  # another session of this owner emptied the stack first: a no-op
                 return set()
             changes = source.pop()
             steps = reversed(changes) if kind == "undo" else changes
             for i, before, after in steps:
-                self.verified[i] = before if kind == "undo" else after
+                expect, new = (after, before) if kind == "undo" else (before, after)
+                if self.verified[i] == expect:  # else someone changed it since: their label stays
+                    self.verified[i] = new
             target.append(changes)
             return {i for i, _, _ in changes}
+        # One action may add classes and then label with them (import_labels): classes first, labels after.
         changes = []
         for e in action:
+            if e.kind == "add_class":
+                # Two sessions may add the same name concurrently; the first one in the log wins.
+                if e.cls not in self.class_index:
+                    self.class_index[str(e.cls)] = len(self.classes)
+                    self.classes.append(str(e.cls))
+                continue
             i = self.index.get(str(e.item))
-            after = -1 if kind == "unlabel" else self.class_index.get(str(e.cls))
+            after = -1 if e.kind == "unlabel" else self.class_index.get(str(e.cls))
             if i is None or after is None:
                 raise CorruptJournalError(
-                    f"journal event {e.seq} ({kind} {e.item!r} {e.cls!r}) names an item or class the journal "
+                    f"journal event {e.seq} ({e.kind} {e.item!r} {e.cls!r}) names an item or class the journal "
                     "does not hold; it was edited by something other than nblabel. Fix: restore a backup, "
                     "or start a new journal and import an export of this one."
                 )
             changes.append((i, int(self.verified[i]), after))
             self.verified[i] = after
-        self.undo_stack.append(changes)
-        self.redo_stack.clear()
+        if changes:
+            self.undo_stacks.setdefault(owner, []).append(changes)
+            self.redo_stacks.pop(owner, None)
         return {i for i, _, _ in changes}
-
-
-def _encode_given(given: Any, classes: Sequence[str] | None, n: int) -> tuple[list[str], np.ndarray]:
-    """Turn given labels (names or indices, None/NaN/"" for none) into class indices and a class list."""
-    if classes is not None:
-        classes = _check_classes(classes)
-    if given is None:
-        return list(classes or []), np.full(n, -1, dtype=np.int32)
-    values = np.asarray(given, dtype=object)
-    if values.ndim != 1 or values.shape[0] != n:
-        raise ValueError(
-            f"given: expected one label per item, shape ({n},); got shape {values.shape}. "
-            "Fix: pass a list/array with a class name or index per embedding row (None for no label)."
-        )
-    missing = np.array(
-        [v is None or v == "" or (isinstance(v, float) and math.isnan(v)) for v in values], bool
-    )
-    if any(isinstance(v, str) for v in values[~missing]):
-        names = [str(v) for v in values[~missing]]
-        if classes is None:
-            classes = sorted(set(names))
-        unknown = sorted(set(names) - set(classes))
-        if unknown:
-            raise ValueError(
-                f"given: expected class names from classes={classes}; got unknown names {unknown[:5]}. "
-                "Fix: add them to classes=, or leave classes=None to take the sorted set of given names."
-            )
-        lookup = {c: j for j, c in enumerate(classes)}
-        out = np.full(n, -1, dtype=np.int32)
-        out[~missing] = [lookup[v] for v in names]
-        return list(classes), out
-    ints = np.where(missing, -1, values).astype(np.float64)
-    codes = check_labels(ints, n, len(classes) if classes is not None else None, name="given")
-    if classes is None:
-        classes = [str(j) for j in range(int(codes.max(initial=-1)) + 1)]
-    return list(classes), codes.astype(np.int32)
-
-
-def _check_classes(classes: Iterable[Any]) -> list[str]:
-    out = list(classes)
-    bad = [c for c in out if not isinstance(c, str) or not c.strip()]
-    if bad:
-        raise ValueError(
-            f"classes: expected non-empty strings; got {bad[:5]}. "
-            "Fix: name every class, e.g. classes=['cat', 'dog']."
-        )
-    if len(set(out)) != len(out):
-        raise ValueError(f"classes: expected unique names; got {out}. Fix: remove the duplicates.")
-    return out
 
 
 def _side_file(journal: Path, suffix: str) -> Path:
@@ -340,34 +315,36 @@ class Session:
         timeout: float = 5.0,
         **graph_kw: Any,
     ) -> None:
-        X = check_embeddings(embeddings, k=k)
+        # Every parameter is checked before anything is written: a check that fails leaves no journal and no
+        # side files, and a value that would only fail later (t with no class yet) cannot reach the journal.
+        X = check_embeddings(embeddings)
         n = X.shape[0]
+        params = _check_params(n, k=k, T=T, t=t, **graph_kw)
         ids = check_ids(range(n) if ids is None else ids, n)
-        class_list, given_codes = _encode_given(given, classes, n)
-        unknown = sorted(set(graph_kw) - set(_GRAPH_PARAMS))
-        if unknown:
-            raise ValueError(
-                f"unexpected keyword arguments {unknown}; expected KnnGraph parameters from "
-                f"{list(_GRAPH_PARAMS)}. Fix: check the spelling."
-            )
-        params = {"k": k, "T": T, "t": t, **graph_kw}
+        given_codes, class_list = encode_labels(given, classes, n=n, name="given")
+        _check_session_args(n, user=user, source=source, timeout=timeout)
         fp = fingerprint(X)
         path = Path(journal) if journal is not None else Path.cwd() / f"session-{fp[:8]}.nblabel.db"
         path = path.expanduser().absolute()
+        created = False
         if path.exists():
-            store = LabelStore(path, timeout=timeout)
-            try:
-                _check_same_data(store, fp, ids, given_codes, class_list)
-                if store.meta.get("params") != params:
-                    # Labels do not depend on the graph; the journal records the parameters now in use.
-                    store.set_meta("params", params)
-            except BaseException:
-                store.close()
-                raise
+            store = _resume(path, timeout, fp, ids, given_codes, class_list, params)
         else:
             meta = {"fingerprint": fp, "shape": list(X.shape), "classes": class_list, "params": params}
-            store = LabelStore.create(path, ids=ids, given=given_codes, meta=meta, timeout=timeout)
-        self._init(store, X, source=source, user=user, background=background)
+            before = _siblings(path)
+            try:
+                store = LabelStore.create(path, ids=ids, given=given_codes, meta=meta, timeout=timeout)
+                created = True
+            except FileExistsError:
+                # Another notebook created this journal between our check and our create: resume theirs.
+                store = _resume(path, timeout, fp, ids, given_codes, class_list, params)
+        try:
+            self._init(store, X, source=source, user=user, background=background)
+        except BaseException:
+            if created:  # a session that failed to start leaves nothing behind
+                for leftover in _siblings(path) - before:
+                    (path.parent / leftover).unlink(missing_ok=True)
+            raise
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -401,14 +378,17 @@ class Session:
         store = LabelStore(path, timeout=timeout)
         try:
             _check_session_meta(store)
+            params = store.meta["params"]
+            try:
+                _check_params(int(store.meta["shape"][0]), **params)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(
+                    f"{store.path.name} records parameters this nblabel refuses ({exc}). The labels are intact. "
+                    "Fix: resume it with valid parameters: Session(embeddings, ids=..., given=..., "
+                    f"journal={str(store.path)!r}, k=..., t=20)."
+                ) from None
             if embeddings is None:
-                saved = _side_file(store.path, "embeddings.npy")
-                if not saved.is_file():
-                    raise FileNotFoundError(
-                        f"{saved} is missing; expected the embeddings saved next to the journal. "
-                        "Fix: pass embeddings= (the same array the session was created with)."
-                    )
-                X = check_embeddings(np.load(saved, allow_pickle=False))
+                X = _load_saved_embeddings(_side_file(store.path, "embeddings.npy"))
             else:
                 X = check_embeddings(embeddings)
             if fingerprint(X) != store.meta["fingerprint"]:
@@ -490,6 +470,9 @@ class Session:
         self._X = _frozen(X.view())  # a read-only view: the caller's own array stays writeable
         self.source = source
         self.user = user
+        # Who this session is in the journal's undo history (see _owner): a named user, else this instance.
+        self._origin = uuid.uuid4().hex
+        self._owner = _owner(user, self._origin)
         self._params = dict(store.meta["params"])
         ids, given = store.items()
         self._ids = ids
@@ -517,7 +500,7 @@ class Session:
         self._history.apply(store.read())
         self.graph = self._load_or_build_graph()
         saved = _side_file(store.path, "embeddings.npy")
-        if not saved.is_file():
+        if not _saved_embeddings_ok(saved, self._X):  # missing or damaged: rebuilt from the embeddings in use
             _atomic_write(saved, lambda tmp: _save_npy(tmp, self._X))
         self._lp = self._run_lp(set())
         self._state = self._make_state()
@@ -575,15 +558,15 @@ class Session:
 
     @property
     def can_undo(self) -> bool:
-        """Whether :meth:`undo` has a change to revert."""
+        """Whether :meth:`undo` has a change of yours to revert."""
         with self._lock:
-            return bool(self._history.undo_stack)
+            return bool(self._history.undo_stacks.get(self._owner))
 
     @property
     def can_redo(self) -> bool:
-        """Whether :meth:`redo` has a change to reapply."""
+        """Whether :meth:`redo` has a change of yours to reapply."""
         with self._lock:
-            return bool(self._history.redo_stack)
+            return bool(self._history.redo_stacks.get(self._owner))
 
     @property
     def error(self) -> BaseException | None:
@@ -629,7 +612,11 @@ class Session:
             self._commit([("accept", item, name) for item, name in zip(items, names, strict=True)])
 
     def undo(self) -> bool:
-        """Revert the most recent change still in effect (in this journal, by any session).
+        """Revert your most recent change still in effect; other people's changes are never undone.
+
+        "Your" means this session's ``user`` when one is given (the same user's history spans notebooks and
+        restarts), else this session object.  An item someone else changed after your change keeps their
+        label.
 
         Returns
         -------
@@ -639,14 +626,14 @@ class Session:
         """
         with self._changing():
             self._pull()
-            if not self._history.undo_stack:
+            if not self._history.undo_stacks.get(self._owner):
                 self._flush()
                 return False
             self._commit([("undo", None, None)])
             return True
 
     def redo(self) -> bool:
-        """Reapply the most recently undone change.
+        """Reapply your most recently undone change (see :meth:`undo` for whose changes are yours).
 
         Returns
         -------
@@ -656,7 +643,7 @@ class Session:
         """
         with self._changing():
             self._pull()
-            if not self._history.redo_stack:
+            if not self._history.redo_stacks.get(self._owner):
                 self._flush()
                 return False
             self._commit([("redo", None, None)])
@@ -680,10 +667,7 @@ class Session:
             return self._add_class(name)
 
     def _add_class(self, name: str) -> int:
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(
-                f"add_class: expected a non-empty class name; got {name!r}. Fix: pass e.g. 'cat'."
-            )
+        check_class_name(name, name_of="add_class")
         self._pull()
         if name in self._history.classes:
             raise ValueError(
@@ -1088,7 +1072,7 @@ class Session:
         The state is always the replay of the journal, never a local guess: that is what keeps two sessions on
         one journal, and a reopened session, identical.  Caller holds ``_lock``.
         """
-        self._store.append(events, user=self.user)
+        self._store.append(events, user=self.user, origin=self._origin)
         self._pull()
         self._flush()
 
@@ -1111,8 +1095,20 @@ class Session:
             self._lp_stale = True
             self._cond.notify_all()
             return
-        with self._lp_lock:
-            lp = self._run_lp(changed)
+        try:
+            with self._lp_lock:
+                lp = self._run_lp(changed)
+        except Exception as exc:
+            # The change is already committed, so it must not be reported as failed: like a failed background
+            # run, the error goes to .error and on_error, the state stays pending, the next change refits.
+            self._report(exc)
+            warnings.warn(
+                f"label propagation failed after the change was saved ({type(exc).__name__}: {exc}); the "
+                "labels are in the journal, predictions are stale until the next change (see session.error).",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            return
         self._publish(lp)
 
     # ------------------------------------------------------------------ internals: propagation
@@ -1279,6 +1275,112 @@ class Session:
             index=pd.Index([self._ids[i] for i in rows], name="id"),
         )
         return frame
+
+
+def _check_params(n: int, *, k: Any, T: Any, t: Any, **graph_kw: Any) -> dict[str, Any]:
+    """Check the graph and propagation parameters; return them as plain JSON values for the journal.
+
+    numpy scalars (``np.int64(5)``, ``np.float32(.05)``) are normal input and become Python numbers.
+    """
+    from nblabel.propagate import _check_t
+
+    unknown = sorted(set(graph_kw) - set(_GRAPH_PARAMS))
+    if unknown:
+        raise ValueError(
+            f"unexpected keyword arguments {unknown}; expected KnnGraph parameters from "
+            f"{list(_GRAPH_PARAMS)}. Fix: check the spelling."
+        )
+    params: dict[str, Any] = {"k": check_k(k, n)}
+    if isinstance(T, str):
+        params["T"] = T
+    elif isinstance(T, bool):
+        raise ValueError(f'T: expected a positive number or "auto"; got {T!r}. Fix: pass T="auto" or T=0.05.')
+    else:
+        params["T"] = check_positive(T, "T")
+    params["t"] = _check_t(t)
+    for name, value in graph_kw.items():
+        if name == "symmetric":
+            if not isinstance(value, bool | np.bool_):
+                raise ValueError(f"symmetric: expected True or False; got {value!r}. Fix: keep the default.")
+            params[name] = bool(value)
+        elif value is None and name in ("ef", "num_threads"):
+            params[name] = None
+        else:
+            low = 0 if name == "seed" else 1
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise ValueError(
+                    f"{name}: expected an integer >= {low}; got {value!r}. Fix: keep the default."
+                )
+            params[name] = int(value)
+    # KnnGraph's own check (T's "auto", M and ef_construction ranges), run now rather than at the first fit.
+    KnnGraph(k=params["k"], T=params["T"], **{key: params[key] for key in graph_kw})._check_params()
+    return params
+
+
+def _check_session_args(n: int, *, user: Any, source: Any, timeout: Any) -> None:
+    if user is not None and (not isinstance(user, str) or not user.strip() or len(user) > 200):
+        raise ValueError(
+            f"user: expected a short non-empty name or None; got {str(user)[:40]!r}. Fix: pass e.g. user='ann'."
+        )
+    if source is not None and len(source) != n:
+        raise ValueError(
+            f"source: expected one image per embedding row ({n}); got {len(source)} images. "
+            "Fix: pass the ImageSource the embeddings were computed from."
+        )
+    check_positive(timeout, "timeout")
+
+
+def _resume(
+    path: Path,
+    timeout: float,
+    fp: str,
+    ids: list[str],
+    given: np.ndarray,
+    classes: list[str],
+    params: dict[str, Any],
+) -> LabelStore:
+    """Open an existing journal for the same data, recording the parameters now in use."""
+    store = LabelStore(path, timeout=timeout)
+    try:
+        _check_same_data(store, fp, ids, given, classes)
+        if store.meta.get("params") != params:
+            # Labels do not depend on the graph; the journal records the parameters now in use.
+            store.set_meta("params", params)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _siblings(path: Path) -> set[str]:
+    """Names of the journal and the files that belong to it (``<journal>``, ``<journal>-*``)."""
+    if not path.parent.is_dir():
+        return set()
+    return {p.name for p in path.parent.iterdir() if p.name == path.name or p.name.startswith(f"{path.name}-")}
+
+
+def _saved_embeddings_ok(path: Path, X: np.ndarray) -> bool:
+    """Whether ``path`` is a readable .npy of X's shape and dtype (its header only: cheap at any n)."""
+    try:
+        saved = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        return False
+    return saved.shape == X.shape and saved.dtype == X.dtype
+
+
+def _load_saved_embeddings(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing; expected the embeddings saved next to the journal. "
+            "Fix: pass embeddings= (the same array the session was created with)."
+        )
+    try:
+        return check_embeddings(np.load(path, allow_pickle=False))
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(
+            f"{path} is damaged ({type(exc).__name__}); expected the embeddings saved next to the journal. "
+            "Fix: pass embeddings= (the array the session was created with); the file is rewritten from it."
+        ) from None
 
 
 def _check_session_meta(store: LabelStore) -> None:
