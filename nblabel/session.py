@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import stat
@@ -37,6 +38,7 @@ from nblabel._validation import (
     check_k,
     check_positive,
     encode_labels,
+    is_missing_label,
 )
 from nblabel.graph import KnnGraph
 from nblabel.store import CorruptJournalError, Event, JournalError, JournalGoneError, LabelStore
@@ -248,13 +250,50 @@ def _side_file(journal: Path, suffix: str) -> Path:
     return journal.with_name(f"{journal.name}-{suffix}")
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def _atomic_write(path: Path, write: Callable[[Path], None], *, replace: bool = True) -> None:
+    """Write a file under a temporary name beside ``path`` and move it into place in one step.
+
+    With ``replace=False`` an existing ``path`` (even one that appeared meanwhile) is never overwritten:
+    ``FileExistsError``.  A replaced file's permission bits are kept.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         write(tmp)
+        if not replace:
+            try:
+                os.link(tmp, path)  # fails if path exists, unlike a rename
+            except FileExistsError:
+                raise FileExistsError(
+                    f"{path} appeared while it was being written; nothing was overwritten. "
+                    "Fix: pass overwrite=True to replace it, or choose another path."
+                ) from None
+            except OSError:  # a filesystem without hard links
+                if path.exists():
+                    raise FileExistsError(f"{path} appeared while it was being written.") from None
+                os.rename(tmp, path)
+            return
+        try:
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+        except FileNotFoundError:
+            pass
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+#: A CSV cell starting with one of these is a formula (or hides one) in spreadsheet programs; ``'`` is
+#: included so that the added quote can be told apart from one that was already there.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _csv_safe(text: str) -> str:
+    """Neutralise spreadsheet formula injection: prefix ``'`` to text a spreadsheet would evaluate."""
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
+def _csv_unsafe(text: str) -> str:
+    """Undo :func:`_csv_safe` on a value read back from a CSV export."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
 
 
 class Session:
@@ -846,17 +885,26 @@ class Session:
         }
 
     # ------------------------------------------------------------------ export / import
-    def export(self, path: str | os.PathLike[str]) -> Path:
+    def export(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write every item's labels and results to ``.csv`` or ``.json``.
 
         Columns: ``id, given, verified, predicted, confidence, suspicion, flagged``; labels as class names,
         empty (CSV) or null (JSON) for none.  The JSON file also lists the classes.  :meth:`import_labels`
         reads both.
 
+        CSV files are made safe to open in a spreadsheet: an id or class name starting with ``=``, ``+``,
+        ``-``, ``@``, a tab, a carriage return or ``'`` is written with a ``'`` in front, so it is shown as
+        text and never run as a formula.  :meth:`import_labels` removes that ``'`` again.
+
         Parameters
         ----------
         path : str or Path
             Ends in ``.csv`` or ``.json``.
+        overwrite : bool
+            Replace an existing file.  The new file is written beside it and renamed over it, so readers see
+            the old or the new file, never half of one; it keeps the old file's permissions, and a symlink
+            keeps pointing at the (replaced) file it names.  Other hard links to the old file keep the old
+            content.
 
         Returns
         -------
@@ -867,28 +915,49 @@ class Session:
         suffix = path.suffix.lower()
         if suffix not in (".csv", ".json"):
             raise ValueError(f"export: expected a path ending in .csv or .json; got {str(path)!r}.")
-        self.refresh()
+        exists = path.exists() or path.is_symlink()
+        if exists and not overwrite:
+            raise FileExistsError(
+                f"export: {path} already exists; expected a new file. "
+                "Fix: pass overwrite=True to replace it, or choose another path."
+            )
+        try:
+            self.refresh()
+        except JournalGoneError:
+            pass  # the journal is gone: export what this session holds, which is what a rescue needs
         s = self._state
         frame = self._frame(s, np.arange(self.n_items)).reset_index()[list(EXPORT_COLUMNS)]
         if suffix == ".csv":
-            _atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC))
+            for column in ("id", "given", "verified", "predicted"):
+                frame[column] = frame[column].map(_csv_safe, na_action="ignore").astype(object)
+            write: Callable[[Path], None] = lambda tmp: frame.to_csv(  # noqa: E731
+                tmp, index=False, quoting=csv.QUOTE_NONNUMERIC
+            )
         else:
             records = json.loads(frame.to_json(orient="records"))
             doc = {"format": _EXPORT_FORMAT, "version": 1, "classes": list(s.classes), "items": records}
-            _atomic_write(path, lambda tmp: tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False)))
+            write = lambda tmp: tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False))  # noqa: E731
+        # Through a symlink: replace the file it names, so the link stays a link.
+        target = Path(os.path.realpath(path)) if path.is_symlink() else path
+        _atomic_write(target, write, replace=overwrite)
         return path
 
-    def import_labels(self, path: str | os.PathLike[str]) -> int:
+    def import_labels(self, path: str | os.PathLike[str], *, add_classes: bool = False) -> int:
         """Apply the verified labels of an exported file (or any CSV/JSON with ``id`` and ``verified``).
 
-        Missing classes are added; each class's labels become one undoable change.  Items without a
-        verified label in the file keep theirs.
+        The whole file is one change: one journal transaction and one undo step.  Only items whose verified
+        label differs from the file's are written; items without a verified label in the file keep theirs.
+        When an id appears on several rows the last row wins, with a warning that says how many rows were
+        superseded.
 
         Parameters
         ----------
         path : str or Path
             A ``.csv`` or ``.json`` written by :meth:`export` (JSON: an object with ``items``, or a list of
             records).
+        add_classes : bool
+            Add class names that the session does not have yet.  By default they are refused, so a typo or a
+            stray value (``5``, ``True``, ``=cmd|...``) does not silently become a new class.
 
         Returns
         -------
@@ -898,25 +967,48 @@ class Session:
         """
         path = Path(path).expanduser()
         frame = _read_labels_file(path)
+        superseded = frame["id"].duplicated(keep="last")
+        if superseded.any():
+            repeated = sorted(set(frame["id"][superseded]))
+            warnings.warn(
+                f"import_labels: {int(superseded.sum())} row(s) of {path.name} repeat an id of a later row; the "
+                f"last row for each id wins ({len(repeated)} id(s), e.g. {repeated[:5]}).",
+                UserWarning,
+                stacklevel=2,
+            )
+            frame = frame[~superseded]
         unknown = [i for i in frame["id"] if i not in self._history.index]
         if unknown:
             raise ValueError(
                 f"import_labels: expected ids of this session; got {len(unknown)} unknown, "
                 f"e.g. {unknown[:5]}. Fix: import into the session the file was exported from."
             )
+        names = sorted(set(frame["verified"]))
+        for name in names:
+            check_class_name(name, name_of=f"import_labels ({path.name}, column 'verified')")
         with self._changing():
             self._pull()
-            wanted: dict[str, list[str]] = {}
-            for item, name in zip(frame["id"], frame["verified"], strict=True):
-                current = self._history.verified[self._history.index[item]]
-                if current < 0 or self._history.classes[current] != name:
-                    wanted.setdefault(name, []).append(item)
-            for name in wanted:
-                if name not in self._history.classes:
-                    self._add_class(name)
-            for name, items in wanted.items():
-                self._commit([("label", item, name) for item in items])
-        return sum(len(v) for v in wanted.values())
+            h = self._history
+            new = [name for name in names if name not in h.class_index]
+            if new and not add_classes:
+                raise ValueError(
+                    f"import_labels: expected class names of this session {h.classes[:10]}; got "
+                    f"{len(new)} new name(s) in {path.name}, e.g. {new[:5]}. Fix: correct the file, or pass "
+                    "add_classes=True to add them."
+                )
+            current = h.verified[[h.index[item] for item in frame["id"]]]
+            wanted = np.array([h.class_index.get(name, -2) for name in frame["verified"]], dtype=np.int64)
+            differ = current != wanted
+            labels = [
+                ("label", item, name)
+                for item, name, d in zip(frame["id"], frame["verified"], differ, strict=True)
+                if d
+            ]
+            if not labels:
+                self._flush()
+                return 0
+            self._commit([*(("add_class", None, name) for name in new), *labels])
+        return len(labels)
 
     # ------------------------------------------------------------------ background mode
     @property
@@ -1429,27 +1521,68 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 def _read_labels_file(path: Path) -> pd.DataFrame:
     """Read ``id`` and ``verified`` columns of an exported file; rows without a verified label are dropped."""
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise ValueError(f"import_labels: expected a .csv or .json file; got {str(path)!r}.")
+    if not path.is_file():
+        raise FileNotFoundError(f"import_labels: no file at {str(path)!r}. Fix: check the path.")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        text = None
+        why = f"bytes that are not UTF-8 text at offset {exc.start}"
+    if text is not None and "\x00" in text:
+        text, why = None, "NUL bytes (a binary file)"
+    if text is None:
+        raise ValueError(
+            f"import_labels: expected a UTF-8 text {suffix[1:].upper()} file; {path.name} has {why}. "
+            "Fix: pass the file Session.export wrote, or save the table as 'CSV UTF-8'."
+        )
     if suffix == ".csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    elif suffix == ".json":
-        doc = json.loads(path.read_text())
+        try:
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise ValueError(
+                f"import_labels: expected a CSV table with a header row; {path.name} cannot be parsed "
+                f"({str(exc).strip()[:200]}). Fix: export with Session.export, or check the file."
+            ) from None
+        for column in ("id", "verified"):
+            if column in frame.columns:
+                frame[column] = frame[column].map(_csv_unsafe)
+    else:
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"import_labels: expected JSON; {path.name} is not valid JSON ({exc.msg} at line {exc.lineno}, "
+                f"column {exc.colno}). Fix: pass the file Session.export wrote."
+            ) from None
         records = doc.get("items") if isinstance(doc, dict) else doc
-        if not isinstance(records, list):
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise ValueError(
                 "import_labels: expected a JSON list of records or an object with 'items'; "
-                f"got {type(doc).__name__}."
+                f"got {type(doc).__name__}. Fix: pass the file Session.export wrote."
             )
         frame = pd.DataFrame.from_records(records)
-    else:
-        raise ValueError(f"import_labels: expected a .csv or .json file; got {str(path)!r}.")
     missing = {"id", "verified"} - set(frame.columns)
     if missing:
         raise ValueError(
             f"import_labels: expected columns 'id' and 'verified'; {sorted(missing)} missing in {path.name} "
-            f"(columns: {list(frame.columns)}). Fix: export with Session.export or add the columns."
+            f"(columns: {list(frame.columns)[:10]}). Fix: export with Session.export or add the columns."
         )
-    frame = frame[["id", "verified"]]
-    frame = frame[frame["verified"].notna() & (frame["verified"].astype(str) != "")]
-    return pd.DataFrame(
-        {"id": frame["id"].astype(str).tolist(), "verified": frame["verified"].astype(str).tolist()}
-    )
+    keep = [not is_missing_label(v) for v in frame["verified"]]
+    frame = frame[keep]
+    bad = [v for v in frame["verified"] if not isinstance(v, str)]
+    if bad:
+        raise ValueError(
+            f"import_labels: expected class names (text) in column 'verified' of {path.name}; got "
+            f"{[type(v).__name__ + ' ' + repr(v)[:40] for v in bad[:3]]}. Fix: write class names as strings."
+        )
+    ids = [str(v) if isinstance(v, int | str) and not isinstance(v, bool) else None for v in frame["id"]]
+    if None in ids:
+        got = frame["id"].iloc[ids.index(None)]
+        raise ValueError(
+            f"import_labels: expected item ids (text) in column 'id' of {path.name}; got {got!r}. "
+            "Fix: write ids as they appear in session.ids."
+        )
+    return pd.DataFrame({"id": ids, "verified": list(frame["verified"])})
