@@ -417,15 +417,7 @@ class Session:
         store = LabelStore(path, timeout=timeout)
         try:
             _check_session_meta(store)
-            params = store.meta["params"]
-            try:
-                _check_params(int(store.meta["shape"][0]), **params)
-            except (ValueError, TypeError) as exc:
-                raise ValueError(
-                    f"{store.path.name} records parameters this nblabel refuses ({exc}). The labels are intact. "
-                    "Fix: resume it with valid parameters: Session(embeddings, ids=..., given=..., "
-                    f"journal={str(store.path)!r}, k=..., t=20)."
-                ) from None
+            _repair_params(store)
             if embeddings is None:
                 X = _load_saved_embeddings(_side_file(store.path, "embeddings.npy"))
             else:
@@ -1407,6 +1399,40 @@ def _check_params(n: int, *, k: Any, T: Any, t: Any, **graph_kw: Any) -> dict[st
     # KnnGraph's own check (T's "auto", M and ef_construction ranges), run now rather than at the first fit.
     KnnGraph(k=params["k"], T=params["T"], **{key: params[key] for key in graph_kw})._check_params()
     return params
+
+
+def _repair_params(store: LabelStore) -> None:
+    """Replace stored parameters that this version refuses (older versions let some through) by defaults.
+
+    A journal must always reopen: its labels do not depend on the graph parameters, so a bad ``t`` or ``k``
+    is no reason to lock a person out of their labels.  The repair is recorded in the journal and reported.
+    """
+    n = int(store.meta["shape"][0])
+    params = dict(store.meta["params"])
+    defaults = {"k": min(10, n - 1), "T": "auto", "t": 20}
+    try:
+        _check_params(n, **{**defaults, **params})
+        return
+    except (ValueError, TypeError) as exc:
+        first = str(exc)
+    fixed: dict[str, Any] = {}
+    for name, value in {**defaults, **params}.items():
+        trial = {**defaults, **fixed, name: value}
+        try:
+            _check_params(n, **trial)
+        except (ValueError, TypeError):
+            if name in defaults:
+                fixed[name] = defaults[name]
+            continue  # a bad graph parameter falls back to KnnGraph's own default
+        fixed[name] = value
+    fixed = _check_params(n, **fixed)
+    warnings.warn(
+        f"{store.path.name} records parameters this nblabel refuses ({first}); using {fixed} instead. The "
+        "labels are unaffected. Pass other values by resuming with Session(embeddings, ..., journal=path, ...).",
+        UserWarning,
+        stacklevel=3,
+    )
+    store.set_meta("params", fixed)
 
 
 def _check_session_args(n: int, *, user: Any, source: Any, timeout: Any) -> None:
