@@ -286,7 +286,8 @@ def check_class_name(name: object, *, name_of: str = "class name") -> str:
         )
     if name != name.strip():
         raise ValueError(
-            f"{name_of}: expected no spaces at the start or end (they make look-alike classes); got {name!r}. "
+            f"{name_of}: expected no spaces at the start or end (they make look-alike classes); "
+            f"got {name!r}. "
             f"Fix: use {name.strip()!r}."
         )
     control = sorted({c for c in name if unicodedata.category(c) in ("Cc", "Cs")})
@@ -383,7 +384,8 @@ def encode_labels(
     if isinstance(labels, np.ndarray):
         if labels.ndim != 1:
             raise ValueError(
-                f"{name}: expected a 1-D sequence of labels; got shape {labels.shape}. Fix: pass labels.ravel()."
+                f"{name}: expected a 1-D sequence of labels; got shape {labels.shape}. "
+                "Fix: pass labels.ravel()."
             )
         values = labels.tolist()  # numpy strings stay str and NaN stays a float: no 'nan' class
     else:
@@ -399,7 +401,8 @@ def encode_labels(
     if names and len(names) != len(present):
         other = next(v for v in present if not isinstance(v, str))
         raise ValueError(
-            f"{name}: expected all class names (str) or all class indices (int); got a mix, e.g. {names[0]!r} "
+            f"{name}: expected all class names (str) or all class indices (int); got a mix, "
+            f"e.g. {names[0]!r} "
             f"and {other!r}. Fix: convert them to one kind, e.g. [str(v) for v in labels]."
         )
     codes = np.full(len(values), -1, dtype=np.int32)
@@ -422,7 +425,11 @@ def encode_labels(
     for k, (v, m) in enumerate(zip(values, missing, strict=True)):
         if m:
             continue
-        if isinstance(v, bool | np.bool_) or not isinstance(v, int | np.integer | float | np.floating) or v != int(v):
+        if (
+            isinstance(v, bool | np.bool_)
+            or not isinstance(v, int | np.integer | float | np.floating)
+            or v != int(v)
+        ):
             raise ValueError(
                 f"{name}: expected class names or integer class indices (-1 = none); got {v!r} at position "
                 f"{k}. Fix: pass strings or ints, None for no label."

@@ -66,7 +66,7 @@ class ImageReadWarning(UserWarning):
 
 
 class SkippedPathWarning(UserWarning):
-    """:func:`from_folder` skipped links to folders or files it already listed; see ``ImageSource.skipped``."""
+    """:func:`from_folder` skipped links to folders or files already listed; see ``ImageSource.skipped``."""
 
 
 class ImageSource:
@@ -442,7 +442,9 @@ def _walk_images(root: Path, exts: tuple[str, ...]) -> tuple[list[tuple[str, Pat
                 continue
             key = (st.st_dev, st.st_ino)
             if key in seen_dirs:
-                skipped.append((rel, f"the same folder as {seen_dirs[key]!r} (a link; a loop if it points up)"))
+                skipped.append(
+                    (rel, f"the same folder as {seen_dirs[key]!r} (a link; a loop if it points up)")
+                )
                 continue
             seen_dirs[key] = rel
             keep.append(d)
@@ -470,8 +472,8 @@ def _skipped_message(skipped: list[tuple[str, str]], shown: int = 10) -> str:
     lines = [f"  {rel}: {why}" for rel, why in skipped[:shown]]
     if len(skipped) > shown:
         lines.append(f"  ... and {len(skipped) - shown} more (see ImageSource.skipped)")
-    return (
-        f"from_folder: {len(skipped)} path(s) skipped so that no image is listed twice:\n" + "\n".join(lines)
+    return f"from_folder: {len(skipped)} path(s) skipped so that no image is listed twice:\n" + "\n".join(
+        lines
     )
 
 

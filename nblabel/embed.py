@@ -130,7 +130,8 @@ def load_backbone_state(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor
         except Exception as exc:  # safetensors raises its own SafetensorError (and OSError) for a bad file
             raise ValueError(
                 f"checkpoint: expected a safetensors weights file; {str(p)!r} cannot be read as one "
-                f"({type(exc).__name__}). Fix: check that the download or copy finished, or pass another file."
+                f"({type(exc).__name__}). Fix: check that the download or copy finished, or pass another "
+                "file."
             ) from None
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)

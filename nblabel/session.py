@@ -21,7 +21,7 @@ import stat
 import threading
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,6 @@ import pandas as pd
 
 from nblabel._validation import (
     check_class_name,
-    check_classes,
     check_embeddings,
     check_ids,
     check_k,
@@ -233,9 +232,9 @@ class _LabelHistory:
             after = -1 if e.kind == "unlabel" else self.class_index.get(str(e.cls))
             if i is None or after is None:
                 raise CorruptJournalError(
-                    f"journal event {e.seq} ({e.kind} {e.item!r} {e.cls!r}) names an item or class the journal "
-                    "does not hold; it was edited by something other than nblabel. Fix: restore a backup, "
-                    "or start a new journal and import an export of this one."
+                    f"journal event {e.seq} ({e.kind} {e.item!r} {e.cls!r}) names an item or class the "
+                    "journal does not hold; it was edited by something other than nblabel. Fix: restore a "
+                    "backup, or start a new journal and import an export of this one."
                 )
             changes.append((i, int(self.verified[i]), after))
             self.verified[i] = after
@@ -963,8 +962,8 @@ class Session:
         if superseded.any():
             repeated = sorted(set(frame["id"][superseded]))
             warnings.warn(
-                f"import_labels: {int(superseded.sum())} row(s) of {path.name} repeat an id of a later row; the "
-                f"last row for each id wins ({len(repeated)} id(s), e.g. {repeated[:5]}).",
+                f"import_labels: {int(superseded.sum())} row(s) of {path.name} repeat an id of a later "
+                f"row; the last row for each id wins ({len(repeated)} id(s), e.g. {repeated[:5]}).",
                 UserWarning,
                 stacklevel=2,
             )
@@ -1428,7 +1427,8 @@ def _repair_params(store: LabelStore) -> None:
     fixed = _check_params(n, **fixed)
     warnings.warn(
         f"{store.path.name} records parameters this nblabel refuses ({first}); using {fixed} instead. The "
-        "labels are unaffected. Pass other values by resuming with Session(embeddings, ..., journal=path, ...).",
+        "labels are unaffected. Pass other values by resuming with "
+        "Session(embeddings, ..., journal=path, ...).",
         UserWarning,
         stacklevel=3,
     )
@@ -1438,7 +1438,8 @@ def _repair_params(store: LabelStore) -> None:
 def _check_session_args(n: int, *, user: Any, source: Any, timeout: Any) -> None:
     if user is not None and (not isinstance(user, str) or not user.strip() or len(user) > 200):
         raise ValueError(
-            f"user: expected a short non-empty name or None; got {str(user)[:40]!r}. Fix: pass e.g. user='ann'."
+            f"user: expected a short non-empty name or None; got {str(user)[:40]!r}. "
+            "Fix: pass e.g. user='ann'."
         )
     if source is not None and len(source) != n:
         raise ValueError(
@@ -1474,7 +1475,9 @@ def _siblings(path: Path) -> set[str]:
     """Names of the journal and the files that belong to it (``<journal>``, ``<journal>-*``)."""
     if not path.parent.is_dir():
         return set()
-    return {p.name for p in path.parent.iterdir() if p.name == path.name or p.name.startswith(f"{path.name}-")}
+    return {
+        p.name for p in path.parent.iterdir() if p.name == path.name or p.name.startswith(f"{path.name}-")
+    }
 
 
 def _saved_embeddings_ok(path: Path, X: np.ndarray) -> bool:
@@ -1580,8 +1583,8 @@ def _read_labels_file(path: Path) -> pd.DataFrame:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(
-                f"import_labels: expected JSON; {path.name} is not valid JSON ({exc.msg} at line {exc.lineno}, "
-                f"column {exc.colno}). Fix: pass the file Session.export wrote."
+                f"import_labels: expected JSON; {path.name} is not valid JSON ({exc.msg} at line "
+                f"{exc.lineno}, column {exc.colno}). Fix: pass the file Session.export wrote."
             ) from None
         records = doc.get("items") if isinstance(doc, dict) else doc
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):

@@ -499,7 +499,9 @@ class LabelStore:
             or head == bytes(len(_SQLITE_MAGIC))
             or self.path.with_name(f"{self.path.name}-embeddings.npy").is_file()
         ):
-            what = "empty (0 bytes)" if not head else "cut short" if len(head) < 16 else "not readable as SQLite"
+            what = (
+                "empty (0 bytes)" if not head else "cut short" if len(head) < 16 else "not readable as SQLite"
+            )
             raise CorruptJournalError(
                 f"{self.path} is a damaged nblabel journal: it is {what}, so it was truncated or overwritten "
                 "and its labels cannot be read. nblabel left it untouched. Fix: restore it from a backup "

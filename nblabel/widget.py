@@ -196,7 +196,11 @@ class Labeler(anywidget.AnyWidget):
         self._unsubscribe: Callable[[], None] = lambda: None
         for name, value in (("page_size", page_size), ("thumb_size", thumb_size)):
             low, high = _SIZE_RANGES[name]
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, np.integer))
+                or not low <= value <= high
+            ):
                 raise ValueError(
                     f"Labeler {name}: expected an integer in [{low}, {high}]; got {value!r}. "
                     f"Fix: pass e.g. {name}=48."
@@ -286,7 +290,9 @@ class Labeler(anywidget.AnyWidget):
         low, high = _SIZE_RANGES[name]
         if low <= value <= high:
             return value
-        self.error = f"Labeler {name}: expected an integer in [{low}, {high}]; got {value!r}. It is now clamped."
+        self.error = (
+            f"Labeler {name}: expected an integer in [{low}, {high}]; got {value!r}. It is now clamped."
+        )
         return min(max(value, low), high)
 
     def __repr__(self) -> str:

@@ -177,7 +177,9 @@ def test_a_session_that_fails_to_start_removes_the_journal_it_created(tmp_path, 
     assert files(tmp_path) == []
 
 
-def test_a_propagation_failure_after_the_commit_does_not_report_the_saved_change_as_failed(tmp_path, monkeypatch):
+def test_a_propagation_failure_after_the_commit_does_not_report_a_saved_change_as_failed(
+    tmp_path, monkeypatch
+):
     from nblabel.propagate import Propagator
 
     s = make(tmp_path)
@@ -453,8 +455,8 @@ def test_session_and_sources_encode_labels_with_one_rule(tmp_path):
     for labels in (["a", 1, None, "b"], [True, 0, 1, 0], [0.5, 1, 0, 0]):
         errors = []
         for build in (
-            lambda: from_array(pixels, labels=labels),
-            lambda: Session(Xs, given=labels, journal=tmp_path / "x.db", k=1),
+            lambda labels=labels: from_array(pixels, labels=labels),
+            lambda labels=labels: Session(Xs, given=labels, journal=tmp_path / "x.db", k=1),
         ):
             with pytest.raises(ValueError) as info:
                 build()
