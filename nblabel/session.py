@@ -317,7 +317,8 @@ class Session:
     t : int
         Propagation steps.
     user : str, optional
-        Recorded with every journal event.
+        Recorded with every journal event, and whose undo history :meth:`undo` walks: the same ``user`` finds
+        its history again after a restart or in another notebook; without one, each session has its own.
     source : ImageSource, optional
         Where thumbnails come from; kept as :attr:`source`.
     background : bool
@@ -416,6 +417,7 @@ class Session:
         store = LabelStore(path, timeout=timeout)
         try:
             _check_session_meta(store)
+            _check_session_args(int(store.meta["shape"][0]), user=user, source=source, timeout=timeout)
             _repair_params(store)
             if embeddings is None:
                 X = _load_saved_embeddings(_side_file(store.path, "embeddings.npy"))
