@@ -183,6 +183,7 @@ class LabelStore:
         # Which file this store holds open: if the path later names another file, or none, or an emptied
         # one, SQLite would keep committing into the orphaned inode and every "saved" label would be lost.
         self._identity = _file_identity(self.path)
+        self._size = self.path.stat().st_size  # never shrinks: no VACUUM, no auto_vacuum
         self._gone: str | None = None
         self._conn = self._connect()
         self.meta = self._read_meta()
@@ -405,7 +406,7 @@ class LabelStore:
         Once it has failed it keeps failing: this store writes nothing more.
         """
         if self._gone is None:
-            self._gone = _file_change(self.path, self._identity)
+            self._gone, self._size = _file_change(self.path, self._identity, self._size)
         if self._gone is not None:
             raise JournalGoneError(
                 f"{self.path} {self._gone} while this session had it open; nothing more is written to it "
@@ -607,22 +608,28 @@ def _file_identity(path: Path) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
-def _file_change(path: Path, identity: tuple[int, int]) -> str | None:
-    """Say how ``path`` differs from the journal file opened with ``identity``; None when it does not."""
+def _file_change(path: Path, identity: tuple[int, int], size: int) -> tuple[str | None, int]:
+    """Say how ``path`` differs from the journal opened with ``identity`` and last seen with ``size`` bytes.
+
+    Returns ``(None, current size)`` when it is still the same, intact file.  A journal file never shrinks
+    (nblabel never vacuums it), so a smaller file was truncated even if its header survived.
+    """
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        return "was deleted"
+        return "was deleted", size
     if (st.st_dev, st.st_ino) != identity:
-        return "was replaced by another file"
+        return "was replaced by another file", size
+    if st.st_size < size:
+        return f"was truncated (from {size} to {st.st_size} bytes)", size
     try:
         with open(path, "rb") as fh:
             head = fh.read(len(_SQLITE_MAGIC))
     except OSError as exc:
-        return f"can no longer be read ({exc})"
+        return f"can no longer be read ({exc})", size
     if head != _SQLITE_MAGIC:
-        return "was truncated or overwritten"
-    return None
+        return "was truncated or overwritten", size
+    return None, st.st_size
 
 
 def _place(tmp: Path, path: Path) -> None:

@@ -91,6 +91,17 @@ def test_a_journal_truncated_under_a_session_fails_and_then_reads_as_damaged_not
     assert "pass journal= a new path" not in str(info.value) and "backup" in str(info.value)
 
 
+def test_a_journal_cut_in_half_under_a_session_is_detected_by_its_size(tmp_path):
+    s = make(tmp_path)
+    s.label("1", "a")
+    size = s.journal.stat().st_size
+    with open(s.journal, "r+b") as fh:
+        fh.truncate(size // 2)  # the header survives
+    with pytest.raises(JournalGoneError, match="truncated"):
+        s.label("2", "b")
+    s.close()
+
+
 def test_an_empty_journal_file_is_reported_as_damaged(tmp_path):
     (tmp_path / "j.nblabel.db").write_bytes(b"")
     with pytest.raises(CorruptJournalError, match=r"empty \(0 bytes\).*backup"):
