@@ -160,8 +160,8 @@ class Labeler(anywidget.AnyWidget):
     Notes
     -----
     Keys (focus inside the widget): 1-9 label the selection, ``a`` accepts the given label, ``p`` takes
-    the predicted one, ``u`` unlabels, ``z`` undoes, ``Z``/``y`` redoes, ctrl/cmd+A selects all,
-    Esc clears, arrows page, ``s`` shows similar images.
+    the predicted one, ``u`` unlabels, ``z`` undoes your own last change (see :meth:`Session.undo`),
+    ``Z``/``y`` redoes, ctrl/cmd+A selects all, Esc clears, arrows page, ``s`` shows similar images.
 
     """
 
