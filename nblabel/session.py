@@ -17,12 +17,13 @@ import hashlib
 import io
 import json
 import os
+import sqlite3
 import stat
 import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -380,7 +381,9 @@ class Session:
         try:
             self._init(store, X, source=source, user=user, background=background)
         except BaseException:
-            if created:  # a session that failed to start leaves nothing behind
+            # A session that failed to start leaves nothing behind, unless another notebook already
+            # resumed the new journal and labeled in it.
+            if created and not _has_events(path):
                 for leftover in _siblings(path) - before:
                     (path.parent / leftover).unlink(missing_ok=True)
             raise
@@ -1480,6 +1483,15 @@ def _siblings(path: Path) -> set[str]:
     return {
         p.name for p in path.parent.iterdir() if p.name == path.name or p.name.startswith(f"{path.name}-")
     }
+
+
+def _has_events(path: Path) -> bool:
+    """Whether the journal at ``path`` holds any event (True when that cannot be read: then keep it)."""
+    try:
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
+            return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM nblabel_events)").fetchone()[0])
+    except sqlite3.Error:
+        return True
 
 
 def _saved_embeddings_ok(path: Path, X: np.ndarray) -> bool:

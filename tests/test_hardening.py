@@ -188,6 +188,23 @@ def test_a_session_that_fails_to_start_removes_the_journal_it_created(tmp_path, 
     assert files(tmp_path) == []
 
 
+def test_a_failed_start_keeps_a_new_journal_someone_else_already_labeled_in(tmp_path, monkeypatch):
+    from nblabel.graph import KnnGraph
+
+    def other_notebook_labels_then_we_fail(self, X):
+        with LabelStore(tmp_path / "j.nblabel.db") as other:
+            other.append([("label", "1", "a")], user="bob")
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(KnnGraph, "fit", other_notebook_labels_then_we_fail)
+    with pytest.raises(MemoryError):
+        make(tmp_path)
+    monkeypatch.undo()
+    s = Session.open(tmp_path / "j.nblabel.db", embeddings=X)
+    assert s.state.verified[1] == 0
+    s.close()
+
+
 def test_a_propagation_failure_after_the_commit_does_not_report_a_saved_change_as_failed(
     tmp_path, monkeypatch
 ):
