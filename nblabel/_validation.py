@@ -6,7 +6,9 @@ so a person in a notebook can act on it without reading the source.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+import unicodedata
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -248,3 +250,202 @@ def check_positive(value: object, name: str) -> float:
             f"{name}: expected a finite positive number; got {value!r}. Fix: pass e.g. {name}=0.05."
         )
     return out
+
+
+#: Longest class name accepted: names are shown on buttons and in the legend, and travel with every export.
+MAX_CLASS_NAME = 200
+
+
+def check_class_name(name: object, *, name_of: str = "class name") -> str:
+    """Check one class name: a non-empty string without surrounding spaces or control characters.
+
+    Parameters
+    ----------
+    name : str
+        The candidate name.
+    name_of : str
+        What the name is, used in error messages (e.g. ``"add_class"``).
+
+    Returns
+    -------
+    str
+        ``name`` unchanged.
+
+    """
+    if not isinstance(name, str):
+        raise ValueError(
+            f"{name_of}: expected a class name (str); got {type(name).__name__} {name!r}. "
+            f"Fix: pass the name as text, e.g. {str(name)!r}."
+        )
+    if not name.strip():
+        raise ValueError(f"{name_of}: expected a non-empty class name; got {name!r}. Fix: pass e.g. 'cat'.")
+    if len(name) > MAX_CLASS_NAME:
+        raise ValueError(
+            f"{name_of}: expected at most {MAX_CLASS_NAME} characters; got {len(name)} "
+            f"(starting {name[:20]!r}). Fix: use a shorter name."
+        )
+    if name != name.strip():
+        raise ValueError(
+            f"{name_of}: expected no spaces at the start or end (they make look-alike classes); "
+            f"got {name!r}. "
+            f"Fix: use {name.strip()!r}."
+        )
+    control = sorted({c for c in name if unicodedata.category(c) in ("Cc", "Cs")})
+    if control:
+        raise ValueError(
+            f"{name_of}: expected printable text; got {name[:40]!r} with control characters "
+            f"{[hex(ord(c)) for c in control[:5]]}. Fix: remove them."
+        )
+    return name
+
+
+def check_classes(classes: Iterable[object], *, name: str = "classes") -> list[str]:
+    """Check a class list: valid names (:func:`check_class_name`), unique.
+
+    Parameters
+    ----------
+    classes : iterable of str
+        Class names in index order.
+    name : str
+        Name used in error messages.
+
+    Returns
+    -------
+    list of str
+
+    """
+    if isinstance(classes, str):
+        raise ValueError(
+            f"{name}: expected a list of class names; got the single string {classes!r}. "
+            f"Fix: pass [{classes!r}]."
+        )
+    out = [check_class_name(c, name_of=name) for c in classes]
+    if len(set(out)) != len(out):
+        dups = sorted({c for c in out if out.count(c) > 1})
+        raise ValueError(f"{name}: expected unique names; got duplicates {dups[:5]}. Fix: remove them.")
+    return out
+
+
+def is_missing_label(value: object) -> bool:
+    """Whether a label means "no label": None, NaN, ``pd.NA``/``NaT``, ``""`` or the index -1."""
+    if value is None or (isinstance(value, str) and value == ""):
+        return True
+    if isinstance(value, str | bool | np.bool_):
+        return False
+    if isinstance(value, float | np.floating):
+        return bool(np.isnan(value) or value == -1)
+    if isinstance(value, int | np.integer):
+        return bool(value == -1)
+    # pd.NA / pd.NaT can only exist once pandas is imported; then ask pandas (for scalars only: on an array
+    # pd.isna is elementwise).  The engine modules import this file and need not load pandas.
+    pd = sys.modules.get("pandas")
+    return bool(pd is not None and pd.api.types.is_scalar(value) and pd.isna(value))
+
+
+def encode_labels(
+    labels: object, classes: Iterable[object] | None = None, *, n: int | None = None, name: str = "labels"
+) -> tuple[np.ndarray, list[str]]:
+    """Turn labels as people pass them into class indices and the class list: the one encoder for all inputs.
+
+    Every entry point that takes given labels (``Session(given=...)``, the image sources) calls this, so the
+    same labels mean the same thing everywhere.
+
+    Parameters
+    ----------
+    labels : sequence or array, length n, or None
+        All class names (str) or all class indices (int, or integral floats); None, NaN, ``pd.NA``, ``""``
+        and -1 mean no label.  A mix of names and indices is refused (``"3"`` and ``3`` would be two
+        classes or one depending on the order they come in).
+    classes : sequence of str, optional
+        Class names: the order for indices, the allowed set for names.  Default: the sorted distinct names,
+        or ``"0" .. str(max index)``.
+    n : int, optional
+        Expected number of labels.
+    name : str
+        Name used in error messages.
+
+    Returns
+    -------
+    codes : numpy.ndarray, shape (n,), int32
+        Class index per item, -1 for none.
+    classes : list of str
+
+    """
+    class_list = check_classes(classes, name="classes") if classes is not None else None
+    if labels is None:
+        if n is None:
+            raise ValueError(f"{name}: expected labels or a number of items; got neither.")
+        return np.full(n, -1, dtype=np.int32), class_list or []
+    if isinstance(labels, str) or not hasattr(labels, "__len__"):
+        raise ValueError(
+            f"{name}: expected one label per item (a list or array); got {type(labels).__name__}. "
+            "Fix: pass a list with a class name or index per item, None where there is none."
+        )
+    if isinstance(labels, np.ndarray):
+        if labels.ndim != 1:
+            raise ValueError(
+                f"{name}: expected a 1-D sequence of labels; got shape {labels.shape}. "
+                "Fix: pass labels.ravel()."
+            )
+        values = labels.tolist()  # numpy strings stay str and NaN stays a float: no 'nan' class
+    else:
+        values = list(labels)  # type: ignore[call-overload]
+    if n is not None and len(values) != n:
+        raise ValueError(
+            f"{name}: expected one label per item ({n}); got {len(values)}. "
+            "Fix: pass one label per item, None where there is none."
+        )
+    missing = [is_missing_label(v) for v in values]
+    present = [v for v, m in zip(values, missing, strict=True) if not m]
+    names = [v for v in present if isinstance(v, str)]
+    if names and len(names) != len(present):
+        other = next(v for v in present if not isinstance(v, str))
+        raise ValueError(
+            f"{name}: expected all class names (str) or all class indices (int); got a mix, "
+            f"e.g. {names[0]!r} "
+            f"and {other!r}. Fix: convert them to one kind, e.g. [str(v) for v in labels]."
+        )
+    codes = np.full(len(values), -1, dtype=np.int32)
+    if names:
+        for label in set(names):
+            check_class_name(label, name_of=name)
+        if class_list is None:
+            class_list = sorted(set(names))
+        index = {c: j for j, c in enumerate(class_list)}
+        unknown = sorted(set(names) - index.keys())
+        if unknown:
+            raise ValueError(
+                f"{name}: expected names from classes={class_list[:10]}; got unknown names {unknown[:5]}. "
+                "Fix: add them to classes=, or leave classes=None to collect them from the labels."
+            )
+        for k, (v, m) in enumerate(zip(values, missing, strict=True)):
+            if not m:
+                codes[k] = index[v]
+        return codes, class_list
+    for k, (v, m) in enumerate(zip(values, missing, strict=True)):
+        if m:
+            continue
+        if (
+            isinstance(v, bool | np.bool_)
+            or not isinstance(v, int | np.integer | float | np.floating)
+            or v != int(v)
+        ):
+            raise ValueError(
+                f"{name}: expected class names or integer class indices (-1 = none); got {v!r} at position "
+                f"{k}. Fix: pass strings or ints, None for no label."
+            )
+        if v < -1:
+            raise ValueError(
+                f"{name}: expected indices >= -1 (-1 = no label); got {v!r} at position {k}. "
+                "Fix: use -1 or None for no label."
+            )
+        codes[k] = int(v)
+    top = int(codes.max(initial=-1))
+    if class_list is None:
+        class_list = [str(j) for j in range(top + 1)]
+    elif top >= len(class_list):
+        raise ValueError(
+            f"{name}: expected indices below len(classes)={len(class_list)}; got {top}. "
+            "Fix: add the missing class names to classes=."
+        )
+    return codes, class_list

@@ -125,8 +125,26 @@ def load_backbone_state(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor
     if p.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(p)), {}
-    obj = torch.load(p, map_location="cpu", weights_only=True)
+        try:
+            return load_file(str(p)), {}
+        except Exception as exc:  # safetensors raises its own SafetensorError (and OSError) for a bad file
+            raise ValueError(
+                f"checkpoint: expected a safetensors weights file; {str(p)!r} cannot be read as one "
+                f"({type(exc).__name__}). Fix: check that the download or copy finished, or pass another "
+                "file."
+            ) from None
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... for a bad file
+        # torch's own message suggests weights_only=False, which would run any code the file contains:
+        # never pass that advice on.  Say what the file is not, and what to do instead.
+        raise ValueError(
+            f"checkpoint: expected weights saved with torch.save (a state dict of tensors) or a train_byol "
+            f"checkpoint; {str(p)!r} cannot be read as weights ({type(exc).__name__}). nblabel loads only "
+            "tensors from checkpoints, never arbitrary Python objects. Fix: check that the file is complete "
+            "and is a weights file; re-save it with torch.save(model.state_dict(), path), or convert it to "
+            ".safetensors."
+        ) from None
     if isinstance(obj, dict) and obj.get("format") == BYOL_CHECKPOINT_FORMAT:
         return obj["backbone"], {"model_name": obj.get("model_name"), "model_kwargs": obj.get("model_kwargs")}
     for key in ("state_dict", "model"):

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
-import math
 import os
+import sqlite3
+import stat
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,10 +31,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from nblabel._validation import check_embeddings, check_ids, check_labels
+from nblabel._validation import (
+    check_class_name,
+    check_embeddings,
+    check_ids,
+    check_k,
+    check_positive,
+    encode_labels,
+    is_missing_label,
+)
 from nblabel.clusters import DEFAULT_RESOLUTION
 from nblabel.graph import KnnGraph
-from nblabel.store import CorruptJournalError, Event, JournalError, LabelStore
+from nblabel.store import CorruptJournalError, Event, JournalError, JournalGoneError, LabelStore
 
 if TYPE_CHECKING:
     from nblabel.clusters import Clustering
@@ -154,12 +166,23 @@ class _LPResult:
     disagree: np.ndarray
 
 
-class _LabelHistory:
-    """Verified labels, class list and undo/redo stacks, rebuilt by replaying journal events.
+def _owner(user: str | None, origin: str | None) -> tuple[str, str | None]:
+    """Whose undo history an event belongs to: the named ``user``, else the session instance that made it.
 
-    Undo history is linear: a new change clears the redo stack; ``undo`` reverts the most recent change still
-    in effect, whoever made it.  Nothing here is stored on its own: replaying the same events always rebuilds
-    the same stacks, which is what makes ``Session.open`` restore undo history.
+    A named user gets one history across notebooks and restarts; sessions without a user each get their own.
+    Events from journals written before ``origin`` was recorded (user and origin None) share one history.
+    """
+    return ("user", user) if user is not None else ("session", origin)
+
+
+class _LabelHistory:
+    """Verified labels, class list and per-owner undo/redo stacks, rebuilt by replaying journal events.
+
+    Each owner (see :func:`_owner`) has a linear history: their new change clears their redo stack, and their
+    ``undo`` reverts their own most recent change still in effect, never someone else's.  An undo (or redo)
+    restores an item only if it still holds the label that change left; an item someone else changed since
+    keeps their label.  Nothing here is stored on its own: replaying the same events always rebuilds the same
+    stacks, which is what makes ``Session.open`` restore undo history.
     """
 
     def __init__(self, ids: list[str], classes: list[str]) -> None:
@@ -168,9 +191,9 @@ class _LabelHistory:
         self.class_index = {name: j for j, name in enumerate(self.classes)}
         self.verified = np.full(len(ids), -1, dtype=np.int32)
         self.seq = 0
-        # Each entry is one action: [(item index, label before, label after), ...] in application order.
-        self.undo_stack: list[list[tuple[int, int, int]]] = []
-        self.redo_stack: list[list[tuple[int, int, int]]] = []
+        # Per owner; each entry is one action: [(item index, label before, label after), ...] in order.
+        self.undo_stacks: dict[tuple[str, str | None], list[list[tuple[int, int, int]]]] = {}
+        self.redo_stacks: dict[tuple[str, str | None], list[list[tuple[int, int, int]]]] = {}
 
     def apply(self, events: Sequence[Event]) -> set[int]:
         """Apply events in ``seq`` order; return the indices whose verified label may have changed."""
@@ -187,90 +210,44 @@ class _LabelHistory:
         return changed
 
     def _apply_action(self, action: Sequence[Event]) -> set[int]:
+        owner = _owner(action[0].user, action[0].origin)
         kind = action[0].kind
-        if kind == "add_class":
-            for e in action:
-                # Two sessions may add the same name concurrently; the first one in the log wins.
-                if e.cls not in self.class_index:
-                    self.class_index[str(e.cls)] = len(self.classes)
-                    self.classes.append(str(e.cls))
-            return set()
         if kind in ("undo", "redo"):
-            source, target = (
-                (self.undo_stack, self.redo_stack) if kind == "undo" else (self.redo_stack, self.undo_stack)
-            )
-            if not source:  # another session emptied the stack first; the event is then a no-op
+            undo, redo = self.undo_stacks.setdefault(owner, []), self.redo_stacks.setdefault(owner, [])
+            source, target = (undo, redo) if kind == "undo" else (redo, undo)
+            if not source:  # another session of this owner emptied the stack first: a no-op
                 return set()
             changes = source.pop()
             steps = reversed(changes) if kind == "undo" else changes
             for i, before, after in steps:
-                self.verified[i] = before if kind == "undo" else after
+                expect, new = (after, before) if kind == "undo" else (before, after)
+                if self.verified[i] == expect:  # else someone changed it since: their label stays
+                    self.verified[i] = new
             target.append(changes)
             return {i for i, _, _ in changes}
+        # One action may add classes and then label with them (import_labels): classes first, labels after.
         changes = []
         for e in action:
+            if e.kind == "add_class":
+                # Two sessions may add the same name concurrently; the first one in the log wins.
+                if e.cls not in self.class_index:
+                    self.class_index[str(e.cls)] = len(self.classes)
+                    self.classes.append(str(e.cls))
+                continue
             i = self.index.get(str(e.item))
-            after = -1 if kind == "unlabel" else self.class_index.get(str(e.cls))
+            after = -1 if e.kind == "unlabel" else self.class_index.get(str(e.cls))
             if i is None or after is None:
                 raise CorruptJournalError(
-                    f"journal event {e.seq} ({kind} {e.item!r} {e.cls!r}) names an item or class the journal "
-                    "does not hold; it was edited by something other than nblabel. Fix: restore a backup, "
-                    "or start a new journal and import an export of this one."
+                    f"journal event {e.seq} ({e.kind} {e.item!r} {e.cls!r}) names an item or class the "
+                    "journal does not hold; it was edited by something other than nblabel. Fix: restore a "
+                    "backup, or start a new journal and import an export of this one."
                 )
             changes.append((i, int(self.verified[i]), after))
             self.verified[i] = after
-        self.undo_stack.append(changes)
-        self.redo_stack.clear()
+        if changes:
+            self.undo_stacks.setdefault(owner, []).append(changes)
+            self.redo_stacks.pop(owner, None)
         return {i for i, _, _ in changes}
-
-
-def _encode_given(given: Any, classes: Sequence[str] | None, n: int) -> tuple[list[str], np.ndarray]:
-    """Turn given labels (names or indices, None/NaN/"" for none) into class indices and a class list."""
-    if classes is not None:
-        classes = _check_classes(classes)
-    if given is None:
-        return list(classes or []), np.full(n, -1, dtype=np.int32)
-    values = np.asarray(given, dtype=object)
-    if values.ndim != 1 or values.shape[0] != n:
-        raise ValueError(
-            f"given: expected one label per item, shape ({n},); got shape {values.shape}. "
-            "Fix: pass a list/array with a class name or index per embedding row (None for no label)."
-        )
-    missing = np.array(
-        [v is None or v == "" or (isinstance(v, float) and math.isnan(v)) for v in values], bool
-    )
-    if any(isinstance(v, str) for v in values[~missing]):
-        names = [str(v) for v in values[~missing]]
-        if classes is None:
-            classes = sorted(set(names))
-        unknown = sorted(set(names) - set(classes))
-        if unknown:
-            raise ValueError(
-                f"given: expected class names from classes={classes}; got unknown names {unknown[:5]}. "
-                "Fix: add them to classes=, or leave classes=None to take the sorted set of given names."
-            )
-        lookup = {c: j for j, c in enumerate(classes)}
-        out = np.full(n, -1, dtype=np.int32)
-        out[~missing] = [lookup[v] for v in names]
-        return list(classes), out
-    ints = np.where(missing, -1, values).astype(np.float64)
-    codes = check_labels(ints, n, len(classes) if classes is not None else None, name="given")
-    if classes is None:
-        classes = [str(j) for j in range(int(codes.max(initial=-1)) + 1)]
-    return list(classes), codes.astype(np.int32)
-
-
-def _check_classes(classes: Iterable[Any]) -> list[str]:
-    out = list(classes)
-    bad = [c for c in out if not isinstance(c, str) or not c.strip()]
-    if bad:
-        raise ValueError(
-            f"classes: expected non-empty strings; got {bad[:5]}. "
-            "Fix: name every class, e.g. classes=['cat', 'dog']."
-        )
-    if len(set(out)) != len(out):
-        raise ValueError(f"classes: expected unique names; got {out}. Fix: remove the duplicates.")
-    return out
 
 
 def _side_file(journal: Path, suffix: str) -> Path:
@@ -278,13 +255,50 @@ def _side_file(journal: Path, suffix: str) -> Path:
     return journal.with_name(f"{journal.name}-{suffix}")
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def _atomic_write(path: Path, write: Callable[[Path], None], *, replace: bool = True) -> None:
+    """Write a file under a temporary name beside ``path`` and move it into place in one step.
+
+    With ``replace=False`` an existing ``path`` (even one that appeared meanwhile) is never overwritten:
+    ``FileExistsError``.  A replaced file's permission bits are kept.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         write(tmp)
+        if not replace:
+            try:
+                os.link(tmp, path)  # fails if path exists, unlike a rename
+            except FileExistsError:
+                raise FileExistsError(
+                    f"{path} appeared while it was being written; nothing was overwritten. "
+                    "Fix: pass overwrite=True to replace it, or choose another path."
+                ) from None
+            except OSError:  # a filesystem without hard links
+                if path.exists():
+                    raise FileExistsError(f"{path} appeared while it was being written.") from None
+                os.rename(tmp, path)
+            return
+        try:
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+        except FileNotFoundError:
+            pass
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+#: A CSV cell starting with one of these is a formula (or hides one) in spreadsheet programs; ``'`` is
+#: included so that the added quote can be told apart from one that was already there.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _csv_safe(text: str) -> str:
+    """Neutralise spreadsheet formula injection: prefix ``'`` to text a spreadsheet would evaluate."""
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
+def _csv_unsafe(text: str) -> str:
+    """Undo :func:`_csv_safe` on a value read back from a CSV export."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
 
 
 class Session:
@@ -309,7 +323,8 @@ class Session:
     t : int
         Propagation steps.
     user : str, optional
-        Recorded with every journal event.
+        Recorded with every journal event, and whose undo history :meth:`undo` walks: the same ``user`` finds
+        its history again after a restart or in another notebook; without one, each session has its own.
     source : ImageSource, optional
         Where thumbnails come from; kept as :attr:`source`.
     background : bool
@@ -345,34 +360,38 @@ class Session:
         timeout: float = 5.0,
         **graph_kw: Any,
     ) -> None:
-        X = check_embeddings(embeddings, k=k)
+        # Every parameter is checked before anything is written: a check that fails leaves no journal and no
+        # side files, and a value that would only fail later (t with no class yet) cannot reach the journal.
+        X = check_embeddings(embeddings)
         n = X.shape[0]
+        params = _check_params(n, k=k, T=T, t=t, **graph_kw)
         ids = check_ids(range(n) if ids is None else ids, n)
-        class_list, given_codes = _encode_given(given, classes, n)
-        unknown = sorted(set(graph_kw) - set(_GRAPH_PARAMS))
-        if unknown:
-            raise ValueError(
-                f"unexpected keyword arguments {unknown}; expected KnnGraph parameters from "
-                f"{list(_GRAPH_PARAMS)}. Fix: check the spelling."
-            )
-        params = {"k": k, "T": T, "t": t, **graph_kw}
+        given_codes, class_list = encode_labels(given, classes, n=n, name="given")
+        _check_session_args(n, user=user, source=source, timeout=timeout)
         fp = fingerprint(X)
         path = Path(journal) if journal is not None else Path.cwd() / f"session-{fp[:8]}.nblabel.db"
         path = path.expanduser().absolute()
+        created = False
         if path.exists():
-            store = LabelStore(path, timeout=timeout)
-            try:
-                _check_same_data(store, fp, ids, given_codes, class_list)
-                if store.meta.get("params") != params:
-                    # Labels do not depend on the graph; the journal records the parameters now in use.
-                    store.set_meta("params", params)
-            except BaseException:
-                store.close()
-                raise
+            store = _resume(path, timeout, fp, ids, given_codes, class_list, params)
         else:
             meta = {"fingerprint": fp, "shape": list(X.shape), "classes": class_list, "params": params}
-            store = LabelStore.create(path, ids=ids, given=given_codes, meta=meta, timeout=timeout)
-        self._init(store, X, source=source, user=user, background=background)
+            before = _siblings(path)
+            try:
+                store = LabelStore.create(path, ids=ids, given=given_codes, meta=meta, timeout=timeout)
+                created = True
+            except FileExistsError:
+                # Another notebook created this journal between our check and our create: resume theirs.
+                store = _resume(path, timeout, fp, ids, given_codes, class_list, params)
+        try:
+            self._init(store, X, source=source, user=user, background=background)
+        except BaseException:
+            # A session that failed to start leaves nothing behind, unless another notebook already
+            # resumed the new journal and labeled in it.
+            if created and not _has_events(path):
+                for leftover in _siblings(path) - before:
+                    (path.parent / leftover).unlink(missing_ok=True)
+            raise
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -406,14 +425,10 @@ class Session:
         store = LabelStore(path, timeout=timeout)
         try:
             _check_session_meta(store)
+            _check_session_args(int(store.meta["shape"][0]), user=user, source=source, timeout=timeout)
+            _repair_params(store)
             if embeddings is None:
-                saved = _side_file(store.path, "embeddings.npy")
-                if not saved.is_file():
-                    raise FileNotFoundError(
-                        f"{saved} is missing; expected the embeddings saved next to the journal. "
-                        "Fix: pass embeddings= (the same array the session was created with)."
-                    )
-                X = check_embeddings(np.load(saved, allow_pickle=False))
+                X = _load_saved_embeddings(_side_file(store.path, "embeddings.npy"))
             else:
                 X = check_embeddings(embeddings)
             if fingerprint(X) != store.meta["fingerprint"]:
@@ -495,6 +510,9 @@ class Session:
         self._X = _frozen(X.view())  # a read-only view: the caller's own array stays writeable
         self.source = source
         self.user = user
+        # Who this session is in the journal's undo history (see _owner): a named user, else this instance.
+        self._origin = uuid.uuid4().hex
+        self._owner = _owner(user, self._origin)
         self._params = dict(store.meta["params"])
         ids, given = store.items()
         self._ids = ids
@@ -524,7 +542,7 @@ class Session:
         self._history.apply(store.read())
         self.graph = self._load_or_build_graph()
         saved = _side_file(store.path, "embeddings.npy")
-        if not saved.is_file():
+        if not _saved_embeddings_ok(saved, self._X):  # missing or damaged: rebuilt from the embeddings in use
             _atomic_write(saved, lambda tmp: _save_npy(tmp, self._X))
         self._lp = self._run_lp(set())
         self._state = self._make_state()
@@ -582,15 +600,15 @@ class Session:
 
     @property
     def can_undo(self) -> bool:
-        """Whether :meth:`undo` has a change to revert."""
+        """Whether :meth:`undo` has a change of yours to revert."""
         with self._lock:
-            return bool(self._history.undo_stack)
+            return bool(self._history.undo_stacks.get(self._owner))
 
     @property
     def can_redo(self) -> bool:
-        """Whether :meth:`redo` has a change to reapply."""
+        """Whether :meth:`redo` has a change of yours to reapply."""
         with self._lock:
-            return bool(self._history.redo_stack)
+            return bool(self._history.redo_stacks.get(self._owner))
 
     @property
     def error(self) -> BaseException | None:
@@ -636,7 +654,11 @@ class Session:
             self._commit([("accept", item, name) for item, name in zip(items, names, strict=True)])
 
     def undo(self) -> bool:
-        """Revert the most recent change still in effect (in this journal, by any session).
+        """Revert your most recent change still in effect; other people's changes are never undone.
+
+        "Your" means this session's ``user`` when one is given (the same user's history spans notebooks and
+        restarts), else this session object.  An item someone else changed after your change keeps their
+        label.
 
         Returns
         -------
@@ -646,14 +668,14 @@ class Session:
         """
         with self._changing():
             self._pull()
-            if not self._history.undo_stack:
+            if not self._history.undo_stacks.get(self._owner):
                 self._flush()
                 return False
             self._commit([("undo", None, None)])
             return True
 
     def redo(self) -> bool:
-        """Reapply the most recently undone change.
+        """Reapply your most recently undone change (see :meth:`undo` for whose changes are yours).
 
         Returns
         -------
@@ -663,7 +685,7 @@ class Session:
         """
         with self._changing():
             self._pull()
-            if not self._history.redo_stack:
+            if not self._history.redo_stacks.get(self._owner):
                 self._flush()
                 return False
             self._commit([("redo", None, None)])
@@ -687,10 +709,7 @@ class Session:
             return self._add_class(name)
 
     def _add_class(self, name: str) -> int:
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(
-                f"add_class: expected a non-empty class name; got {name!r}. Fix: pass e.g. 'cat'."
-            )
+        check_class_name(name, name_of="add_class")
         self._pull()
         if name in self._history.classes:
             raise ValueError(
@@ -1159,7 +1178,7 @@ class Session:
         return int(cluster)
 
     # ------------------------------------------------------------------ export / import
-    def export(self, path: str | os.PathLike[str]) -> Path:
+    def export(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write every item's labels and results to ``.csv`` or ``.json``.
 
         Columns: ``id, given, verified, predicted, confidence, suspicion, flagged, outlier, duplicate_group``
@@ -1167,10 +1186,19 @@ class Session:
         empty (CSV) or null (JSON) for none.  The JSON file also lists the classes.  :meth:`import_labels`
         reads both.
 
+        CSV files are made safe to open in a spreadsheet: an id or class name starting with ``=``, ``+``,
+        ``-``, ``@``, a tab, a carriage return or ``'`` is written with a ``'`` in front, so it is shown as
+        text and never run as a formula.  :meth:`import_labels` removes that ``'`` again.
+
         Parameters
         ----------
         path : str or Path
             Ends in ``.csv`` or ``.json``.
+        overwrite : bool
+            Replace an existing file.  The new file is written beside it and renamed over it, so readers see
+            the old or the new file, never half of one; it keeps the old file's permissions, and a symlink
+            keeps pointing at the (replaced) file it names.  Other hard links to the old file keep the old
+            content.
 
         Returns
         -------
@@ -1181,28 +1209,49 @@ class Session:
         suffix = path.suffix.lower()
         if suffix not in (".csv", ".json"):
             raise ValueError(f"export: expected a path ending in .csv or .json; got {str(path)!r}.")
-        self.refresh()
+        exists = path.exists() or path.is_symlink()
+        if exists and not overwrite:
+            raise FileExistsError(
+                f"export: {path} already exists; expected a new file. "
+                "Fix: pass overwrite=True to replace it, or choose another path."
+            )
+        try:
+            self.refresh()
+        except JournalGoneError:
+            pass  # the journal is gone: export what this session holds, which is what a rescue needs
         s = self._state
         frame = self._frame(s, np.arange(self.n_items)).reset_index()[list(EXPORT_COLUMNS)]
         if suffix == ".csv":
-            _atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC))
+            for column in ("id", "given", "verified", "predicted"):
+                frame[column] = frame[column].map(_csv_safe, na_action="ignore").astype(object)
+            write: Callable[[Path], None] = lambda tmp: frame.to_csv(  # noqa: E731
+                tmp, index=False, quoting=csv.QUOTE_NONNUMERIC
+            )
         else:
             records = json.loads(frame.to_json(orient="records"))
             doc = {"format": _EXPORT_FORMAT, "version": 1, "classes": list(s.classes), "items": records}
-            _atomic_write(path, lambda tmp: tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False)))
+            write = lambda tmp: tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False))  # noqa: E731
+        # Through a symlink: replace the file it names, so the link stays a link.
+        target = Path(os.path.realpath(path)) if path.is_symlink() else path
+        _atomic_write(target, write, replace=overwrite)
         return path
 
-    def import_labels(self, path: str | os.PathLike[str]) -> int:
+    def import_labels(self, path: str | os.PathLike[str], *, add_classes: bool = False) -> int:
         """Apply the verified labels of an exported file (or any CSV/JSON with ``id`` and ``verified``).
 
-        Missing classes are added; each class's labels become one undoable change.  Items without a
-        verified label in the file keep theirs.
+        The whole file is one change: one journal transaction and one undo step.  Only items whose verified
+        label differs from the file's are written; items without a verified label in the file keep theirs.
+        When an id appears on several rows the last row wins, with a warning that says how many rows were
+        superseded.
 
         Parameters
         ----------
         path : str or Path
             A ``.csv`` or ``.json`` written by :meth:`export` (JSON: an object with ``items``, or a list of
             records).
+        add_classes : bool
+            Add class names that the session does not have yet.  By default they are refused, so a typo or a
+            stray value (``5``, ``True``, ``=cmd|...``) does not silently become a new class.
 
         Returns
         -------
@@ -1212,25 +1261,48 @@ class Session:
         """
         path = Path(path).expanduser()
         frame = _read_labels_file(path)
+        superseded = frame["id"].duplicated(keep="last")
+        if superseded.any():
+            repeated = sorted(set(frame["id"][superseded]))
+            warnings.warn(
+                f"import_labels: {int(superseded.sum())} row(s) of {path.name} repeat an id of a later "
+                f"row; the last row for each id wins ({len(repeated)} id(s), e.g. {repeated[:5]}).",
+                UserWarning,
+                stacklevel=2,
+            )
+            frame = frame[~superseded]
         unknown = [i for i in frame["id"] if i not in self._history.index]
         if unknown:
             raise ValueError(
                 f"import_labels: expected ids of this session; got {len(unknown)} unknown, "
                 f"e.g. {unknown[:5]}. Fix: import into the session the file was exported from."
             )
+        names = sorted(set(frame["verified"]))
+        for name in names:
+            check_class_name(name, name_of=f"import_labels ({path.name}, column 'verified')")
         with self._changing():
             self._pull()
-            wanted: dict[str, list[str]] = {}
-            for item, name in zip(frame["id"], frame["verified"], strict=True):
-                current = self._history.verified[self._history.index[item]]
-                if current < 0 or self._history.classes[current] != name:
-                    wanted.setdefault(name, []).append(item)
-            for name in wanted:
-                if name not in self._history.classes:
-                    self._add_class(name)
-            for name, items in wanted.items():
-                self._commit([("label", item, name) for item in items])
-        return sum(len(v) for v in wanted.values())
+            h = self._history
+            new = [name for name in names if name not in h.class_index]
+            if new and not add_classes:
+                raise ValueError(
+                    f"import_labels: expected class names of this session {h.classes[:10]}; got "
+                    f"{len(new)} new name(s) in {path.name}, e.g. {new[:5]}. Fix: correct the file, or pass "
+                    "add_classes=True to add them."
+                )
+            current = h.verified[[h.index[item] for item in frame["id"]]]
+            wanted = np.array([h.class_index.get(name, -2) for name in frame["verified"]], dtype=np.int64)
+            differ = current != wanted
+            labels = [
+                ("label", item, name)
+                for item, name, d in zip(frame["id"], frame["verified"], differ, strict=True)
+                if d
+            ]
+            if not labels:
+                self._flush()
+                return 0
+            self._commit([*(("add_class", None, name) for name in new), *labels])
+        return len(labels)
 
     # ------------------------------------------------------------------ background mode
     @property
@@ -1386,7 +1458,7 @@ class Session:
         The state is always the replay of the journal, never a local guess: that is what keeps two sessions on
         one journal, and a reopened session, identical.  Caller holds ``_lock``.
         """
-        self._store.append(events, user=self.user)
+        self._store.append(events, user=self.user, origin=self._origin)
         self._pull()
         self._flush()
 
@@ -1409,8 +1481,20 @@ class Session:
             self._lp_stale = True
             self._cond.notify_all()
             return
-        with self._lp_lock:
-            lp = self._run_lp(changed)
+        try:
+            with self._lp_lock:
+                lp = self._run_lp(changed)
+        except Exception as exc:
+            # The change is already committed, so it must not be reported as failed: like a failed background
+            # run, the error goes to .error and on_error, the state stays pending, the next change refits.
+            self._report(exc)
+            warnings.warn(
+                f"label propagation failed after the change was saved ({type(exc).__name__}: {exc}); the "
+                "labels are in the journal, predictions are stale until the next change (see session.error).",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            return
         self._publish(lp)
 
     # ------------------------------------------------------------------ internals: propagation
@@ -1581,6 +1665,159 @@ class Session:
         return frame
 
 
+def _check_params(n: int, *, k: Any, T: Any, t: Any, **graph_kw: Any) -> dict[str, Any]:
+    """Check the graph and propagation parameters; return them as plain JSON values for the journal.
+
+    numpy scalars (``np.int64(5)``, ``np.float32(.05)``) are normal input and become Python numbers.
+    """
+    from nblabel.propagate import _check_t
+
+    unknown = sorted(set(graph_kw) - set(_GRAPH_PARAMS))
+    if unknown:
+        raise ValueError(
+            f"unexpected keyword arguments {unknown}; expected KnnGraph parameters from "
+            f"{list(_GRAPH_PARAMS)}. Fix: check the spelling."
+        )
+    params: dict[str, Any] = {"k": check_k(k, n)}
+    if isinstance(T, str):
+        params["T"] = T
+    elif isinstance(T, bool):
+        raise ValueError(f'T: expected a positive number or "auto"; got {T!r}. Fix: pass T="auto" or T=0.05.')
+    else:
+        params["T"] = check_positive(T, "T")
+    params["t"] = _check_t(t)
+    for name, value in graph_kw.items():
+        if name == "symmetric":
+            if not isinstance(value, bool | np.bool_):
+                raise ValueError(f"symmetric: expected True or False; got {value!r}. Fix: keep the default.")
+            params[name] = bool(value)
+        elif value is None and name in ("ef", "num_threads"):
+            params[name] = None
+        else:
+            low = 0 if name == "seed" else 1
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise ValueError(
+                    f"{name}: expected an integer >= {low}; got {value!r}. Fix: keep the default."
+                )
+            params[name] = int(value)
+    # KnnGraph's own check (T's "auto", M and ef_construction ranges), run now rather than at the first fit.
+    KnnGraph(k=params["k"], T=params["T"], **{key: params[key] for key in graph_kw})._check_params()
+    return params
+
+
+def _repair_params(store: LabelStore) -> None:
+    """Replace stored parameters that this version refuses (older versions let some through) by defaults.
+
+    A journal must always reopen: its labels do not depend on the graph parameters, so a bad ``t`` or ``k``
+    is no reason to lock a person out of their labels.  The repair is recorded in the journal and reported.
+    """
+    n = int(store.meta["shape"][0])
+    params = dict(store.meta["params"])
+    defaults = {"k": min(10, n - 1), "T": "auto", "t": 20}
+    try:
+        _check_params(n, **{**defaults, **params})
+        return
+    except (ValueError, TypeError) as exc:
+        first = str(exc)
+    fixed: dict[str, Any] = {}
+    for name, value in {**defaults, **params}.items():
+        trial = {**defaults, **fixed, name: value}
+        try:
+            _check_params(n, **trial)
+        except (ValueError, TypeError):
+            if name in defaults:
+                fixed[name] = defaults[name]
+            continue  # a bad graph parameter falls back to KnnGraph's own default
+        fixed[name] = value
+    fixed = _check_params(n, **fixed)
+    warnings.warn(
+        f"{store.path.name} records parameters this nblabel refuses ({first}); using {fixed} instead. The "
+        "labels are unaffected. Pass other values by resuming with "
+        "Session(embeddings, ..., journal=path, ...).",
+        UserWarning,
+        stacklevel=3,
+    )
+    store.set_meta("params", fixed)
+
+
+def _check_session_args(n: int, *, user: Any, source: Any, timeout: Any) -> None:
+    if user is not None and (not isinstance(user, str) or not user.strip() or len(user) > 200):
+        raise ValueError(
+            f"user: expected a short non-empty name or None; got {str(user)[:40]!r}. "
+            "Fix: pass e.g. user='ann'."
+        )
+    if source is not None and len(source) != n:
+        raise ValueError(
+            f"source: expected one image per embedding row ({n}); got {len(source)} images. "
+            "Fix: pass the ImageSource the embeddings were computed from."
+        )
+    check_positive(timeout, "timeout")
+
+
+def _resume(
+    path: Path,
+    timeout: float,
+    fp: str,
+    ids: list[str],
+    given: np.ndarray,
+    classes: list[str],
+    params: dict[str, Any],
+) -> LabelStore:
+    """Open an existing journal for the same data, recording the parameters now in use."""
+    store = LabelStore(path, timeout=timeout)
+    try:
+        _check_same_data(store, fp, ids, given, classes)
+        if store.meta.get("params") != params:
+            # Labels do not depend on the graph; the journal records the parameters now in use.
+            store.set_meta("params", params)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _siblings(path: Path) -> set[str]:
+    """Names of the journal and the files that belong to it (``<journal>``, ``<journal>-*``)."""
+    if not path.parent.is_dir():
+        return set()
+    return {
+        p.name for p in path.parent.iterdir() if p.name == path.name or p.name.startswith(f"{path.name}-")
+    }
+
+
+def _has_events(path: Path) -> bool:
+    """Whether the journal at ``path`` holds any event (True when that cannot be read: then keep it)."""
+    try:
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
+            return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM nblabel_events)").fetchone()[0])
+    except sqlite3.Error:
+        return True
+
+
+def _saved_embeddings_ok(path: Path, X: np.ndarray) -> bool:
+    """Whether ``path`` is a readable .npy of X's shape and dtype (its header only: cheap at any n)."""
+    try:
+        saved = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        return False
+    return saved.shape == X.shape and saved.dtype == X.dtype
+
+
+def _load_saved_embeddings(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing; expected the embeddings saved next to the journal. "
+            "Fix: pass embeddings= (the same array the session was created with)."
+        )
+    try:
+        return check_embeddings(np.load(path, allow_pickle=False))
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(
+            f"{path} is damaged ({type(exc).__name__}); expected the embeddings saved next to the journal. "
+            "Fix: pass embeddings= (the array the session was created with); the file is rewritten from it."
+        ) from None
+
+
 def _check_session_meta(store: LabelStore) -> None:
     missing = sorted({"fingerprint", "shape", "classes", "params"} - set(store.meta))
     if missing:
@@ -1627,27 +1864,74 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 def _read_labels_file(path: Path) -> pd.DataFrame:
     """Read ``id`` and ``verified`` columns of an exported file; rows without a verified label are dropped."""
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise ValueError(f"import_labels: expected a .csv or .json file; got {str(path)!r}.")
+    if not path.is_file():
+        raise FileNotFoundError(f"import_labels: no file at {str(path)!r}. Fix: check the path.")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        text = None
+        why = f"bytes that are not UTF-8 text at offset {exc.start}"
+    if text is not None and "\x00" in text:
+        text, why = None, "NUL bytes (a binary file)"
+    if text is None:
+        raise ValueError(
+            f"import_labels: expected a UTF-8 text {suffix[1:].upper()} file; {path.name} has {why}. "
+            "Fix: pass the file Session.export wrote, or save the table as 'CSV UTF-8'."
+        )
     if suffix == ".csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    elif suffix == ".json":
-        doc = json.loads(path.read_text())
+        try:
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise ValueError(
+                f"import_labels: expected a CSV table with a header row; {path.name} cannot be parsed "
+                f"({str(exc).strip()[:200]}). Fix: export with Session.export, or check the file."
+            ) from None
+    else:
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"import_labels: expected JSON; {path.name} is not valid JSON ({exc.msg} at line "
+                f"{exc.lineno}, column {exc.colno}). Fix: pass the file Session.export wrote."
+            ) from None
         records = doc.get("items") if isinstance(doc, dict) else doc
-        if not isinstance(records, list):
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise ValueError(
                 "import_labels: expected a JSON list of records or an object with 'items'; "
-                f"got {type(doc).__name__}."
+                f"got {type(doc).__name__}. Fix: pass the file Session.export wrote."
             )
         frame = pd.DataFrame.from_records(records)
-    else:
-        raise ValueError(f"import_labels: expected a .csv or .json file; got {str(path)!r}.")
     missing = {"id", "verified"} - set(frame.columns)
     if missing:
         raise ValueError(
             f"import_labels: expected columns 'id' and 'verified'; {sorted(missing)} missing in {path.name} "
-            f"(columns: {list(frame.columns)}). Fix: export with Session.export or add the columns."
+            f"(columns: {list(frame.columns)[:10]}). Fix: export with Session.export or add the columns."
         )
-    frame = frame[["id", "verified"]]
-    frame = frame[frame["verified"].notna() & (frame["verified"].astype(str) != "")]
-    return pd.DataFrame(
-        {"id": frame["id"].astype(str).tolist(), "verified": frame["verified"].astype(str).tolist()}
-    )
+    if suffix == ".csv":
+        # Every cell is a string here (dtype=str, no NA parsing), so this path is vectorised: a million rows
+        # are read in about a second.  Only "" means "no label" in a CSV.
+        frame = frame.loc[frame["verified"] != "", ["id", "verified"]]
+        for column in ("id", "verified"):
+            quoted = frame[column].str.startswith("'")
+            if quoted.any():
+                frame.loc[quoted, column] = frame.loc[quoted, column].map(_csv_unsafe)
+        return pd.DataFrame({"id": frame["id"].tolist(), "verified": frame["verified"].tolist()})
+    keep = [not is_missing_label(v) for v in frame["verified"]]
+    frame = frame[keep]
+    bad = [v for v in frame["verified"] if not isinstance(v, str)]
+    if bad:
+        raise ValueError(
+            f"import_labels: expected class names (text) in column 'verified' of {path.name}; got "
+            f"{[type(v).__name__ + ' ' + repr(v)[:40] for v in bad[:3]]}. Fix: write class names as strings."
+        )
+    ids = [str(v) if isinstance(v, int | str) and not isinstance(v, bool) else None for v in frame["id"]]
+    if None in ids:
+        got = frame["id"].iloc[ids.index(None)]
+        raise ValueError(
+            f"import_labels: expected item ids (text) in column 'id' of {path.name}; got {got!r}. "
+            "Fix: write ids as they appear in session.ids."
+        )
+    return pd.DataFrame({"id": ids, "verified": list(frame["verified"])})

@@ -35,7 +35,9 @@ __all__ = [
     "CorruptJournalError",
     "Event",
     "ForeignFileError",
+    "DiskFullError",
     "JournalError",
+    "JournalGoneError",
     "JournalLockedError",
     "LabelStore",
     "ReadOnlyJournalError",
@@ -62,7 +64,8 @@ CREATE TABLE nblabel_events (
     item TEXT,
     cls TEXT,
     time REAL NOT NULL,
-    user TEXT
+    user TEXT,
+    origin TEXT
 );
 """
 
@@ -87,6 +90,17 @@ class JournalLockedError(JournalError):
     """Another connection held the write lock for longer than the busy timeout."""
 
 
+class JournalGoneError(JournalError):
+    """The file at the journal's path is no longer the one this store opened (deleted, replaced, truncated).
+
+    Nothing more is written through this store: a commit into a deleted or emptied file would be lost.
+    """
+
+
+class DiskFullError(JournalError):
+    """The disk holding the journal is full; the change was not saved."""
+
+
 @dataclass(frozen=True)
 class Event:
     """One row of the event log.
@@ -107,6 +121,9 @@ class Event:
         Unix time of the append.
     user : str or None
         Who made the change, when the caller said.
+    origin : str or None
+        Which session instance made the change (a random token per :class:`~nblabel.session.Session`);
+        None in journals written before it was recorded.
 
     """
 
@@ -117,6 +134,7 @@ class Event:
     cls: str | None
     time: float
     user: str | None
+    origin: str | None = None
 
 
 class LabelStore:
@@ -162,8 +180,14 @@ class LabelStore:
         self._check_writable()
         self._check_is_journal()
         self._lock = threading.RLock()
+        # Which file this store holds open: if the path later names another file, or none, or an emptied
+        # one, SQLite would keep committing into the orphaned inode and every "saved" label would be lost.
+        self._identity = _file_identity(self.path)
+        self._size = self.path.stat().st_size  # never shrinks: no VACUUM, no auto_vacuum
+        self._gone: str | None = None
         self._conn = self._connect()
         self.meta = self._read_meta()
+        self._add_origin_column()
 
     # ------------------------------------------------------------------ creation
     @classmethod
@@ -284,7 +308,7 @@ class LabelStore:
         """
         with self._lock:
             rows = self._execute(
-                "SELECT seq, action, kind, item, cls, time, user FROM nblabel_events "
+                "SELECT seq, action, kind, item, cls, time, user, origin FROM nblabel_events "
                 "WHERE seq > ? ORDER BY seq",
                 (int(after),),
             ).fetchall()
@@ -304,7 +328,11 @@ class LabelStore:
 
     # ------------------------------------------------------------------ writing
     def append(
-        self, events: Iterable[tuple[str, str | None, str | None]], *, user: str | None = None
+        self,
+        events: Iterable[tuple[str, str | None, str | None]],
+        *,
+        user: str | None = None,
+        origin: str | None = None,
     ) -> list[Event]:
         """Append events as one action, durably, and return them with their ``seq``.
 
@@ -317,6 +345,8 @@ class LabelStore:
             ``kind`` in :data:`EVENT_KINDS`; ``item``/``cls`` may be None where the kind has none.
         user : str, optional
             Recorded with each event.
+        origin : str, optional
+            Token of the session instance making the change, recorded with each event.
 
         Returns
         -------
@@ -327,6 +357,10 @@ class LabelStore:
         ------
         JournalLockedError
             Another connection held the write lock for longer than ``timeout``.
+        JournalGoneError
+            The journal file was deleted, replaced or truncated since it was opened; nothing was written.
+        DiskFullError
+            The disk is full; nothing was written.
 
         """
         rows = [(str(kind), item, cls) for kind, item, cls in events]
@@ -337,6 +371,7 @@ class LabelStore:
             raise ValueError(f"expected event kinds in {EVENT_KINDS}; got {bad}.")
         now = time.time()
         with self._lock:
+            self.check_file()
             try:
                 # IMMEDIATE takes the write lock up front, so MAX(seq) cannot change before the inserts.
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -344,13 +379,13 @@ class LabelStore:
                     last = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM nblabel_events").fetchone()
                     first = int(last[0]) + 1
                     stored = [
-                        Event(first + j, first, kind, item, cls, now, user)
+                        Event(first + j, first, kind, item, cls, now, user, origin)
                         for j, (kind, item, cls) in enumerate(rows)
                     ]
                     self._conn.executemany(
-                        "INSERT INTO nblabel_events (seq, action, kind, item, cls, time, user) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [(e.seq, e.action, e.kind, e.item, e.cls, e.time, e.user) for e in stored],
+                        "INSERT INTO nblabel_events (seq, action, kind, item, cls, time, user, origin) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(e.seq, e.action, e.kind, e.item, e.cls, e.time, e.user, e.origin) for e in stored],
                     )
                     self._conn.execute("COMMIT")
                 except BaseException:
@@ -359,11 +394,32 @@ class LabelStore:
                     raise
             except sqlite3.Error as exc:
                 raise self._translate(exc, "append events to") from exc
+            # Checked again after the commit: a file deleted between the first check and the commit took
+            # these events with it, so they must not be acknowledged.
+            self.check_file()
         return stored
+
+    def check_file(self) -> None:
+        """Raise :class:`JournalGoneError` if the journal's path no longer holds the file this store opened.
+
+        Cheap (one ``stat`` and a 16-byte read); :meth:`append` calls it before and after every commit.
+        Once it has failed it keeps failing: this store writes nothing more.
+        """
+        if self._gone is None:
+            self._gone, self._size = _file_change(self.path, self._identity, self._size)
+        if self._gone is not None:
+            raise JournalGoneError(
+                f"{self.path} {self._gone} while this session had it open; nothing more is written to it "
+                "and the last change was not saved. The labels acknowledged before are still in this "
+                "session's memory. Fix: save them with session.export('rescue.csv') now, then start a new "
+                "journal (Session(..., journal='new.nblabel.db')) and session.import_labels('rescue.csv'); "
+                "or restore the journal from a backup."
+            )
 
     def set_meta(self, key: str, value: Any) -> None:
         """Store one JSON-serialisable metadata value (durably, like events)."""
         with self._lock:
+            self.check_file()
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 self._conn.execute(
@@ -416,9 +472,43 @@ class LabelStore:
             raise CorruptJournalError(self._corrupt_message(f"SQLite quick_check reports: {result}"))
         return conn
 
+    def _add_origin_column(self) -> None:
+        """Give journals written before ``origin`` was recorded that column (additive; old rows get NULL)."""
+        with self._lock:
+            columns = {r[1] for r in self._execute("PRAGMA table_info(nblabel_events)")}
+            if "origin" in columns:
+                return
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                columns = {r[1] for r in self._conn.execute("PRAGMA table_info(nblabel_events)")}
+                if "origin" not in columns:  # another process may have added it while we waited
+                    self._conn.execute("ALTER TABLE nblabel_events ADD COLUMN origin TEXT")
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise self._translate(exc, "upgrade") from exc
+
     def _check_sqlite_header(self) -> None:
         with open(self.path, "rb") as fh:
             head = fh.read(len(_SQLITE_MAGIC))
+        # A truncated journal is not someone else's file: it is empty, cut inside the header, or (when a
+        # session wrote on after the truncation) starts with a hole of zeros; or it still has the files a
+        # session keeps next to its journal.  Telling the person to pick a new path would be wrong advice.
+        if head != _SQLITE_MAGIC and (
+            (len(head) < len(_SQLITE_MAGIC) and _SQLITE_MAGIC.startswith(head))
+            or head == bytes(len(_SQLITE_MAGIC))
+            or self.path.with_name(f"{self.path.name}-embeddings.npy").is_file()
+        ):
+            what = (
+                "empty (0 bytes)" if not head else "cut short" if len(head) < 16 else "not readable as SQLite"
+            )
+            raise CorruptJournalError(
+                f"{self.path} is a damaged nblabel journal: it is {what}, so it was truncated or overwritten "
+                "and its labels cannot be read. nblabel left it untouched. Fix: restore it from a backup "
+                "(keep any '-wal' file next to it). Without one, move the damaged file away, start a new "
+                "journal at this path and import your last export with session.import_labels(path)."
+            )
         if head != _SQLITE_MAGIC:
             raise ForeignFileError(
                 f"{self.path} is not an nblabel journal: it is not an SQLite database. "
@@ -500,11 +590,46 @@ class LabelStore:
                 f"could not {doing} {self.path}: {exc}. Fix: make the journal and its directory writable, "
                 "or copy the journal to a writable directory."
             )
+        if "disk is full" in text or "no space" in text or getattr(exc, "sqlite_errorcode", None) == 13:
+            return DiskFullError(
+                f"could not {doing} {self.path}: the disk is full ({exc}). The change was not saved; every "
+                "label acknowledged before is safe in the journal. Fix: free disk space (or move the journal "
+                "to a disk with room and reopen it with Session.open), then repeat the change."
+            )
         if isinstance(exc, sqlite3.DatabaseError) and (
             "malformed" in text or "not a database" in text or "corrupt" in text or "disk image" in text
         ):
             return CorruptJournalError(self._corrupt_message(str(exc)))
         return JournalError(f"could not {doing} {self.path}: {exc}")
+
+
+def _file_identity(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def _file_change(path: Path, identity: tuple[int, int], size: int) -> tuple[str | None, int]:
+    """Say how ``path`` differs from the journal opened with ``identity`` and last seen with ``size`` bytes.
+
+    Returns ``(None, current size)`` when it is still the same, intact file.  A journal file never shrinks
+    (nblabel never vacuums it), so a smaller file was truncated even if its header survived.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "was deleted", size
+    if (st.st_dev, st.st_ino) != identity:
+        return "was replaced by another file", size
+    if st.st_size < size:
+        return f"was truncated (from {size} to {st.st_size} bytes)", size
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        return f"can no longer be read ({exc})", size
+    if head != _SQLITE_MAGIC:
+        return "was truncated or overwritten", size
+    return None, st.st_size
 
 
 def _place(tmp: Path, path: Path) -> None:

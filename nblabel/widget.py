@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,10 @@ _WIRE_DTYPES: dict[str, np.dtype] = {
     "cluster": np.dtype(np.int32),
 }
 _STATE_FIELDS = ("given", "verified", "predicted", "confidence", "suspicion", "flagged")
-_MAX_THUMBS_PER_REQUEST = 1024
+# One page of tiles at most: a request for more is a bug or an attack, and each thumbnail may mean decoding a
+# large image.  Also the largest page_size the page may set.
+_MAX_THUMBS_PER_REQUEST = 256
+_SIZE_RANGES = {"page_size": (1, _MAX_THUMBS_PER_REQUEST), "thumb_size": (16, 1024)}
 
 
 def pack_arrays(arrays: dict[str, np.ndarray]) -> tuple[list[dict[str, Any]], list[memoryview]]:
@@ -172,9 +176,10 @@ class Labeler(anywidget.AnyWidget):
     Notes
     -----
     Keys (focus inside the widget): 1-9 label the selection, ``a`` accepts the given label, ``p`` takes
-    the predicted one, ``u`` unlabels, ``z`` undoes, ``Z``/``y`` redoes, ctrl/cmd+A selects all,
-    Esc clears, arrows page, ``s`` shows similar images. In ``mode="cluster"`` with a cluster open and
-    nothing selected, 1-9 label the cluster's core (:meth:`Session.label_cluster`), one undo for all of it.
+    the predicted one, ``u`` unlabels, ``z`` undoes your own last change (see :meth:`Session.undo`),
+    ``Z``/``y`` redoes, ctrl/cmd+A selects all, Esc clears, arrows page, ``s`` shows similar images.
+    In ``mode="cluster"`` with a cluster open and nothing selected, 1-9 label the cluster's core
+    (:meth:`Session.label_cluster`), one undo for all of it.
 
     """
 
@@ -214,10 +219,16 @@ class Labeler(anywidget.AnyWidget):
     ) -> None:
         # ipywidgets calls close() from __del__, also after a constructor that raised before subscribing.
         self._unsubscribe: Callable[[], None] = lambda: None
-        for name, value, low in (("page_size", page_size, 1), ("thumb_size", thumb_size, 16)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        for name, value in (("page_size", page_size), ("thumb_size", thumb_size)):
+            low, high = _SIZE_RANGES[name]
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, np.integer))
+                or not low <= value <= high
+            ):
                 raise ValueError(
-                    f"Labeler {name}: expected an integer >= {low}; got {value!r}. Fix: pass e.g. {name}=48."
+                    f"Labeler {name}: expected an integer in [{low}, {high}]; got {value!r}. "
+                    f"Fix: pass e.g. {name}=48."
                 )
         self._session = session
         self._ids: list[str] = list(session.ids)
@@ -227,7 +238,9 @@ class Labeler(anywidget.AnyWidget):
         self._sent_arrays: dict[str, np.ndarray] = {}
         self._view = np.zeros(0, np.int32)
         self._view_key = ""
+        self._view_error = ""  # the error text _refresh_view last showed, cleared once a list computes again
         self._xy: np.ndarray | None = None
+        self._thumb_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nblabel-thumbs")
         super().__init__(
             page_size=int(page_size),
             thumb_size=int(thumb_size),
@@ -297,7 +310,23 @@ class Labeler(anywidget.AnyWidget):
     def close(self) -> None:
         """Stop listening to the session and close the widget's comm."""
         self._unsubscribe()
+        if hasattr(self, "_thumb_pool"):  # close() also runs after a constructor that raised early
+            self._thumb_pool.shutdown(wait=False, cancel_futures=True)
         super().close()
+
+    @t.validate("page_size", "thumb_size")
+    def _check_sizes(self, proposal: dict[str, Any]) -> int:
+        # The page sets these too.  Raising would only reach the kernel log and leave the page with the bad
+        # value, so an out-of-range value is clamped (ipywidgets echoes the clamped value to the page) and
+        # the page is told why.
+        name, value = proposal["trait"].name, proposal["value"]
+        low, high = _SIZE_RANGES[name]
+        if low <= value <= high:
+            return value
+        self.error = (
+            f"Labeler {name}: expected an integer in [{low}, {high}]; got {value!r}. It is now clamped."
+        )
+        return min(max(value, low), high)
 
     def __repr__(self) -> str:
         # This text is what a front end without widget support shows in place of the widget.
@@ -388,8 +417,12 @@ class Labeler(anywidget.AnyWidget):
             try:
                 view, key = self._compute_view()
             except ValueError as exc:
-                self.error = str(exc)
+                self.error = self._view_error = str(exc)
                 view, key = np.zeros(0, np.int32), f"{self.mode}:error"
+            else:
+                if self._view_error and self.error == self._view_error:
+                    self.error = ""  # the list that failed is computed now: its error is over
+                self._view_error = ""
             if not resend_same and key == self._view_key and np.array_equal(view, self._view):
                 return
             self._view, self._view_key = view, key
@@ -432,15 +465,26 @@ class Labeler(anywidget.AnyWidget):
 
     # -- page -> kernel ---------------------------------------------------------------------------------
     def _on_message(self, widget: Any, content: Any, buffers: list[Any]) -> None:
-        """Dispatch one custom message from the page; any failure goes back to the page as text."""
-        if not isinstance(content, dict) or content.get("type") not in self._handlers:
-            got = content.get("type") if isinstance(content, dict) else type(content).__name__
-            self.error = (
-                f"Unknown message from the page: {got!r}. Fix: reload the page (widget version mismatch?)."
+        """Dispatch one custom message from the page; any failure goes back to the page as text.
+
+        Nothing from the page is trusted: any JSON value may arrive here.  A message that carries a
+        ``request_id`` gets exactly one answer (``reply``, or ``thumbs``), also when it is malformed.
+        """
+        is_dict = isinstance(content, dict)
+        kind = content.get("type") if is_dict else None
+        handler = self._handlers.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            got = repr(kind if is_dict else type(content).__name__)
+            message = (
+                f"Unknown message from the page: expected a type from {sorted(self._handlers)}; got "
+                f"{got[:80]}. Fix: reload the page (widget version mismatch?)."
             )
+            self.error = message
+            if is_dict and "request_id" in content:
+                self._reply(content["request_id"], message)
             return
         try:
-            self._handlers[content["type"]](content)
+            handler(content)
         except Exception as exc:  # noqa: BLE001 - a comm handler's exception only reaches the kernel log
             message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
             self.error = message
@@ -534,6 +578,18 @@ class Labeler(anywidget.AnyWidget):
                 f"request_thumbs: expected at most {_MAX_THUMBS_PER_REQUEST} items; got {len(indices)}. "
                 "Fix: request one page at a time."
             )
+        # Decoding runs on the widget's thumbnail thread: a page of large images may take seconds, and the
+        # kernel's message thread must stay free for clicks meanwhile.  One thread: one image in memory.
+        self._thumb_pool.submit(self._serve_thumbs, msg.get("request_id"), indices, int(self.thumb_size))
+
+    def _serve_thumbs(self, request_id: Any, indices: list[int], size: int) -> None:
+        """Answer one thumbnail request (on the thumbnail thread); a failure still answers it."""
+        try:
+            self._send_thumbs(request_id, indices, size)
+        except Exception as exc:  # noqa: BLE001 - nobody would see it on this thread; the page does
+            self._reply(request_id, f"request_thumbs failed: {type(exc).__name__}: {exc}")
+
+    def _send_thumbs(self, request_id: Any, indices: list[int], size: int) -> None:
         source = self._session.source
         items: list[dict[str, Any]] = []
         buffers: list[memoryview] = []
@@ -545,13 +601,13 @@ class Labeler(anywidget.AnyWidget):
                 item["error"] = "no images (session built from embeddings only)"
                 continue
             try:
-                data = source.thumbnail(i, size=self.thumb_size)
+                data = source.thumbnail(i, size=size)
             except (OSError, ValueError) as exc:
                 item["error"] = f"{type(exc).__name__}: {exc}"
                 continue
             item["mime"] = source.thumbnail_format
             buffers.append(memoryview(data))
-        self._post({"type": "thumbs", "request_id": msg.get("request_id"), "items": items}, buffers)
+        self._post({"type": "thumbs", "request_id": request_id, "items": items}, buffers)
 
     # -- exploring clusters -----------------------------------------------------------------------------
     def _structure_view(self, mode: str) -> tuple[np.ndarray, str]:

@@ -105,8 +105,8 @@ def test_thumbnail_webp_bounded_and_cached(tree):
     with pytest.warns(ImageReadWarning):
         src = from_folder(tree, thumb_cache_size=2)
     calls = []
-    original = src.load
-    src.load = lambda i: calls.append(i) or original(i)
+    original = src._load_reduced
+    src._load_reduced = lambda i, size: calls.append(i) or original(i, size)
     data = src.thumbnail(2, size=10)
     assert src.thumbnail_format in ("image/webp", "image/png")
     if src.thumbnail_format == "image/webp":

@@ -287,7 +287,8 @@ def test_layout_is_computed_once_and_cached_beside_the_journal(tmp_path, monkeyp
 
 # --- reopening
 def test_open_restores_labels_classes_and_undo_history(tmp_path):
-    s = make(tmp_path)
+    # Undo history belongs to a user: the same user= finds it again after reopening.
+    s = make(tmp_path, user="ann")
     s.label(ids([150, 151]), "bee")
     s.add_class("elk")
     s.label("152", "elk")
@@ -295,7 +296,7 @@ def test_open_restores_labels_classes_and_undo_history(tmp_path):
     s.undo()
     state = s.state
     s.close()
-    r = Session.open(tmp_path / "j.nblabel.db")
+    r = Session.open(tmp_path / "j.nblabel.db", user="ann")
     np.testing.assert_array_equal(r.state.verified, state.verified)
     np.testing.assert_array_equal(r.state.predicted, state.predicted)
     assert r.classes == [*CLASSES, "elk"] and r.can_redo
@@ -303,7 +304,7 @@ def test_open_restores_labels_classes_and_undo_history(tmp_path):
     assert r.undo() and r.undo() and r.state.verified[152] == -1
     r.close()
     # The same constructor call resumes the journal instead of starting over.
-    again = make(tmp_path)
+    again = make(tmp_path, user="ann")
     assert again.state.verified[150] == 1 and again.can_undo
     again.close()
 
@@ -350,7 +351,7 @@ def test_export_then_import_keeps_every_label(tmp_path, suffix):
     a.accept(ids([1, 4]))
     path = a.export(tmp_path / f"labels{suffix}")
     b = make(tmp_path, name="fresh.nblabel.db")
-    assert b.import_labels(path) == 7
+    assert b.import_labels(path, add_classes=True) == 7  # the file brings a class b does not have yet
     assert b.classes == a.classes
     np.testing.assert_array_equal(b.state.verified, a.state.verified)
     assert b.import_labels(path) == 0  # nothing left to change
@@ -543,13 +544,13 @@ def test_random_change_sequences_match_a_simple_model_also_after_reopening(seque
     model = Model()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "j.nblabel.db"
-        s = Session(SMALL_X, ids=SMALL_IDS, given=SMALL_GIVEN, journal=path, k=3)
+        s = Session(SMALL_X, ids=SMALL_IDS, given=SMALL_GIVEN, journal=path, k=3, user="ann")
         for kind, items, cls in sequence:
             apply_op(s, kind, items, cls)
             model.apply(kind, items, cls)
             np.testing.assert_array_equal(s.state.verified, model.verified)
         s.close()
-        r = Session.open(path)
+        r = Session.open(path, user="ann")
         np.testing.assert_array_equal(r.state.verified, model.verified)
         assert r.can_undo == (model.pos > 0) and r.can_redo == (model.pos < len(model.history) - 1)
         # The reopened history walks back and forth exactly like the model's.
@@ -582,8 +583,9 @@ def test_two_sessions_interleaving_changes_converge_on_the_model(sequence):
     model = Model()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "j.nblabel.db"
-        sessions = [Session(SMALL_X, ids=SMALL_IDS, given=SMALL_GIVEN, journal=path, k=3)]
-        sessions.append(Session.open(path))
+        # One person in two notebooks (the same user=) has one linear history, like the model's.
+        sessions = [Session(SMALL_X, ids=SMALL_IDS, given=SMALL_GIVEN, journal=path, k=3, user="ann")]
+        sessions.append(Session.open(path, user="ann"))
         for who, (kind, items, cls) in sequence:
             # Every change pulls the other session's events first, so the journal order is the call order.
             apply_op(sessions[who], kind, items, cls)

@@ -99,6 +99,7 @@ def widget(session):
 
 def send(w: Labeler, **content) -> None:
     w._on_message(w, content, [])
+    w._thumb_pool.submit(lambda: None).result(timeout=30)  # thumbnails are served on their own thread
 
 
 def settle(w: Labeler) -> None:
@@ -229,7 +230,7 @@ def test_add_class_by_name_keeps_the_text(widget, session):
         ({"type": "label", "indices": [], "cls": 0}, "non-empty list"),
         ({"type": "accept", "indices": [3]}, "given label"),
         ({"type": "add_class", "name": "cat"}, "new name"),
-        ({"type": "request_thumbs", "indices": list(range(12)) * 100}, "at most 1024"),
+        ({"type": "request_thumbs", "indices": list(range(12)) * 100}, "at most 256"),
     ],
 )
 def test_bad_requests_are_answered_with_the_reason(widget, session, content, match):
