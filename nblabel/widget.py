@@ -54,6 +54,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "add_class": ("in", "{request_id, name}: append a class"),
     "request_view": ("in", "{request_id}: rebuild the grid's item list (e.g. a fresh queue batch)"),
     "request_thumbs": ("in", "{request_id, indices}: thumbnails for these items"),
+    "find": ("in", "{request_id, id}: where an item id is; the reply carries its index"),
     # kernel -> front end. Arrays are described by `fields` [{name, dtype, shape}] + one buffer each.
     "layout": ("out", "{fields}: xy (n, 2) float32"),
     "state": (
@@ -67,7 +68,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "out",
         "{request_id, items: [{index, id, mime} | {index, id, error}]}: one buffer per item with a mime",
     ),
-    "reply": ("out", "{request_id, ok, error}: answer to one request"),
+    "reply": ("out", "{request_id, ok, error[, index]}: answer to one request (index: for find)"),
 }
 
 MODES = ("browse", "queue", "suspects", "similar")
@@ -155,9 +156,13 @@ class Labeler(anywidget.AnyWidget):
 
     Notes
     -----
-    Keys (focus inside the widget): 1-9 label the selection, ``a`` accepts the given label, ``p`` takes
-    the predicted one, ``u`` unlabels, ``z`` undoes, ``Z``/``y`` redoes, ctrl/cmd+A selects all,
-    Esc clears, arrows page, ``s`` shows similar images.
+    Keys (focus inside the widget; a click on a tile or the map puts it there): each class's key (shown on
+    its button: a one-character class name is its own key, the others get 1-9 then 0) labels the
+    selection, ``c`` opens a class palette filtered by typing, ``a`` accepts the given label, ``p`` takes
+    the predicted one, ``u`` unlabels, ``z`` undoes, ``Z``/``y`` redoes; after each of these the selection
+    moves to the next item of the list. Arrows move between tiles (shift extends, at the page edges they
+    page), Enter/Space toggle a tile, PgUp/PgDn page, ctrl/cmd+A selects all, Esc clears, ``/`` jumps to
+    an id, ``s`` shows similar images.
 
     """
 
@@ -222,6 +227,7 @@ class Labeler(anywidget.AnyWidget):
             "add_class": self._on_add_class,
             "request_view": self._on_request_view,
             "request_thumbs": self._on_request_thumbs,
+            "find": self._on_find,
         }
         self.on_msg(self._on_message)
         self.observe(self._on_view_params, names=["mode", "browse_filter", "anchor", "queue_strategy"])
@@ -451,6 +457,14 @@ class Labeler(anywidget.AnyWidget):
 
     def _on_accept(self, msg: dict[str, Any]) -> None:
         indices = self._checked_indices(msg)
+        # Checked here to answer in the widget's words (the session's own error names its Python API).
+        without = [i for i in indices if self._state.given[i] < 0]
+        if without:
+            raise ValueError(
+                f"accept (a): {len(without)} of the {len(indices)} selected items have no given label to "
+                f"accept, e.g. {self._ids[without[0]]!r}. Fix: press a class key (or c to pick a class) "
+                "to label them, or p to take the prediction."
+            )
         self._act(msg, lambda: self._session.accept([self._ids[i] for i in indices]))
 
     def _on_take_predicted(self, msg: dict[str, Any]) -> None:
@@ -484,6 +498,16 @@ class Labeler(anywidget.AnyWidget):
     def _on_request_view(self, msg: dict[str, Any]) -> None:
         self._refresh_view()
         self._reply(msg.get("request_id"))
+
+    def _on_find(self, msg: dict[str, Any]) -> None:
+        item_id = msg.get("id")
+        if not isinstance(item_id, str) or item_id not in self._index_of:
+            raise ValueError(
+                f"jump to id: no item has the id {item_id!r}. Fix: type an id exactly as the tiles show it."
+            )
+        self._post(
+            {"type": "reply", "request_id": msg.get("request_id"), "ok": True, "error": "", "index": self._index_of[item_id]}
+        )
 
     def _on_request_thumbs(self, msg: dict[str, Any]) -> None:
         indices = self._checked_indices(msg)

@@ -42,6 +42,10 @@ export function buildTile(doc, t, classes) {
     img.src = t.url;
     img.alt = t.id ?? "";
     img.draggable = false;
+    // Small images (8x8 digits) are drawn as crisp pixels once upscaled 2x or more, not as a blur.
+    img.addEventListener("load", () => {
+      img.classList.toggle("nbl-pixelated", img.naturalWidth > 0 && img.naturalWidth * 2 <= img.clientWidth);
+    });
     box.appendChild(img);
   } else {
     // No image (embeddings-only session, a failed thumbnail, or not loaded yet): the id is the content.
