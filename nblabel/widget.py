@@ -505,9 +505,8 @@ class Labeler(anywidget.AnyWidget):
             raise ValueError(
                 f"jump to id: no item has the id {item_id!r}. Fix: type an id exactly as the tiles show it."
             )
-        self._post(
-            {"type": "reply", "request_id": msg.get("request_id"), "ok": True, "error": "", "index": self._index_of[item_id]}
-        )
+        reply = {"type": "reply", "request_id": msg.get("request_id"), "ok": True, "error": ""}
+        self._post({**reply, "index": self._index_of[item_id]})
 
     def _on_request_thumbs(self, msg: dict[str, Any]) -> None:
         indices = self._checked_indices(msg)

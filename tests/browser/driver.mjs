@@ -422,7 +422,230 @@ async function scenarioShowcase(page) {
   return { mode: 'suspects' };
 }
 
-const SCENARIOS = { smoke: scenarioSmoke, label: scenarioLabel, bench: scenarioBench, showcase: scenarioShowcase };
+// ------------------------------------------------------------------ interaction scenarios (issue 10)
+// Each returns what the page showed at each step; tests/test_browser.py checks it against the journal on disk.
+
+/** The n-th widget root on the page (several widgets: `--` scenarios address them by position). */
+const nthRoot = (n) => `:nth-match(${root}, ${n + 1})`;
+
+/** Root state of the n-th widget, plus its selection as shown (selected tiles) and its status texts. */
+async function widgetReport(page, n = 0) {
+  const el = await page.$(nthRoot(n));
+  return el.evaluate((r) => {
+    const q = (id) => r.querySelector(`[data-testid="${id}"]`);
+    const tiles = [...r.querySelectorAll('[data-testid="nbl-tile"]')];
+    return {
+      sent: Number(r.dataset.sent),
+      acked: Number(r.dataset.acked),
+      saved: r.dataset.saved === 'true',
+      version: Number(r.dataset.version),
+      savedText: q('nbl-saved').textContent,
+      error: q('nbl-error').textContent,
+      selectedText: q('nbl-selected-count').textContent,
+      keyTarget: q('nbl-key-target').textContent,
+      pageLabel: q('nbl-page-label').textContent,
+      tiles: tiles.map((t) => ({ index: Number(t.dataset.index), id: t.dataset.id, selected: t.dataset.selected === 'true',
+        given: Number(t.dataset.given), verified: Number(t.dataset.verified), predicted: Number(t.dataset.predicted) })),
+      focusInside: r.contains(document.activeElement),
+      scatterHeight: q('nbl-scatter').getBoundingClientRect().height,
+      scatterBottom: q('nbl-scatter').getBoundingClientRect().bottom,
+      helpTop: q('nbl-help').getBoundingClientRect().top,
+    };
+  });
+}
+
+/** Wait until widget n sent an action after `sent` actions, has every answer, and shows "saved". */
+async function waitSaved(page, n, sent, what) {
+  await waitUntil(page, what, ({ n, sent }) => {
+    const r = document.querySelectorAll('[data-testid="nbl-root"]')[n];
+    return Number(r.dataset.sent) > sent && r.dataset.saved === 'true';
+  }, { n, sent });
+}
+
+/** Pixel geometry of widget n's plot: the plot area in page pixels and the axis ranges (for lasso oracles). */
+async function plotGeometry(page, n = 0) {
+  const el = await page.$(nthRoot(n));
+  return el.evaluate((r) => {
+    const gd = r.querySelector('.js-plotly-plot');
+    const box = gd.getBoundingClientRect();
+    const { xaxis, yaxis } = gd._fullLayout;
+    return {
+      left: box.left + xaxis._offset, top: box.top + yaxis._offset, width: xaxis._length, height: yaxis._length,
+      xrange: xaxis.range.slice(), yrange: yaxis.range.slice(),
+      // The first drawn point of each trace, in page pixels (a map click aims at one).
+      firstPoints: gd._fullData.filter((tr) => tr.x && tr.x.length).map((tr) => ({
+        x: box.left + xaxis._offset + xaxis.l2p(tr.x[0]), y: box.top + yaxis._offset + yaxis.l2p(tr.y[0]) })),
+    };
+  });
+}
+
+/** Drag a closed path through `points` (page pixels) with the mouse button down. */
+async function drag(page, points) {
+  await page.mouse.move(points[0][0], points[0][1]);
+  await page.mouse.down();
+  for (const [x, y] of [...points.slice(1), points[0]]) await page.mouse.move(x, y, { steps: 4 });
+  await page.mouse.up();
+}
+
+async function settleScatter(page) {
+  await waitForWidget(page);
+  await waitForScatter(page);
+  await page.$eval(root, (el) => el.scrollIntoView({ block: 'start' }));
+  await page.waitForTimeout(300);
+}
+
+/** Lasso a region of the map, press key 2; then box-select another region, press key 3. */
+async function scenarioLasso(page) {
+  await runAllCells(page, { timeout: TIMEOUT });
+  await settleScatter(page);
+  const before = await widgetReport(page);
+  const g = await plotGeometry(page);
+  const cx = g.left + g.width / 2;
+  const cy = g.top + g.height / 2;
+  const r = Math.min(g.width, g.height) * 0.3;
+  // A hexagon around the middle of the map: every vertex is a point of the lasso's path.
+  const lasso = Array.from({ length: 6 }, (_, k) => [cx + r * Math.cos((k * Math.PI) / 3), cy + r * Math.sin((k * Math.PI) / 3)]);
+  await drag(page, lasso);
+  await waitUntil(page, 'the lasso listed in the grid', (sel) => /^lasso · .* [1-9]\d* items?$/.test(
+    document.querySelector(`${sel} [data-testid="nbl-page-label"]`).textContent), root);
+  await page.waitForTimeout(500); // plotly's second report of the same lasso
+  const afterLasso = await widgetReport(page);
+  await page.keyboard.press('2');
+  await waitSaved(page, 0, afterLasso.sent, 'the lasso label saved');
+  const labeled = await widgetReport(page);
+  // Box select (the modebar button), over the upper-left part of the map, then key 3.
+  await page.click(`${root} .modebar-btn[data-val="select"]`);
+  const box = [[g.left + g.width * 0.05, g.top + g.height * 0.05], [g.left + g.width * 0.45, g.top + g.height * 0.05],
+    [g.left + g.width * 0.45, g.top + g.height * 0.45], [g.left + g.width * 0.05, g.top + g.height * 0.45]];
+  await page.mouse.move(box[0][0], box[0][1]);
+  await page.mouse.down();
+  await page.mouse.move(box[2][0], box[2][1], { steps: 8 });
+  await page.mouse.up();
+  await waitUntil(page, 'the box selection listed in the grid', ({ sel, old }) => {
+    const text = document.querySelector(`${sel} [data-testid="nbl-page-label"]`).textContent;
+    return text !== old && /^lasso · .* [1-9]\d* items?$/.test(text);
+  }, { sel: root, old: labeled.pageLabel });
+  await page.waitForTimeout(500);
+  const afterBox = await widgetReport(page);
+  await page.keyboard.press('3');
+  await waitSaved(page, 0, afterBox.sent, 'the box label saved');
+  const end = await widgetReport(page);
+  await page.screenshot({ path: path.join(args.out, 'lasso.png') });
+  return { geometry: g, lasso, box: [box[0], box[2]], before, afterLasso, labeled, afterBox, end };
+}
+
+/** Cells of the notebook as (type, source): what a leaked shortcut would change. */
+async function notebookCells(page) {
+  return page.evaluate(() => window.jupyterapp.shell.currentWidget.content.model.toJSON().cells.map(
+    (c) => [c.cell_type, Array.isArray(c.source) ? c.source.join('') : c.source]));
+}
+
+/** Click a point of the map, press key 3: the widget labels it, the notebook is unchanged. */
+async function scenarioMapClick(page) {
+  await runAllCells(page, { timeout: TIMEOUT });
+  await settleScatter(page);
+  // Make the markdown heading the active cell, as a person who just read it would have it.
+  await page.evaluate(() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0; });
+  const cellsBefore = await notebookCells(page);
+  const g = await plotGeometry(page);
+  const target = g.firstPoints[g.firstPoints.length - 1];
+  await page.mouse.move(target.x, target.y, { steps: 3 });
+  await page.waitForTimeout(300);
+  await page.mouse.click(target.x, target.y);
+  await waitUntil(page, 'a point selected by the map click', (sel) =>
+    document.querySelector(`${sel} [data-testid="nbl-selected-count"]`).textContent === '1 selected', root);
+  const clicked = await widgetReport(page);
+  await page.keyboard.press('3');
+  await waitSaved(page, 0, clicked.sent, 'the map-click label saved');
+  const after = await widgetReport(page);
+  const cellsAfter = await notebookCells(page);
+  return { clicked, after, cellsBefore, cellsAfter };
+}
+
+/** `a` on an item without a given label is refused; the error speaks of keys; key 2 then labels it, saved. */
+async function scenarioRejected(page) {
+  await runAllCells(page, { timeout: TIMEOUT });
+  await waitForWidget(page);
+  const first = (await widgetReport(page)).tiles[0];
+  await page.click(tile(first.index));
+  const start = await widgetReport(page);
+  await page.keyboard.press('a');
+  await waitUntil(page, 'the refused accept answered', (sel) => {
+    const r = document.querySelector(sel);
+    return r.dataset.sent === '1' && r.querySelector('[data-testid="nbl-error"]').textContent !== '';
+  }, root);
+  await page.waitForTimeout(300);
+  const refused = await widgetReport(page);
+  await page.keyboard.press('2');
+  await waitSaved(page, 0, refused.sent, 'the label after the refused action saved');
+  const labeled = await widgetReport(page);
+  return { first, start, refused, labeled };
+}
+
+/** Suspects mode, keyboard only: an arrow selects the first suspect, then `keys` review one item each. */
+async function scenarioSuspects(page) {
+  await runAllCells(page, { timeout: TIMEOUT });
+  await waitForWidget(page);
+  await waitUntil(page, 'thumbnails of the suspects page', allThumbsLoaded, root, { polling: 200 });
+  await page.focus(root); // what Tab does; no click from here on
+  await page.keyboard.press('ArrowRight');
+  const steps = [];
+  for (const key of String(args.keys).split(',')) {
+    const before = await widgetReport(page);
+    await page.keyboard.press(key);
+    await waitSaved(page, 0, before.sent, `review key ${key} saved`);
+    const acted = before.tiles.find((t) => t.selected);
+    // The reviewed item leaves the suspects list when the kernel's next list arrives.
+    await waitUntil(page, `reviewed item ${acted?.index} gone from the grid`, ({ sel, i }) =>
+      !document.querySelector(`${sel} [data-testid="nbl-tile"][data-index="${i}"]`), { sel: root, i: acted?.index });
+    await page.waitForTimeout(200);
+    steps.push({ key, before, after: await widgetReport(page) });
+  }
+  return { steps };
+}
+
+/** Two widgets: widget 0 (classes "0".."9") and widget 1 (12 classes); keys go to the focused one only. */
+async function scenarioTwoWidgets(page) {
+  await runAllCells(page, { timeout: TIMEOUT });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="nbl-root"][data-ready="true"]').length === 2,
+    null, { timeout: TIMEOUT });
+  const pressIn = async (n, keys) => {
+    const out = [];
+    for (const key of keys) {
+      const before = await widgetReport(page, n);
+      if (key.length > 1 && key !== 'ArrowRight') {
+        // Type into the class palette: `c`, the text, Enter.
+        await page.keyboard.press('c');
+        await page.waitForSelector(`${nthRoot(n)} [data-testid="nbl-palette"]:not([hidden])`);
+        await page.keyboard.type(key);
+        const rows = await (await page.$(nthRoot(n))).$$eval('[data-testid="nbl-palette-item"]', (rs) => rs.map((r) => r.textContent));
+        await page.keyboard.press('Enter');
+        await waitSaved(page, n, before.sent, `palette "${key}" saved`);
+        out.push({ key, before, palette: rows, after: await widgetReport(page, n) });
+      } else if (key === 'ArrowRight') {
+        await page.keyboard.press(key);
+      } else {
+        await page.keyboard.press(key);
+        await waitSaved(page, n, before.sent, `key ${key} saved in widget ${n}`);
+        out.push({ key, before, after: await widgetReport(page, n) });
+      }
+    }
+    return out;
+  };
+  const keysOf = (n) => page.$(nthRoot(n)).then((r) => r.$$eval('[data-testid^="nbl-class-"]', (bs) => bs.map((b) => [b.querySelector('.nbl-class-name').textContent, b.dataset.key])));
+  const classKeys0 = await keysOf(0);
+  const classKeys1 = await keysOf(1);
+  await page.focus(nthRoot(0));
+  const w0 = await pressIn(0, ['ArrowRight', '0', '7', '9']);
+  await page.focus(nthRoot(1));
+  const w1 = await pressIn(1, ['ArrowRight', '0', 'elev']);
+  const end0 = await widgetReport(page, 0);
+  return { classKeys0, classKeys1, w0, w1, end0 };
+}
+
+const SCENARIOS = { smoke: scenarioSmoke, label: scenarioLabel, bench: scenarioBench, showcase: scenarioShowcase,
+  lasso: scenarioLasso, mapclick: scenarioMapClick, rejected: scenarioRejected, suspects: scenarioSuspects,
+  twowidgets: scenarioTwoWidgets };
 
 const scenario = SCENARIOS[args.scenario];
 if (!scenario) throw new Error(`unknown --scenario ${args.scenario}; expected one of ${Object.keys(SCENARIOS)}`);
