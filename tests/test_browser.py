@@ -195,6 +195,9 @@ def test_widget_follows_the_dark_theme(labeled: dict) -> None:
     assert light["bodyIsLight"] == "true" and dark["bodyIsLight"] == "false"
     # The widget's own surfaces (not just inherited text colour) must switch with JupyterLab's theme.
     assert dark["tileBackground"] != light["tileBackground"]
+    # The selection rings take the theme's strongest text colour: dark on light, light on dark.
+    assert light["ringColor"] == light["textColor0"] and dark["ringColor"] == dark["textColor0"]
+    assert dark["ringColor"] != light["ringColor"]
     assert (labeled["out"] / "widget-dark.png").stat().st_size > 10_000
 
 
@@ -269,7 +272,9 @@ def fresh_journal(server: LabServer, name: str) -> Path:
     return path
 
 
-def inside_polygon(px: np.ndarray, py: np.ndarray, polygon: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
+def inside_polygon(
+    px: np.ndarray, py: np.ndarray, polygon: list[list[float]]
+) -> tuple[np.ndarray, np.ndarray]:
     """Which points (pixels) lie inside the closed polygon (pixels), by the even-odd rule, and each point's
     distance to the polygon's edge (pixels)."""
     inside = np.zeros(len(px), bool)
@@ -468,3 +473,81 @@ def test_class_keys_by_name_palette_and_two_widgets_on_one_page(lab: LabServer) 
     ]
     # Keys pressed in the second widget never reached the first.
     assert result["end0"]["sent"] == 3
+
+
+def test_every_key_of_the_help_line_and_the_legend(lab: LabServer) -> None:
+    journal = fresh_journal(lab, "keys.nblabel.db")
+    lab.write_notebook(
+        "keys.ipynb",
+        [
+            session_cell("session", journal, digits=3, n=150, classes=["zero", "one", "two"]),
+            "Labeler(session, page_size=12)",
+        ],
+    )
+    result = lab.run_driver(
+        ["--url", lab.notebook_url("keys.ipynb"), "--scenario", "keys", "--out", str(lab.root)], timeout=400
+    )
+    log = result["log"]
+
+    def selected(step: dict) -> list[int]:
+        return sorted(t["index"] for t in step["tiles"] if t["selected"])
+
+    def count(step: dict) -> int:
+        return int(step["selectedText"].split()[0]) if step["selectedText"] else 0
+
+    cols = log[0]["columns"]
+    assert 1 < cols < 12  # several rows of tiles, so up/down differ from left/right
+    steps = iter(log)
+    assert next(steps)["selectedText"] == ""  # start
+    first, second, down = next(steps), next(steps), next(steps)
+    assert selected(first) == [0] and first["cursor"] == [0]  # an arrow starts at the page's first tile
+    assert selected(second) == [1]
+    assert selected(down) == [1 + cols]  # down moves by a row
+    ext1, ext2 = next(steps), next(steps)
+    # Shift extends from where the arrows started.
+    assert selected(ext1) == [cols, cols + 1] and selected(ext2) == [cols - 1, cols, cols + 1]
+    moved = next(steps)
+    assert moved["cursor"] == [cols] and selected(moved) == [cols - 1, cols, cols + 1]  # ctrl: cursor only
+    space, enter = next(steps), next(steps)
+    assert selected(space) == [cols - 1, cols + 1] and selected(enter) == [cols - 1, cols, cols + 1]
+    labeled = next(steps)
+    assert selected(labeled) == [cols + 2]  # auto-advance past the three labeled tiles
+    assert [t["verified"] for t in labeled["tiles"] if t["index"] in (cols - 1, cols, cols + 1)] == [0, 0, 0]
+    undo, redo, undo2, redo2 = next(steps), next(steps), next(steps), next(steps)
+    for step, verified in ((undo, -1), (redo, 0), (undo2, -1), (redo2, 0)):
+        assert [t["verified"] for t in step["tiles"] if t["index"] == cols] == [verified]
+    everything, cleared = next(steps), next(steps)
+    assert count(everything) == 150 and everything["keyTarget"].startswith("a key press changes 150 items")
+    assert count(cleared) == 0
+    down_page, up_page = next(steps), next(steps)
+    assert down_page["pageLabel"].startswith("page 2 / 13")
+    assert up_page["pageLabel"].startswith("page 1 / 13")
+    assert next(steps)["what"] == "/"  # the prompt opened
+    jumped = next(steps)
+    assert selected(jumped) == [42] and jumped["pageLabel"].startswith("page 4 / 13")  # `/` 42 Enter
+    assert selected(next(steps)) == [43]  # key 2 labeled 42, auto-advance
+    assert selected(next(steps)) == [42]  # left
+    assert selected(next(steps)) == [43]  # u unlabeled 42, auto-advance
+    rights = [next(steps) for _ in range(6)]
+    assert [selected(s) for s in rights] == [[44], [45], [46], [47], [48], [49]]
+    # Right from the last tile of a page goes on to the next page.
+    assert rights[3]["pageLabel"].startswith("page 4 / 13")
+    assert rights[4]["pageLabel"].startswith("page 5 / 13")
+    similar = log[-2]
+    assert similar["mode"] == "similar" and similar["tiles"][0]["index"] == 49
+    legend = log[-1]
+    assert legend["mode"] == "browse" and legend["filter"] == "predicted:2"
+    assert all(t["predicted"] == 2 for t in legend["tiles"])
+    assert ["two", "predicted:2", "true"] in result["legendRows"]
+    assert ["one", "predicted:1", "false"] in result["legendRows"]
+
+    trio = [str(i) for i in (cols - 1, cols, cols + 1)]
+    assert journal_events(journal) == [
+        *[("label", item, "zero") for item in trio],
+        ("undo", None, None),
+        ("redo", None, None),
+        ("undo", None, None),
+        ("redo", None, None),
+        ("label", "42", "one"),
+        ("unlabel", "42", None),
+    ]

@@ -69,7 +69,8 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
   // reused as they are (same array objects), so only the changed groups are gathered and uploaded again.
   function rebuildGroups(prev = null) {
     groupTraces = groups().map((idx, g) =>
-      prev && g < prev.groups.length && prev.colors[g] === spec.colors[g] && sameIndices(prev.groups[g], idx)
+      prev && g < prev.groups.length && prev.colors[g] === spec.colors[g] && prev.sizes?.[g] === spec.sizes?.[g] &&
+      sameIndices(prev.groups[g], idx)
         ? groupTraces[g]
         : groupTrace(idx, g),
     );
@@ -81,7 +82,7 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
       mode: "markers",
       x: gather(x, idx),
       y: gather(y, idx),
-      marker: { color: spec ? spec.colors[g] : "#888", size: 5 },
+      marker: { color: spec ? spec.colors[g] : "#888", size: spec && spec.sizes ? spec.sizes[g] : 5 },
       hoverinfo: "none",
       unselected: { marker: { opacity: 0.3 } },
     };
@@ -144,7 +145,8 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
       return drawn ? draw() : Promise.resolve();
     },
     refreshTheme() {
-      if (drawn) Plotly.relayout(el, plotLayout(el));
+      // A full redraw: the selection rings take the theme's text colour, dark on light and light on dark.
+      return drawn ? draw() : Promise.resolve();
     },
     destroy() {
       Plotly.purge(el);

@@ -235,6 +235,7 @@ export function mountView({ model, el, store, makeScatter }) {
     root.dataset.mode = mode;
     modeSel.value = mode;
     colorSel.value = model.get("color_by");
+    filterSel.value = model.get("browse_filter"); // set from the legend or Python, not only from the menu
     filterSel.hidden = mode !== "browse";
     nextBatch.hidden = mode !== "queue";
   }
@@ -281,10 +282,21 @@ export function mountView({ model, el, store, makeScatter }) {
   }
 
   function renderLegend() {
+    const active = model.get("mode") === "browse" ? model.get("browse_filter") : "";
     legendEl.replaceChildren(
-      ...legend(model.get("color_by")).map(([color, text]) => {
-        const row = h(doc, "span", { cls: "nbl-legend-item", text });
+      ...legend(model.get("color_by"), classes()).map(([color, text, filter]) => {
+        const row = h(doc, "span", { cls: "nbl-legend-item", testid: "nbl-legend-item", text });
         row.style.setProperty("--nbl-swatch", color);
+        if (filter) {
+          // A click lists that class in the grid; a second click on the same row lists everything again.
+          row.dataset.filter = filter;
+          row.dataset.active = String(filter === active);
+          row.title = filter === active ? "show all items" : `show only ${text}`;
+          row.addEventListener("click", () => {
+            scope = null;
+            setTraits({ mode: "browse", browse_filter: filter === active ? "all" : filter, page: 0 });
+          });
+        }
         return row;
       }),
     );
@@ -641,6 +653,7 @@ export function mountView({ model, el, store, makeScatter }) {
   };
   onModel(["classes", "counts"], () => {
     renderClasses();
+    renderLegend();
     renderStatus();
     colorScatter();
   });
@@ -694,7 +707,10 @@ export function mountView({ model, el, store, makeScatter }) {
   off.push(store.on("requests", renderStatus));
 
   // Theme switches (JupyterLab sets data-jp-theme-* on body) change the CSS variables the plot reads.
-  const themeWatch = new doc.defaultView.MutationObserver(() => scatter && scatter.refreshTheme());
+  // The theme's stylesheet can land a moment after the body attribute changes: read the colours after it.
+  const themeWatch = new doc.defaultView.MutationObserver(() =>
+    doc.defaultView.setTimeout(() => scatter && scatter.refreshTheme().catch(showScatterError), 100),
+  );
   themeWatch.observe(doc.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
   off.push(() => themeWatch.disconnect());
 

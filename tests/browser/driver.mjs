@@ -152,6 +152,14 @@ async function themeColors(page) {
       rootBackground: getComputedStyle(el).backgroundColor,
       rootColor: getComputedStyle(el).color,
       tileBackground: tileEl ? getComputedStyle(tileEl).backgroundColor : null,
+      // The selection rings: the last scatter trace outlines the selected points.
+      ringColor: (() => {
+        const gd = el.querySelector('.js-plotly-plot');
+        const ring = gd && gd.data ? gd.data[gd.data.length - 1] : null;
+        return ring ? ring.marker.line.color : null;
+      })(),
+      textColor0: getComputedStyle(el).getPropertyValue('--jp-ui-font-color0').trim(),
+      plotBackground: getComputedStyle(el.querySelector('[data-testid="nbl-scatter"]')).backgroundColor,
     };
   }, root);
 }
@@ -204,7 +212,7 @@ async function scenarioLabel(page) {
   let dark = null;
   if (args.dark) {
     await setTheme(page, 'JupyterLab Dark');
-    await page.waitForTimeout(500);
+    await page.waitForTimeout(1000);
     await widget.screenshot({ path: path.join(args.out, 'widget-dark.png') });
     dark = await themeColors(page);
   }
@@ -643,9 +651,88 @@ async function scenarioTwoWidgets(page) {
   return { classKeys0, classKeys1, w0, w1, end0 };
 }
 
+/** Every other key of the help line, keyboard only, then a click on a class of the map's legend. */
+async function scenarioKeys(page) {
+  await runAllCells(page, { timeout: TIMEOUT });
+  await waitForWidget(page);
+  await waitForScatter(page);
+  const log = [];
+  const report = async (what) => {
+    const r = await widgetReport(page);
+    const cursor = await page.$eval(root, (el) => [...el.querySelectorAll('[data-testid="nbl-tile"][data-cursor="true"]')]
+      .map((t) => Number(t.dataset.index)));
+    const extra = await page.$eval(root, (el) => ({
+      mode: el.dataset.mode,
+      filter: el.querySelector('[data-testid="nbl-filter"]').value,
+      columns: (() => {
+        const ts = [...el.querySelectorAll('[data-testid="nbl-tile"]')];
+        const top = ts[0]?.offsetTop;
+        const k = ts.findIndex((t) => t.offsetTop !== top);
+        return k < 0 ? ts.length : k;
+      })(),
+    }));
+    log.push({ what, ...r, cursor, ...extra });
+  };
+  const press = async (key, what) => {
+    await page.keyboard.press(key);
+    await page.waitForTimeout(250);
+    await report(what ?? key);
+  };
+  const pressSaved = async (key) => {
+    const before = await widgetReport(page);
+    await page.keyboard.press(key);
+    await waitSaved(page, 0, before.sent, `key ${key} saved`);
+    await page.waitForTimeout(250);
+    await report(key);
+  };
+  await page.focus(root);
+  await report('start');
+  await press('ArrowRight');
+  await press('ArrowRight');
+  await press('ArrowDown');
+  await press('Shift+ArrowLeft');
+  await press('Shift+ArrowLeft');
+  await press('Control+ArrowRight');
+  await press('Space');
+  await press('Enter');
+  await pressSaved('1');
+  await pressSaved('z');
+  await pressSaved('y');
+  await pressSaved('z');
+  await pressSaved('Shift+Z');
+  await press('Control+a');
+  await press('Escape');
+  await press('PageDown');
+  await press('PageUp');
+  await press('/');
+  await page.keyboard.type('42');
+  await page.keyboard.press('Enter');
+  await waitUntil(page, 'item 42 selected after jumping to its id', (sel) =>
+    document.querySelector(`${sel} [data-testid="nbl-tile"][data-index="42"]`)?.dataset.selected === 'true', root);
+  await report('/42');
+  await pressSaved('2');
+  await press('ArrowLeft');
+  await pressSaved('u');
+  for (let k = 0; k < 6; k++) await press('ArrowRight');
+  await press('s');
+  await waitUntil(page, 'the similar-images list', (sel) => document.querySelector(sel).dataset.mode === 'similar', root);
+  await page.waitForTimeout(500);
+  await report('similar');
+  // The legend names each class's colour; a click lists that class's predicted items.
+  await page.click(`${root} [data-testid="nbl-legend-item"][data-filter="predicted:2"]`);
+  await waitUntil(page, 'the legend filter applied', (sel) => {
+    const el = document.querySelector(sel);
+    const tiles = [...el.querySelectorAll('[data-testid="nbl-tile"]')];
+    return el.dataset.mode === 'browse' && tiles.length > 0 && tiles.every((t) => t.dataset.predicted === '2');
+  }, root);
+  await report('legend');
+  const legendRows = await page.$$eval(`${root} [data-testid="nbl-legend-item"]`, (rs) => rs.map((r) => [r.textContent, r.dataset.filter ?? '', r.dataset.active ?? '']));
+  return { log, legendRows };
+}
+
 const SCENARIOS = { smoke: scenarioSmoke, label: scenarioLabel, bench: scenarioBench, showcase: scenarioShowcase,
   lasso: scenarioLasso, mapclick: scenarioMapClick, rejected: scenarioRejected, suspects: scenarioSuspects,
-  twowidgets: scenarioTwoWidgets };
+  twowidgets: scenarioTwoWidgets, keys: scenarioKeys };
 
 const scenario = SCENARIOS[args.scenario];
 if (!scenario) throw new Error(`unknown --scenario ${args.scenario}; expected one of ${Object.keys(SCENARIOS)}`);
