@@ -144,6 +144,8 @@ class Labeler(anywidget.AnyWidget):
         (``queue_strategy``), unverified given labels by suspicion, or ``anchor`` and its neighbours.
     browse_filter : str
         ``all``, ``unlabeled``, ``unverified``, ``flagged``, ``class:<i>`` or ``predicted:<i>``.
+    flagged_only : bool
+        In suspects mode, list only the flagged suspects (likely mislabels), most suspicious first.
     color_by : {"given", "verified", "predicted", "suspicion"}
         Colouring of the scatter.
     selection : list of int
@@ -178,6 +180,7 @@ class Labeler(anywidget.AnyWidget):
     browse_filter = t.Unicode("all").tag(sync=True)
     anchor = t.Int(-1).tag(sync=True)
     queue_strategy = t.Enum(QUEUE_STRATEGIES, default_value="margin").tag(sync=True)
+    flagged_only = t.Bool(False).tag(sync=True)
     color_by = t.Enum(COLOR_BY, default_value="predicted").tag(sync=True)
     page = t.Int(0).tag(sync=True)
     page_size = t.Int(48).tag(sync=True)
@@ -230,7 +233,9 @@ class Labeler(anywidget.AnyWidget):
             "find": self._on_find,
         }
         self.on_msg(self._on_message)
-        self.observe(self._on_view_params, names=["mode", "browse_filter", "anchor", "queue_strategy"])
+        self.observe(
+            self._on_view_params, names=["mode", "browse_filter", "anchor", "queue_strategy", "flagged_only"]
+        )
         if background:
             session.start_background()
         self._unsubscribe = session.subscribe(self._apply_state, self._on_session_error)
@@ -373,7 +378,10 @@ class Labeler(anywidget.AnyWidget):
         if mode == "browse":
             return _browse(state, self.browse_filter, len(self.classes)), f"browse:{self.browse_filter}"
         if mode == "suspects":
-            return _suspects(state), "suspects"
+            suspects = _suspects(state)
+            if self.flagged_only:
+                suspects = suspects[np.asarray(state.flagged, bool)[suspects]]
+            return suspects, f"suspects:{'flagged' if self.flagged_only else 'all'}"
         if mode == "queue":
             ids = self._session.next_batch(n=self.page_size, strategy=self.queue_strategy)
             return self._indices_of(ids), f"queue:{self.queue_strategy}:{state.version}"
@@ -390,7 +398,12 @@ class Labeler(anywidget.AnyWidget):
 
     def _on_view_params(self, change: dict[str, Any]) -> None:
         # Each parameter shapes one mode's list only; e.g. picking an anchor while browsing changes nothing.
-        relevant = {"browse_filter": "browse", "anchor": "similar", "queue_strategy": "queue"}
+        relevant = {
+            "browse_filter": "browse",
+            "anchor": "similar",
+            "queue_strategy": "queue",
+            "flagged_only": "suspects",
+        }
         if change["name"] == "mode" or relevant[change["name"]] == self.mode:
             self._refresh_view()
 

@@ -541,6 +541,16 @@ def test_every_key_of_the_help_line_and_the_legend(lab: LabServer) -> None:
     assert ["two", "predicted:2", "true"] in result["legendRows"]
     assert ["one", "predicted:1", "false"] in result["legendRows"]
 
+    sizes, zoom, suspects = result["sizes"], result["zoom"], result["suspects"]
+    # The size menu makes tiles larger; thumbnails (96 px) drawn 2x or more larger turn to crisp pixels.
+    assert sizes["after"] > 2 * sizes["before"]
+    assert set(sizes["renderingBefore"]) == {"auto"} and set(sizes["renderingAfter"]) == {"pixelated"}
+    assert zoom["after"] < 0.5 * zoom["before"]  # zoom to one selected point
+    n_flagged = int(suspects["flagged"]["counts"].split("flagged ")[1])
+    assert suspects["flagged"]["pageLabel"].endswith(f"· {n_flagged} item" + ("" if n_flagged == 1 else "s"))
+    assert set(suspects["flagged"]["tilesFlagged"]) <= {"true"}
+    assert suspects["all"]["pageLabel"] != suspects["flagged"]["pageLabel"]
+
     trio = [str(i) for i in (cols - 1, cols, cols + 1)]
     assert journal_events(journal) == [
         *[("label", item, "zero") for item in trio],

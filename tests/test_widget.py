@@ -332,6 +332,29 @@ def test_browse_filters_and_suspects_views(widget, session):
     assert view() == [] and "browse_filter" in widget.error
 
 
+def test_suspects_only_flagged(tmp_path):
+    # 3 clusters of 20 with one wrong given label each: those three are flagged, the rest merely listed.
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(3, 8)) * 4.0
+    X = np.concatenate([c + 0.3 * rng.normal(size=(20, 8)) for c in centers]).astype(np.float32)
+    given = np.repeat(np.arange(3), 20)
+    given[[0, 20, 41]] = [1, 2, 0]
+    s = Session(X, given=given, classes=["a", "b", "c"], journal=tmp_path / "f.nblabel.db", k=5)
+    w = Labeler(s, mode="suspects", background=False)
+    wire = Wire()
+    w.send = wire
+    w.flagged_only = True
+    flagged = wire.arrays("view")["indices"].tolist()
+    assert wire.last("view")[0]["key"] == "suspects:flagged"
+    assert sorted(flagged) == [0, 20, 41] == np.flatnonzero(s.state.flagged).tolist()
+    assert flagged == sorted(flagged, key=lambda i: -s.state.suspicion[i])  # most suspicious first
+    w.flagged_only = False
+    everything = wire.arrays("view")["indices"].tolist()
+    assert len(everything) == 60 and everything[:3] == flagged
+    w.close()
+    s.close()
+
+
 def test_queue_and_similar_views_come_from_the_session(widget, session):
     widget.mode = "queue"
     queue = widget.wire.arrays("view")["indices"].tolist()

@@ -2,7 +2,7 @@
 // Plotly is loaded only by scatter.js, so this file stays importable in unit tests with a fake scatter.
 
 import { classColor, colorGroups, legend } from "./colors.js";
-import { buildTile, tileInfo } from "./grid.js";
+import { buildTile, markUpscaled, tileInfo } from "./grid.js";
 import { classKeys, keyAction, keyHelp } from "./keys.js";
 import { clampPage, pageCount, pageLabel, pageSlice } from "./paging.js";
 import { TO_KERNEL } from "./protocol.js";
@@ -13,6 +13,13 @@ const MODES = [
   ["queue", "label queue"],
   ["suspects", "review suspects"],
   ["similar", "similar images"],
+];
+/** Tile widths (px) of the size menu; thumbnails are drawn crisp (pixelated) when upscaled 2x or more. */
+const TILE_SIZES = [
+  ["72", "tiles: small"],
+  ["108", "tiles: medium"],
+  ["160", "tiles: large"],
+  ["240", "tiles: huge"],
 ];
 const COLOR_BY = [
   ["predicted", "colour: predicted"],
@@ -62,11 +69,18 @@ export function mountView({ model, el, store, makeScatter }) {
   const colorSel = h(doc, "select", { testid: "nbl-color-by", attrs: { "aria-label": "colour by" } });
   COLOR_BY.forEach(([v, t]) => colorSel.appendChild(option(doc, v, t)));
   const nextBatch = h(doc, "button", { testid: "nbl-next-batch", text: "next batch" });
+  const flaggedOnly = h(doc, "label", { cls: "nbl-flagged-only", testid: "nbl-flagged-only", text: " only flagged" });
+  const flaggedBox = h(doc, "input", { testid: "nbl-flagged-only-box", attrs: { type: "checkbox" } });
+  flaggedOnly.prepend(flaggedBox);
+  const tileSize = h(doc, "select", { testid: "nbl-tile-size", attrs: { "aria-label": "tile size" } });
+  TILE_SIZES.forEach(([v, t]) => tileSize.appendChild(option(doc, v, t)));
+  tileSize.value = "108";
+  const zoomBtn = h(doc, "button", { testid: "nbl-zoom", text: "zoom to selection" });
   const newClass = h(doc, "input", { testid: "nbl-new-class-name", attrs: { placeholder: "new class", size: "12" } });
   const addClass = h(doc, "button", { testid: "nbl-add-class", text: "add class" });
   const undoBtn = h(doc, "button", { testid: "nbl-undo", text: "undo (z)" });
   const redoBtn = h(doc, "button", { testid: "nbl-redo", text: "redo (y)" });
-  toolbar.append(modeSel, filterSel, nextBatch, colorSel, newClass, addClass, undoBtn, redoBtn);
+  toolbar.append(modeSel, filterSel, flaggedOnly, nextBatch, colorSel, tileSize, zoomBtn, newClass, addClass, undoBtn, redoBtn);
 
   const classBar = h(doc, "div", { cls: "nbl-classes", testid: "nbl-classes" });
   const classButtons = h(doc, "div", { cls: "nbl-class-buttons" });
@@ -237,6 +251,8 @@ export function mountView({ model, el, store, makeScatter }) {
     colorSel.value = model.get("color_by");
     filterSel.value = model.get("browse_filter"); // set from the legend or Python, not only from the menu
     filterSel.hidden = mode !== "browse";
+    flaggedOnly.hidden = mode !== "suspects";
+    flaggedBox.checked = Boolean(model.get("flagged_only"));
     nextBatch.hidden = mode !== "queue";
   }
 
@@ -249,6 +265,7 @@ export function mountView({ model, el, store, makeScatter }) {
     const names = classes();
     const tiles = Array.from(shown, (i) => tileFor(i, selected, names));
     grid.replaceChildren(...tiles);
+    markUpscaled(tiles);
     pageLabelEl.textContent = (scope ? "lasso · " : "") + pageLabel(page, items.length, size);
     prevBtn.disabled = page === 0;
     nextBtn.disabled = page >= pageCount(items.length, size) - 1;
@@ -270,7 +287,10 @@ export function mountView({ model, el, store, makeScatter }) {
     const selected = selectionSet(selection());
     for (const tile of Array.from(grid.children)) {
       const i = Number(tile.dataset.index);
-      if (wanted.has(i)) tile.replaceWith(tileFor(i, selected, classes()));
+      if (!wanted.has(i)) continue;
+      const next = tileFor(i, selected, classes());
+      tile.replaceWith(next);
+      markUpscaled([next]);
     }
   }
 
@@ -391,6 +411,16 @@ export function mountView({ model, el, store, makeScatter }) {
   });
   listen(filterSel, "change", () => setTraits({ browse_filter: filterSel.value, page: 0 }));
   listen(colorSel, "change", () => setTraits({ color_by: colorSel.value }));
+  listen(flaggedBox, "change", () => setTraits({ flagged_only: flaggedBox.checked, page: 0 }));
+  listen(tileSize, "change", () => {
+    grid.style.setProperty("--nbl-tile-size", `${tileSize.value}px`);
+    grid.dataset.tileSize = tileSize.value;
+    renderGrid(); // new tiles re-check whether their images are upscaled enough to draw as pixels
+  });
+  listen(zoomBtn, "click", () => {
+    if (scatter && selection().length) scatter.zoomTo(selection()).catch(showScatterError);
+    else errorEl.textContent = "select tiles or points first, then zoom to them";
+  });
   listen(nextBatch, "click", () => act(TO_KERNEL.REQUEST_VIEW));
   const submitClass = () => {
     const name = newClass.value.trim();
@@ -658,7 +688,7 @@ export function mountView({ model, el, store, makeScatter }) {
     colorScatter();
   });
   onModel(["saved", "busy", "error"], renderStatus);
-  onModel(["mode", "color_by", "browse_filter"], () => {
+  onModel(["mode", "color_by", "browse_filter", "flagged_only"], () => {
     renderToolbar();
     renderLegend();
     colorScatter();

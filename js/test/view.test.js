@@ -24,6 +24,7 @@ function setup({ classes = ["cat", XSS], n = 6, pageSize = 4 } = {}) {
       setColors: async (spec) => scatterCalls.push(["colors", spec.groups.length]),
       setHighlight: async (sel) => scatterCalls.push(["highlight", sel]),
       refreshTheme: async () => {},
+      zoomTo: async (sel) => scatterCalls.push(["zoom", sel]),
       destroy: () => scatterCalls.push("destroy"),
     };
   };

@@ -727,7 +727,35 @@ async function scenarioKeys(page) {
   }, root);
   await report('legend');
   const legendRows = await page.$$eval(`${root} [data-testid="nbl-legend-item"]`, (rs) => rs.map((r) => [r.textContent, r.dataset.filter ?? '', r.dataset.active ?? '']));
-  return { log, legendRows };
+  // Toolbar: tile size, zoom to the selection, only flagged suspects.
+  const tileWidth = () => page.$eval(`${root} [data-testid="nbl-tile"]`, (t) => t.getBoundingClientRect().width);
+  const pixelated = () => page.$$eval(`${root} img.nbl-thumb`, (imgs) => imgs.map((i) => getComputedStyle(i).imageRendering));
+  await waitUntil(page, 'thumbnails of the page', allThumbsLoaded, root, { polling: 200 });
+  const sizes = { before: await tileWidth(), renderingBefore: await pixelated() };
+  await page.selectOption(`${root} [data-testid="nbl-tile-size"]`, '240');
+  await waitUntil(page, 'thumbnails after the size change', allThumbsLoaded, root, { polling: 200 });
+  await page.waitForTimeout(300);
+  Object.assign(sizes, { after: await tileWidth(), renderingAfter: await pixelated() });
+  const span = () => page.$eval(`${root} .js-plotly-plot`, (gd) => gd._fullLayout.xaxis.range[1] - gd._fullLayout.xaxis.range[0]);
+  const zoom = { before: await span() };
+  await page.click(`${root} [data-testid="nbl-tile"]`);
+  await page.click(`${root} [data-testid="nbl-zoom"]`);
+  await page.waitForTimeout(800);
+  zoom.after = await span();
+  await page.selectOption(`${root} [data-testid="nbl-mode"]`, 'suspects');
+  await waitUntil(page, 'suspects mode', (sel) => document.querySelector(sel).dataset.mode === 'suspects', root);
+  await page.waitForTimeout(500);
+  const suspects = { all: await widgetReport(page) };
+  await page.check(`${root} [data-testid="nbl-flagged-only-box"]`);
+  await waitUntil(page, 'only flagged suspects listed', ({ sel, old }) =>
+    document.querySelector(`${sel} [data-testid="nbl-page-label"]`).textContent !== old, { sel: root, old: suspects.all.pageLabel });
+  await page.waitForTimeout(300);
+  suspects.flagged = await page.$eval(root, (el) => ({
+    pageLabel: el.querySelector('[data-testid="nbl-page-label"]').textContent,
+    counts: el.querySelector('[data-testid="nbl-counts"]').textContent,
+    tilesFlagged: [...el.querySelectorAll('[data-testid="nbl-tile"]')].map((t) => t.dataset.flagged),
+  }));
+  return { log, legendRows, sizes, zoom, suspects };
 }
 
 const SCENARIOS = { smoke: scenarioSmoke, label: scenarioLabel, bench: scenarioBench, showcase: scenarioShowcase,
