@@ -265,6 +265,7 @@ export function mountView({ model, el, store, makeScatter }) {
     const names = classes();
     const tiles = Array.from(shown, (i) => tileFor(i, selected, names));
     grid.replaceChildren(...tiles);
+    if (!store.state) grid.appendChild(h(doc, "div", { cls: "nbl-grid-msg", testid: "nbl-grid-msg", text: "waiting for the kernel…" }));
     markUpscaled(tiles);
     pageLabelEl.textContent = (scope ? "lasso · " : "") + pageLabel(page, items.length, size);
     prevBtn.disabled = page === 0;
@@ -327,8 +328,18 @@ export function mountView({ model, el, store, makeScatter }) {
     scatter.setColors(colorGroups(store.state, model.get("color_by"), classes().length)).catch(showScatterError);
   }
 
+  // The layout takes a while on a big session: a ticking clock says the kernel is at work, not stuck.
+  const win = doc.defaultView;
+  const layoutStarted = Date.now();
+  const layoutTicker = win.setInterval(() => {
+    const seconds = Math.round((Date.now() - layoutStarted) / 1000);
+    scatterMsg.textContent = `computing the 2-D layout… ${seconds} s (the grid works meanwhile)`;
+  }, 1000);
+  off.push(() => win.clearInterval(layoutTicker));
+
   function onLayout() {
     if (!store.layout) return;
+    win.clearInterval(layoutTicker);
     try {
       scatter = scatter || makeScatter(plotBox, scatterCallbacks);
     } catch (err) {

@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { buildTile } from "../src/grid.js";
 import { Store } from "../src/store.js";
 import { mountView } from "../src/view.js";
@@ -242,5 +242,24 @@ describe("view", () => {
     input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
     expect(model.sent.at(-1)).toMatchObject({ type: "label", indices: [1], cls: 3 });
     expect(q(el, "nbl-palette").hidden).toBe(true);
+  });
+
+  it("says the kernel is at work until the first state and the layout arrive", () => {
+    vi.useFakeTimers();
+    try {
+      const { el, model, sendState, sendView } = setup();
+      expect(q(el, "nbl-grid-msg").textContent).toBe("waiting for the kernel…");
+      vi.advanceTimersByTime(3000);
+      expect(q(el, "nbl-scatter-msg").textContent).toBe("computing the 2-D layout… 3 s (the grid works meanwhile)");
+      sendState(1);
+      sendView([0, 1]);
+      expect(q(el, "nbl-grid-msg")).toBeNull();
+      const { fields, buffers } = pack({ xy: new Float32Array(12) });
+      model.receive({ type: "layout", fields }, buffers);
+      vi.advanceTimersByTime(3000);
+      expect(q(el, "nbl-scatter-msg").textContent).toBe("computing the 2-D layout… 3 s (the grid works meanwhile)");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
