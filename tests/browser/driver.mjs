@@ -327,14 +327,14 @@ async function scenarioBench(page) {
   const first = await widgetDisplayTimes(page, 1, n);
   await waitCellDone(page, 1, TIMEOUT);
 
-  // 2. Thumbnail pages: bytes received on the wire and image payload per page flip (ArrowRight).
+  // 2. Thumbnail pages: bytes received on the wire and image payload per page flip (PageDown).
   await page.click(`${root} [data-testid="nbl-tile"]`);
   const pages = [];
   for (let f = 0; f < flips; f++) {
     const label = await page.textContent(`${root} [data-testid="nbl-page-label"]`);
     const bytes0 = await page.evaluate(() => window.__wsBytesIn);
     const t0 = await page.evaluate(() => performance.now());
-    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('PageDown');
     await page.waitForFunction(
       ({ sel, old }) => document.querySelector(`${sel} [data-testid="nbl-page-label"]`).textContent !== old,
       { sel: root, old: label },
