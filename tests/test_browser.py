@@ -544,6 +544,7 @@ def test_every_key_of_the_help_line_and_the_legend(lab: LabServer) -> None:
     sizes, zoom, suspects = result["sizes"], result["zoom"], result["suspects"]
     # The size menu makes tiles larger; thumbnails (96 px) drawn 2x or more larger turn to crisp pixels.
     assert sizes["after"] > 2 * sizes["before"]
+    assert sizes["focusAfterMenu"]  # a menu choice gives the keys back to the widget
     assert set(sizes["renderingBefore"]) == {"auto"} and set(sizes["renderingAfter"]) == {"pixelated"}
     assert zoom["after"] < 0.5 * zoom["before"]  # zoom to one selected point
     n_flagged = int(suspects["flagged"]["counts"].split("flagged ")[1])

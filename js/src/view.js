@@ -423,6 +423,8 @@ export function mountView({ model, el, store, makeScatter }) {
   listen(filterSel, "change", () => setTraits({ browse_filter: filterSel.value, page: 0 }));
   listen(colorSel, "change", () => setTraits({ color_by: colorSel.value }));
   listen(flaggedBox, "change", () => setTraits({ flagged_only: flaggedBox.checked, page: 0 }));
+  // After a menu choice the keys go back to the widget: a focused menu would take `p` or `2` as a choice.
+  for (const menu of [modeSel, filterSel, colorSel, flaggedBox, tileSize]) listen(menu, "change", focusRoot);
   listen(tileSize, "change", () => {
     grid.style.setProperty("--nbl-tile-size", `${tileSize.value}px`);
     grid.dataset.tileSize = tileSize.value;

@@ -262,4 +262,13 @@ describe("view", () => {
       vi.useRealTimers();
     }
   });
+
+  it("gives the keys back to the widget after a menu choice", () => {
+    const { el } = setup();
+    const menu = q(el, "nbl-mode");
+    menu.focus();
+    menu.value = "suspects";
+    menu.dispatchEvent(new Event("change"));
+    expect(document.activeElement).toBe(q(el, "nbl-root"));
+  });
 });

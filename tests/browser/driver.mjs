@@ -733,6 +733,7 @@ async function scenarioKeys(page) {
   await waitUntil(page, 'thumbnails of the page', allThumbsLoaded, root, { polling: 200 });
   const sizes = { before: await tileWidth(), renderingBefore: await pixelated() };
   await page.selectOption(`${root} [data-testid="nbl-tile-size"]`, '240');
+  sizes.focusAfterMenu = await page.$eval(root, (el) => el.contains(document.activeElement) && document.activeElement === el);
   await waitUntil(page, 'thumbnails after the size change', allThumbsLoaded, root, { polling: 200 });
   await page.waitForTimeout(300);
   Object.assign(sizes, { after: await tileWidth(), renderingAfter: await pixelated() });
