@@ -153,13 +153,13 @@ export function mountView({ model, el, store, makeScatter }) {
   }
 
   /** Select `item` alone (null: nothing), put the cursor on it and show its page (if it is in the list). */
-  function moveTo(item, { page = true } = {}) {
+  function moveTo(item) {
     cursor = item;
     anchor = item;
     follow = item !== null;
     const values = { selection: item === null ? [] : [item] };
     const pos = item === null ? -1 : Array.prototype.indexOf.call(list(), item);
-    if (page && pos >= 0) values.page = Math.floor(pos / pageSize());
+    if (pos >= 0) values.page = Math.floor(pos / pageSize());
     setTraits(values);
   }
 
@@ -227,8 +227,6 @@ export function mountView({ model, el, store, makeScatter }) {
     keyTargetEl.textContent = n
       ? `a key press changes ${n} item${n === 1 ? "" : "s"}${hidden ? ` (${hidden} not on this page)` : ""}`
       : "";
-    keyTargetEl.dataset.count = String(n);
-    keyTargetEl.dataset.hidden = String(hidden);
     const req = store.requests;
     const saved = model.get("saved") && req.allSaved;
     const inFlight = req.inFlight > 0;
