@@ -31,9 +31,12 @@ async function rootState(page) {
 
 /** Wait until the widget root exists and has drawn its first state; surface the fallback or a kernel error. */
 async function waitForWidget(page) {
-  await page.waitForSelector(`${root}[data-ready="true"], [data-testid="nbl-fallback"]`, { timeout: TIMEOUT });
+  // Attached, not visible: JupyterLab skips painting cells off screen (content-visibility), so a widget below
+  // the fold is ready but not "visible" until scrolled to.
+  await page.waitForSelector(`${root}[data-ready="true"], [data-testid="nbl-fallback"]`, { timeout: TIMEOUT, state: 'attached' });
   const fallback = await page.$('[data-testid="nbl-fallback"]');
   if (fallback) throw new Error(`widget front end not loaded: ${await fallback.textContent()}`);
+  await page.$eval(root, (el) => el.scrollIntoView({ block: 'nearest' }));
 }
 
 /** What the page shows right now, for failure messages: root state, focus, the tile, the widget's error text. */
