@@ -59,6 +59,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "request_thumbs": ("in", "{request_id, indices}: thumbnails for these items"),
     "request_clusters": ("in", "{request_id}: cluster cards, and each item's cluster once per resolution"),
     "label_cluster": ("in", "{request_id, cluster, cls}: label the cluster's core cls, one undo"),
+    "find": ("in", "{request_id, id}: where an item id is; the reply carries its index"),
     # kernel -> front end. Arrays are described by `fields` [{name, dtype, shape}] + one buffer each.
     "layout": ("out", "{fields}: xy (n, 2) float32"),
     "state": (
@@ -72,7 +73,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "out",
         "{request_id, items: [{index, id, mime} | {index, id, error}]}: one buffer per item with a mime",
     ),
-    "reply": ("out", "{request_id, ok, error}: answer to one request"),
+    "reply": ("out", "{request_id, ok, error[, index]}: answer to one request (index: for find)"),
     "clusters": (
         "out",
         "{resolution, sort, cards: [{cluster, size, exemplars, label, purity, labeled, mix, core}], fields}: "
@@ -160,6 +161,8 @@ class Labeler(anywidget.AnyWidget):
         groups first).
     browse_filter : str
         ``all``, ``unlabeled``, ``unverified``, ``flagged``, ``class:<i>`` or ``predicted:<i>``.
+    flagged_only : bool
+        In suspects mode, list only the flagged suspects (likely mislabels), most suspicious first.
     color_by : {"given", "verified", "predicted", "suspicion", "cluster"}
         Colouring of the scatter.
     cluster, resolution, cluster_sort, duplicate_threshold : int, float, str, float
@@ -175,11 +178,16 @@ class Labeler(anywidget.AnyWidget):
 
     Notes
     -----
-    Keys (focus inside the widget): 1-9 label the selection, ``a`` accepts the given label, ``p`` takes
-    the predicted one, ``u`` unlabels, ``z`` undoes your own last change (see :meth:`Session.undo`),
-    ``Z``/``y`` redoes, ctrl/cmd+A selects all, Esc clears, arrows page, ``s`` shows similar images.
+    Keys (focus inside the widget; a click on a tile or the map puts it there): each class's key (shown on
+    its button: a one-character class name is its own key, the others get 1-9 then 0) labels the
+    selection, ``c`` opens a class palette filtered by typing, ``a`` accepts the given label, ``p`` takes
+    the predicted one, ``u`` unlabels, ``z`` undoes, ``Z``/``y`` redoes; after each of these the selection
+    moves to the next item of the list. Arrows move between tiles (shift extends, at the page edges they
+    page), Enter/Space toggle a tile, PgUp/PgDn page, ctrl/cmd+A selects all, Esc clears, ``/`` jumps to
+    an id, ``s`` shows similar images.
     In ``mode="cluster"`` with a cluster open and nothing selected, 1-9 label the cluster's core
-    (:meth:`Session.label_cluster`), one undo for all of it.
+    (:meth:`Session.label_cluster`), one undo for all of it. ``z`` undoes your own last change (see
+    :meth:`Session.undo`).
 
     """
 
@@ -195,6 +203,7 @@ class Labeler(anywidget.AnyWidget):
     browse_filter = t.Unicode("all").tag(sync=True)
     anchor = t.Int(-1).tag(sync=True)
     queue_strategy = t.Enum(QUEUE_STRATEGIES, default_value="margin").tag(sync=True)
+    flagged_only = t.Bool(False).tag(sync=True)
     color_by = t.Enum(COLOR_BY, default_value="predicted").tag(sync=True)
     page = t.Int(0).tag(sync=True)
     page_size = t.Int(48).tag(sync=True)
@@ -261,13 +270,22 @@ class Labeler(anywidget.AnyWidget):
             "request_thumbs": self._on_request_thumbs,
             "request_clusters": self._on_request_clusters,
             "label_cluster": self._on_label_cluster,
+            "find": self._on_find,
         }
         self._clusters_wanted = False  # the page asked for cluster cards: keep them current with the state
         self._clusters_sent_resolution: float | None = None
         self.on_msg(self._on_message)
         self.observe(
             self._on_view_params,
-            names=["mode", "browse_filter", "anchor", "queue_strategy", "cluster", "duplicate_threshold"],
+            names=[
+                "mode",
+                "browse_filter",
+                "anchor",
+                "queue_strategy",
+                "flagged_only",
+                "cluster",
+                "duplicate_threshold",
+            ],
         )
         self.observe(self._on_cluster_params, names=["resolution", "cluster_sort"])
         if background:
@@ -434,7 +452,10 @@ class Labeler(anywidget.AnyWidget):
         if mode == "browse":
             return _browse(state, self.browse_filter, len(self.classes)), f"browse:{self.browse_filter}"
         if mode == "suspects":
-            return self._session.suspect_order(state).astype(np.int32), "suspects"
+            suspects = self._session.suspect_order(state).astype(np.int32)
+            if self.flagged_only:
+                suspects = suspects[np.asarray(state.flagged, bool)[suspects]]
+            return suspects, f"suspects:{'flagged' if self.flagged_only else 'all'}"
         if mode in ("cluster", "outliers", "duplicates"):
             return self._structure_view(mode)
         if mode == "queue":
@@ -459,6 +480,7 @@ class Labeler(anywidget.AnyWidget):
             "queue_strategy": "queue",
             "cluster": "cluster",
             "duplicate_threshold": "duplicates",
+            "flagged_only": "suspects",
         }
         if change["name"] == "mode" or relevant[change["name"]] == self.mode:
             self._refresh_view()
@@ -537,6 +559,14 @@ class Labeler(anywidget.AnyWidget):
 
     def _on_accept(self, msg: dict[str, Any]) -> None:
         indices = self._checked_indices(msg)
+        # Checked here to answer in the widget's words (the session's own error names its Python API).
+        without = [i for i in indices if self._state.given[i] < 0]
+        if without:
+            raise ValueError(
+                f"accept (a): {len(without)} of the {len(indices)} selected items have no given label to "
+                f"accept, e.g. {self._ids[without[0]]!r}. Fix: press a class key (or c to pick a class) "
+                "to label them, or p to take the prediction."
+            )
         self._act(msg, lambda: self._session.accept([self._ids[i] for i in indices]))
 
     def _on_take_predicted(self, msg: dict[str, Any]) -> None:
@@ -570,6 +600,15 @@ class Labeler(anywidget.AnyWidget):
     def _on_request_view(self, msg: dict[str, Any]) -> None:
         self._refresh_view()
         self._reply(msg.get("request_id"))
+
+    def _on_find(self, msg: dict[str, Any]) -> None:
+        item_id = msg.get("id")
+        if not isinstance(item_id, str) or item_id not in self._index_of:
+            raise ValueError(
+                f"jump to id: no item has the id {item_id!r}. Fix: type an id exactly as the tiles show it."
+            )
+        reply = {"type": "reply", "request_id": msg.get("request_id"), "ok": True, "error": ""}
+        self._post({**reply, "index": self._index_of[item_id]})
 
     def _on_request_thumbs(self, msg: dict[str, Any]) -> None:
         indices = self._checked_indices(msg)

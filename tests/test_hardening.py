@@ -6,10 +6,10 @@ Numbers in the section titles are the issue's items.  Each test failed on the co
 from __future__ import annotations
 
 import csv
-import re
 import io
 import json
 import os
+import re
 import stat
 import subprocess
 import sys

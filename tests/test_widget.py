@@ -1,7 +1,10 @@
 """The widget's kernel side without a browser: messages in, captured messages and session state out."""
 
 import io
+import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,8 @@ from nblabel.store import LabelStore
 from nblabel.widget import _MISSING_BUNDLE_ESM, MESSAGES, Labeler, _bundle, pack_arrays
 
 XSS = "<img src=x onerror=alert(1)>"
-PROTOCOL_JS = Path(__file__).parent.parent / "js" / "src" / "protocol.js"
+JS_DIR = Path(__file__).parent.parent / "js"
+PROTOCOL_JS = JS_DIR / "src" / "protocol.js"
 
 
 def blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -241,6 +245,28 @@ def test_bad_requests_are_answered_with_the_reason(widget, session, content, mat
     assert (session.state.verified == -1).all()
 
 
+def test_refused_accept_says_what_to_do_in_the_widget_then_a_label_clears_it(widget, session):
+    # Item 3 has no given label. The answer names the widget's keys, not the session's Python API.
+    send(widget, type="accept", request_id=9, indices=[3, 0])
+    reply = widget.wire.reply(9)
+    assert not reply["ok"]
+    assert "1 of the 2 selected items have no given label" in reply["error"] and "'3'" in reply["error"]
+    assert "class key" in reply["error"] and "label(" not in reply["error"]
+    assert widget.error == reply["error"]
+    assert (session.state.verified == -1).all() and list(LabelStore(session.journal).read()) == []
+    send(widget, type="label", request_id=10, indices=[3], cls=0)
+    assert widget.wire.reply(10)["ok"] and widget.error == "" and widget.saved
+    assert [(e.kind, e.item, e.cls) for e in LabelStore(session.journal).read()] == [("label", "3", "cat")]
+
+
+def test_find_answers_the_index_of_an_id(widget):
+    send(widget, type="find", request_id=5, id="7")
+    assert widget.wire.reply(5) == {"type": "reply", "request_id": 5, "ok": True, "error": "", "index": 7}
+    send(widget, type="find", request_id=6, id="no such id")
+    reply = widget.wire.reply(6)
+    assert not reply["ok"] and "'no such id'" in reply["error"] and "index" not in reply
+
+
 def test_unknown_message_type_shows_an_error(widget):
     send(widget, type="explode")
     assert "explode" in widget.error and not widget.wire.messages
@@ -307,6 +333,29 @@ def test_browse_filters_and_suspects_views(widget, session):
     assert view() == [] and "browse_filter" in widget.error
 
 
+def test_suspects_only_flagged(tmp_path):
+    # 3 clusters of 20 with one wrong given label each: those three are flagged, the rest merely listed.
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(3, 8)) * 4.0
+    X = np.concatenate([c + 0.3 * rng.normal(size=(20, 8)) for c in centers]).astype(np.float32)
+    given = np.repeat(np.arange(3), 20)
+    given[[0, 20, 41]] = [1, 2, 0]
+    s = Session(X, given=given, classes=["a", "b", "c"], journal=tmp_path / "f.nblabel.db", k=5)
+    w = Labeler(s, mode="suspects", background=False)
+    wire = Wire()
+    w.send = wire
+    w.flagged_only = True
+    flagged = wire.arrays("view")["indices"].tolist()
+    assert wire.last("view")[0]["key"] == "suspects:flagged"
+    assert sorted(flagged) == [0, 20, 41] == np.flatnonzero(s.state.flagged).tolist()
+    assert flagged == sorted(flagged, key=lambda i: -s.state.suspicion[i])  # most suspicious first
+    w.flagged_only = False
+    everything = wire.arrays("view")["indices"].tolist()
+    assert len(everything) == 60 and everything[:3] == flagged
+    w.close()
+    s.close()
+
+
 def test_queue_and_similar_views_come_from_the_session(widget, session):
     widget.mode = "queue"
     queue = widget.wire.arrays("view")["indices"].tolist()
@@ -341,9 +390,33 @@ def test_selection_and_close(widget, session):
     assert len(widget.wire.messages) == n  # no longer subscribed
 
 
-def test_front_end_fallbacks():
+def test_without_a_built_bundle_the_page_says_how_to_build_it(tmp_path):
+    # Run the fallback module as a front end would (render into an element of a DOM), not read its source.
+    node = shutil.which("node")
+    jsdom = JS_DIR / "node_modules" / "jsdom"
+    if node is None or not jsdom.is_dir():
+        pytest.skip("needs node and jsdom (cd js && npm ci)")
     assert _bundle("no-such-bundle.js", _MISSING_BUNDLE_ESM) == _MISSING_BUNDLE_ESM
-    assert 'dataset.testid = "nbl-fallback"' in _MISSING_BUNDLE_ESM and "npm run build" in _MISSING_BUNDLE_ESM
+    module = tmp_path / "fallback.mjs"
+    module.write_text(_MISSING_BUNDLE_ESM)
+    runner = tmp_path / "run.mjs"
+    runner.write_text(
+        f"""
+        import {{ createRequire }} from "node:module";
+        const {{ JSDOM }} = createRequire({str(jsdom / "package.json")!r})("jsdom");
+        const dom = new JSDOM("<div id=el></div>");
+        globalThis.document = dom.window.document;
+        const widget = (await import({module.as_uri()!r})).default;
+        const el = document.getElementById("el");
+        widget.render({{ el }});
+        const box = el.querySelector('[data-testid="nbl-fallback"]');
+        console.log(JSON.stringify({{ found: Boolean(box), text: box ? box.textContent : el.textContent }}));
+        """
+    )
+    out = subprocess.run([node, str(runner)], capture_output=True, text=True, timeout=60, check=True).stdout
+    shown = json.loads(out)
+    assert shown["found"]
+    assert "widget.js is missing" in shown["text"] and "npm run build" in shown["text"]
 
 
 def test_repr_says_what_to_do_without_widget_support(widget):

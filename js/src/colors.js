@@ -10,6 +10,8 @@ export const PALETTE = [
 export const NONE_COLOR = "#9e9e9e";
 /** Suspicion ramp from harmless to very suspicious. */
 export const SUSPICION_RAMP = ["#fde725", "#f89441", "#cc4778", "#7e03a8"];
+/** Marker sizes (px) by suspicion group: no given label, then the ramp's bins. */
+export const SUSPICION_SIZES = [3, 3, 4, 6, 9];
 
 export const COLOR_BY = Object.freeze(["given", "verified", "predicted", "suspicion"]);
 
@@ -23,7 +25,8 @@ export function classColor(i) {
  * per-point colour conversion, so recolouring 100k points is a regroup of typed arrays, not 100k colour lookups.
  * Groups are drawn in order, so "none" goes first (underneath) and, for suspicion, the most suspicious last (on top).
  *
- * Returns {groups: Int32Array[] of point indices, colors: string[]}; the groups partition 0..n-1.
+ * Returns {groups: Int32Array[] of point indices, colors: string[], sizes: number[] (marker px)}; the groups
+ * partition 0..n-1.
  */
 export function colorGroups(state, by, nClasses) {
   if (!COLOR_BY.includes(by)) throw new Error(`nblabel: colour by ${JSON.stringify(by)}; expected ${COLOR_BY}`);
@@ -48,15 +51,31 @@ export function colorGroups(state, by, nClasses) {
   for (let i = 0; i < n; i++) groups[group[i]][fill[group[i]]++] = i;
   const colors = [NONE_COLOR];
   for (let g = 1; g < k; g++) colors.push(by === "suspicion" ? SUSPICION_RAMP[g - 1] : classColor(g - 1));
-  return { groups, colors };
+  // By suspicion the harmless majority is drawn small and the suspects large, so a suspect stands out as one
+  // point instead of its colour blending into (or painting over) the cluster around it.
+  const markerSizes = by === "suspicion" ? SUSPICION_SIZES.slice() : new Array(k).fill(5);
+  return { groups, colors, sizes: markerSizes };
 }
 
-/** Legend rows [colour, text] for the scatter: what grey means, and the suspicion bins. */
-export function legend(by) {
-  if (by !== "suspicion") return [[NONE_COLOR, `no ${by} label`]];
-  const k = SUSPICION_RAMP.length;
-  return [
-    [NONE_COLOR, "no given label"],
-    ...SUSPICION_RAMP.map((c, j) => [c, `suspicion ${(j / k).toFixed(2)}–${((j + 1) / k).toFixed(2)}`]),
-  ];
+/** Classes named in the map's legend; more are summed up in one row (the class filter still reaches them). */
+export const LEGEND_MAX_CLASSES = 20;
+
+/**
+ * Legend rows [colour, text, filter] for the scatter: what grey means, each class's colour (filter: the browse
+ * filter a click on the row sets, "" for none) or the suspicion bins.
+ */
+export function legend(by, classes = []) {
+  if (by === "suspicion") {
+    const k = SUSPICION_RAMP.length;
+    return [
+      [NONE_COLOR, "no given label", ""],
+      ...SUSPICION_RAMP.map((c, j) => [c, `suspicion ${(j / k).toFixed(2)}–${((j + 1) / k).toFixed(2)}`, ""]),
+    ];
+  }
+  // given/verified colour by a label of the item: the class filter (current label); predicted by prediction.
+  const kind = by === "predicted" ? "predicted" : "class";
+  const rows = classes.slice(0, LEGEND_MAX_CLASSES).map((name, i) => [classColor(i), name, `${kind}:${i}`]);
+  const more = classes.length - LEGEND_MAX_CLASSES;
+  if (more > 0) rows.push([NONE_COLOR, `+${more} more (filter menu)`, ""]);
+  return [[NONE_COLOR, `no ${by} label`, ""], ...rows];
 }

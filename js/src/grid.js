@@ -95,3 +95,20 @@ export function tileInfo(i, state, thumb, selected) {
     selected,
   };
 }
+
+/**
+ * Draw small images (8x8 digits) as crisp pixels once upscaled 2x or more, not as a blur. Call it on tiles in
+ * the page: the drawn size is known only there, and the natural size only once the image is decoded.
+ */
+export function markUpscaled(tiles) {
+  for (const tile of tiles) {
+    const img = tile.querySelector("img.nbl-thumb");
+    if (!img) continue;
+    const mark = () => {
+      const box = img.parentElement.clientWidth;
+      img.classList.toggle("nbl-pixelated", img.naturalWidth > 0 && img.naturalWidth * 2 <= box);
+    };
+    if (img.complete) mark();
+    else img.addEventListener("load", mark, { once: true });
+  }
+}

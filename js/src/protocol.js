@@ -14,6 +14,7 @@ export const TO_KERNEL = Object.freeze({
   REQUEST_THUMBS: "request_thumbs",
   REQUEST_CLUSTERS: "request_clusters",
   LABEL_CLUSTER: "label_cluster",
+  FIND: "find",
 });
 
 /** Kernel -> front end. */
@@ -49,9 +50,10 @@ export class RequestTracker {
     this.sent = 0;
     this.acked = 0;
     this.failed = 0;
+    this.lastFailed = false; // the latest answered action was refused (so it is not saved)
   }
 
-  /** Build the message for a request of `type`; `onDone(error)` runs when its reply or answer arrives. */
+  /** Build the message for a request of `type`; `onDone(error, reply)` runs when its reply or answer arrives. */
   make(type, payload = {}, onDone = null) {
     const requestId = this.nextId++;
     this.pending.set(requestId, { type, onDone });
@@ -68,14 +70,18 @@ export class RequestTracker {
     if (ACTIONS.has(entry.type)) {
       if (error) this.failed += 1;
       else this.acked += 1;
+      this.lastFailed = Boolean(error);
     }
-    if (entry.onDone) entry.onDone(error);
+    if (entry.onDone) entry.onDone(error, msg);
     return entry.type;
   }
 
-  /** True when every action sent so far was committed (failed ones are not "saved"). */
+  /**
+   * True when every action sent has its answer and the latest one was committed. A refused action wrote
+   * nothing, so it leaves nothing unsaved for good: the next committed action makes this true again.
+   */
   get allSaved() {
-    return this.acked === this.sent;
+    return this.inFlight === 0 && !this.lastFailed;
   }
 
   /** Actions still waiting for their reply. */

@@ -47,3 +47,43 @@ export function pointsToItems(points, groups) {
 export function selectionSet(selection) {
   return new Set(selection);
 }
+
+/**
+ * The item to select after an action on `acted` (auto-advance): the first item of `list` after the last acted
+ * one that was not acted on, else the nearest one before it; null when every item of the list was acted on.
+ * Acted items may leave the list (a reviewed suspect does), so the next one is taken from the list as shown.
+ */
+export function advance(list, acted) {
+  const done = new Set(acted);
+  let last = -1;
+  for (let p = 0; p < list.length; p++) if (done.has(list[p])) last = p;
+  if (last < 0) return null; // nothing acted on is listed: the selection came from elsewhere (e.g. the map)
+  for (let p = last + 1; p < list.length; p++) if (!done.has(list[p])) return list[p];
+  for (let p = last - 1; p >= 0; p--) if (!done.has(list[p])) return list[p];
+  return null;
+}
+
+/**
+ * Position in `list` after an arrow key from item `cursor`, on a grid `cols` tiles wide: dx moves along the list,
+ * dy by a row; it stops at the ends. Without a cursor in the list, any arrow starts at `start` (the first tile
+ * of the page shown). Returns -1 for an empty list.
+ */
+export function movePosition(list, cursor, dx, dy, cols, start = 0) {
+  if (list.length === 0) return -1;
+  const pos = cursor === null || cursor === undefined ? -1 : Array.prototype.indexOf.call(list, cursor);
+  if (pos < 0) return Math.min(Math.max(0, start), list.length - 1);
+  const next = pos + dx + dy * Math.max(1, cols);
+  return Math.min(Math.max(0, next), list.length - 1);
+}
+
+/** Selection with `item` added, or removed when it was in (Enter / Space, ctrl-click). */
+export function toggleItem(selection, item) {
+  return selection.includes(item) ? selection.filter((i) => i !== item) : sortedUnique([...selection, item]);
+}
+
+/** Selection less the items that were in the list before and are not any more (e.g. reviewed suspects). */
+export function pruneLeft(selection, before, after) {
+  const was = new Set(before);
+  const now = new Set(after);
+  return selection.filter((i) => !was.has(i) || now.has(i));
+}

@@ -2,7 +2,7 @@
 // bookkeeping. One store per widget model, shared by all its views (a notebook may show a widget twice).
 
 import { decodeFields, splitXY } from "./codecs.js";
-import { FROM_KERNEL, TO_KERNEL, RequestTracker } from "./protocol.js";
+import { ACTIONS, FROM_KERNEL, TO_KERNEL, RequestTracker } from "./protocol.js";
 import { ThumbCache, pairThumbs } from "./thumbs.js";
 
 export class Store {
@@ -42,11 +42,12 @@ export class Store {
     for (const fn of this.listeners.get(event) || []) fn(payload);
   }
 
-  /** Send a request; `onDone(error)` runs on its reply. Emits "requests" so views can show saving/saved. */
+  /** Send a request; `onDone(error, reply)` runs on its reply. Emits "requests" so views can show saving/saved. */
   request(type, payload = {}, onDone = null) {
-    const msg = this.requests.make(type, payload, (error) => {
-      if (error) this.lastError = error;
-      if (onDone) onDone(error);
+    const msg = this.requests.make(type, payload, (error, reply) => {
+      // An action's error stands until the next action is committed (thumbnail answers do not clear it).
+      if (error || ACTIONS.has(type)) this.lastError = error;
+      if (onDone) onDone(error, reply);
       this.emit("requests");
     });
     this.model.send(msg);

@@ -51,9 +51,31 @@ describe("colour mapping", () => {
   });
 
   it("explains the colours in a legend", () => {
-    expect(legend("given")).toEqual([[NONE_COLOR, "no given label"]]);
+    expect(legend("given")).toEqual([[NONE_COLOR, "no given label", ""]]);
     expect(legend("suspicion").map(([c]) => c)).toEqual([NONE_COLOR, ...SUSPICION_RAMP]);
     expect(legend("suspicion")[4][1]).toBe("suspicion 0.75–1.00");
+    expect(legend("suspicion").every(([, , f]) => f === "")).toBe(true);
+  });
+
+  it("draws suspects larger than harmless points, and every class group alike", () => {
+    const state = { given: Int32Array.from([0, 1, -1]), suspicion: Float32Array.from([0.1, 0.95, NaN]) };
+    const bySuspicion = colorGroups(state, "suspicion", 2);
+    const size = (i) => bySuspicion.sizes[bySuspicion.groups.findIndex((g) => g.includes(i))];
+    expect(size(1)).toBeGreaterThan(size(0));
+    expect(size(0)).toBeLessThan(5);
+    expect(new Set(colorGroups({ ...state, predicted: state.given }, "predicted", 2).sizes)).toEqual(new Set([5]));
+  });
+
+  it("names each class's colour, with the browse filter a click on it sets", () => {
+    expect(legend("predicted", ["cat", "dog"])).toEqual([
+      [NONE_COLOR, "no predicted label", ""],
+      [classColor(0), "cat", "predicted:0"],
+      [classColor(1), "dog", "predicted:1"],
+    ]);
+    expect(legend("given", ["cat"])[1]).toEqual([classColor(0), "cat", "class:0"]);
+    const many = legend("verified", Array.from({ length: 25 }, (_, i) => `c${i}`));
+    expect(many.length).toBe(1 + 20 + 1);
+    expect(many[21]).toEqual([NONE_COLOR, "+5 more (filter menu)", ""]);
   });
 
   it("rejects an unknown colour mode", () => {

@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { buildTile } from "../src/grid.js";
 import { Store } from "../src/store.js";
 import { mountView } from "../src/view.js";
@@ -16,13 +16,18 @@ function setup({ classes = ["cat", XSS], n = 6, pageSize = 4 } = {}) {
   const store = new Store(model, undefined);
   store.thumbs.urls = { create: () => "blob:x", revoke: () => {} };
   const scatterCalls = [];
-  const fakeScatter = () => ({
-    setPoints: async () => scatterCalls.push("points"),
-    setColors: async (spec) => scatterCalls.push(["colors", spec.groups.length]),
-    setHighlight: async (sel) => scatterCalls.push(["highlight", sel]),
-    refreshTheme: () => {},
-    destroy: () => scatterCalls.push("destroy"),
-  });
+  const callbacks = {};
+  const fakeScatter = (box, cbs) => {
+    Object.assign(callbacks, cbs); // what the view gives plotly's events: onSelect, onClick, ...
+    return {
+      setPoints: async () => scatterCalls.push("points"),
+      setColors: async (spec) => scatterCalls.push(["colors", spec.groups.length]),
+      setHighlight: async (sel) => scatterCalls.push(["highlight", sel]),
+      refreshTheme: async () => {},
+      zoomTo: async (sel) => scatterCalls.push(["zoom", sel]),
+      destroy: () => scatterCalls.push("destroy"),
+    };
+  };
   const el = document.createElement("div");
   document.body.appendChild(el);
   const cleanup = mountView({ model, el, store, makeScatter: fakeScatter });
@@ -41,7 +46,7 @@ function setup({ classes = ["cat", XSS], n = 6, pageSize = 4 } = {}) {
     const { fields, buffers } = pack({ indices: Int32Array.from(indices) });
     model.receive({ type: "view", mode: "browse", key, total: indices.length, fields }, buffers);
   };
-  return { model, store, el, cleanup, scatterCalls, sendState, sendView };
+  return { model, store, el, cleanup, scatterCalls, sendState, sendView, callbacks };
 }
 
 const q = (el, id) => el.querySelector(`[data-testid="${id}"]`);
@@ -149,5 +154,121 @@ describe("view", () => {
     expect(q(el, "nbl-error").textContent).toBe(XSS);
     expect(q(el, "nbl-busy").dataset.busy).toBe("true");
     expect(el.querySelector("img")).toBeNull();
+  });
+
+  const key = (el, k, mods = {}) =>
+    q(el, "nbl-root").dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true, ...mods }));
+  const reply = (model, msg, error = "") => model.receive({ type: "reply", request_id: msg.request_id, ok: !error, error });
+
+  it("after an action the selection moves to the next item; items that leave the list leave the selection", () => {
+    const { el, model, sendState, sendView } = setup();
+    sendState(1);
+    sendView([5, 4, 3, 2, 1, 0], "suspects");
+    tiles(el)[1].click();
+    key(el, "p");
+    expect(model.sent.at(-1)).toMatchObject({ type: "take_predicted", indices: [4] });
+    expect(model.get("selection")).toEqual([3]); // auto-advance, before the reply
+    // Select 3 and 2 by shift-click; the kernel's next list drops 4 (reviewed) and 3, 2 are labeled next.
+    tiles(el)[3].dispatchEvent(new MouseEvent("click", { bubbles: true, shiftKey: true }));
+    expect(model.get("selection")).toEqual([2, 3]);
+    sendView([5, 3, 2, 1, 0], "suspects");
+    expect(model.get("selection")).toEqual([2, 3]);
+    key(el, "1");
+    expect(model.get("selection")).toEqual([1]);
+    sendView([5, 1, 0], "suspects"); // 3 and 2 reviewed
+    expect(model.get("selection")).toEqual([1]);
+    expect(q(el, "nbl-key-target").textContent).toBe("a key press changes 1 item");
+  });
+
+  it("a selection that left the list is dropped, so no key acts on items not shown", () => {
+    const { el, model, sendState, sendView } = setup();
+    sendState(1);
+    sendView([5, 4, 3], "suspects");
+    key(el, "a", { ctrlKey: true });
+    expect(model.get("selection")).toEqual([3, 4, 5]);
+    sendView([5], "suspects");
+    expect(model.get("selection")).toEqual([5]);
+  });
+
+  it("a refused action selects its items again and says so; the next committed one shows saved", () => {
+    const { el, model, sendState, sendView } = setup();
+    sendState(1);
+    sendView([0, 1, 2, 3]);
+    tiles(el)[2].click();
+    key(el, "a");
+    const accept = model.sent.at(-1);
+    expect(model.get("selection")).toEqual([3]);
+    reply(model, accept, "accept (a): no given label. Fix: press a class key");
+    expect(model.get("selection")).toEqual([2]);
+    expect(q(el, "nbl-saved").textContent).toBe("not saved");
+    expect(q(el, "nbl-error").textContent).toContain("press a class key");
+    key(el, "1");
+    reply(model, model.sent.at(-1));
+    expect(q(el, "nbl-saved").textContent).toBe("saved");
+    expect(q(el, "nbl-error").textContent).toBe("");
+  });
+
+  it("an empty lasso report never replaces a real one; a map click selects and focuses the widget", async () => {
+    const { el, model, sendState, sendView, callbacks } = setup();
+    sendState(1);
+    sendView([0, 1, 2, 3, 4, 5]);
+    const { fields, buffers } = pack({ xy: new Float32Array(12) });
+    model.receive({ type: "layout", fields }, buffers);
+    await new Promise((r) => setTimeout(r, 0));
+    callbacks.onSelect([1, 4]);
+    callbacks.onSelect([]);
+    expect(model.get("selection")).toEqual([1, 4]);
+    expect(q(el, "nbl-page-label").textContent).toBe("lasso · page 1 / 1 · 2 items");
+    expect(tiles(el).map((t) => t.dataset.index)).toEqual(["1", "4"]);
+    callbacks.onClick(5);
+    expect(model.get("selection")).toEqual([5]);
+    expect(document.activeElement).toBe(q(el, "nbl-root"));
+  });
+
+  it("class keys come from class names; the palette labels by typed name", () => {
+    const { el, model, sendState, sendView } = setup({ classes: ["0", "1", "cat", "dog"] });
+    sendState(1);
+    sendView([0, 1, 2, 3]);
+    expect(Array.from(el.querySelectorAll(".nbl-class kbd"), (k) => k.textContent)).toEqual(["0", "1", "2", "3"]);
+    tiles(el)[0].click();
+    key(el, "0");
+    expect(model.sent.at(-1)).toMatchObject({ type: "label", indices: [0], cls: 0 });
+    key(el, "c");
+    const input = q(el, "nbl-palette-input");
+    expect(q(el, "nbl-palette").hidden).toBe(false);
+    input.value = "do";
+    input.dispatchEvent(new Event("input"));
+    expect(Array.from(el.querySelectorAll('[data-testid="nbl-palette-item"]'), (r) => r.dataset.classIndex)).toEqual(["3"]);
+    input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    expect(model.sent.at(-1)).toMatchObject({ type: "label", indices: [1], cls: 3 });
+    expect(q(el, "nbl-palette").hidden).toBe(true);
+  });
+
+  it("says the kernel is at work until the first state and the layout arrive", () => {
+    vi.useFakeTimers();
+    try {
+      const { el, model, sendState, sendView } = setup();
+      expect(q(el, "nbl-grid-msg").textContent).toBe("waiting for the kernel…");
+      vi.advanceTimersByTime(3000);
+      expect(q(el, "nbl-scatter-msg").textContent).toBe("computing the 2-D layout… 3 s (the grid works meanwhile)");
+      sendState(1);
+      sendView([0, 1]);
+      expect(q(el, "nbl-grid-msg")).toBeNull();
+      const { fields, buffers } = pack({ xy: new Float32Array(12) });
+      model.receive({ type: "layout", fields }, buffers);
+      vi.advanceTimersByTime(3000);
+      expect(q(el, "nbl-scatter-msg").textContent).toBe("computing the 2-D layout… 3 s (the grid works meanwhile)");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("gives the keys back to the widget after a menu choice", () => {
+    const { el } = setup();
+    const menu = q(el, "nbl-mode");
+    menu.focus();
+    menu.value = "suspects";
+    menu.dispatchEvent(new Event("change"));
+    expect(document.activeElement).toBe(q(el, "nbl-root"));
   });
 });

@@ -1,7 +1,7 @@
 // End-to-end scenarios for nblabel, run by tests/test_browser.py and bench/bench_browser.py.
 //
 //   node driver.mjs --chromium /usr/bin/chromium --url <notebook url> --out <dir> \
-//       --scenario smoke|label|bench|showcase|weight|demo|clusters [scenario options]
+//       --scenario smoke|label|bench|showcase|weight|demo|clusters|lasso|mapclick|rejected|suspects|twowidgets|keys
 //
 // Prints one JSON line with what it observed; exits non-zero (message on stderr) when a step fails.
 // The widget's DOM hooks (data-testid, data-* state attributes on the root) are set in js/src/view.js.
@@ -31,9 +31,12 @@ async function rootState(page) {
 
 /** Wait until the widget root exists and has drawn its first state; surface the fallback or a kernel error. */
 async function waitForWidget(page) {
-  await page.waitForSelector(`${root}[data-ready="true"], [data-testid="nbl-fallback"]`, { timeout: TIMEOUT });
+  // Attached, not visible: JupyterLab skips painting cells off screen (content-visibility), so a widget below
+  // the fold is ready but not "visible" until scrolled to.
+  await page.waitForSelector(`${root}[data-ready="true"], [data-testid="nbl-fallback"]`, { timeout: TIMEOUT, state: 'attached' });
   const fallback = await page.$('[data-testid="nbl-fallback"]');
   if (fallback) throw new Error(`widget front end not loaded: ${await fallback.textContent()}`);
+  await page.$eval(root, (el) => el.scrollIntoView({ block: 'nearest' }));
 }
 
 /** What the page shows right now, for failure messages: root state, focus, the tile, the widget's error text. */
@@ -152,6 +155,14 @@ async function themeColors(page) {
       rootBackground: getComputedStyle(el).backgroundColor,
       rootColor: getComputedStyle(el).color,
       tileBackground: tileEl ? getComputedStyle(tileEl).backgroundColor : null,
+      // The selection rings: the last scatter trace outlines the selected points.
+      ringColor: (() => {
+        const gd = el.querySelector('.js-plotly-plot');
+        const ring = gd && gd.data ? gd.data[gd.data.length - 1] : null;
+        return ring ? ring.marker.line.color : null;
+      })(),
+      textColor0: getComputedStyle(el).getPropertyValue('--jp-ui-font-color0').trim(),
+      plotBackground: getComputedStyle(el.querySelector('[data-testid="nbl-scatter"]')).backgroundColor,
     };
   }, root);
 }
@@ -204,7 +215,7 @@ async function scenarioLabel(page) {
   let dark = null;
   if (args.dark) {
     await setTheme(page, 'JupyterLab Dark');
-    await page.waitForTimeout(500);
+    await page.waitForTimeout(1000);
     await widget.screenshot({ path: path.join(args.out, 'widget-dark.png') });
     dark = await themeColors(page);
   }
@@ -319,14 +330,14 @@ async function scenarioBench(page) {
   const first = await widgetDisplayTimes(page, 1, n);
   await waitCellDone(page, 1, TIMEOUT);
 
-  // 2. Thumbnail pages: bytes received on the wire and image payload per page flip (ArrowRight).
+  // 2. Thumbnail pages: bytes received on the wire and image payload per page flip (PageDown).
   await page.click(`${root} [data-testid="nbl-tile"]`);
   const pages = [];
   for (let f = 0; f < flips; f++) {
     const label = await page.textContent(`${root} [data-testid="nbl-page-label"]`);
     const bytes0 = await page.evaluate(() => window.__wsBytesIn);
     const t0 = await page.evaluate(() => performance.now());
-    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('PageDown');
     await page.waitForFunction(
       ({ sel, old }) => document.querySelector(`${sel} [data-testid="nbl-page-label"]`).textContent !== old,
       { sel: root, old: label },
@@ -476,19 +487,6 @@ async function pageTiles(page) {
   );
 }
 
-/** Wait until every action sent has its reply and the page shows "saved". */
-async function waitSaved(page, what, sent) {
-  await waitUntil(
-    page,
-    what,
-    ({ rootSel, sent: before }) => {
-      const el = document.querySelector(rootSel);
-      return Number(el.dataset.sent) > before && el.dataset.acked === el.dataset.sent && el.dataset.saved === 'true';
-    },
-    { rootSel: root, sent },
-  );
-}
-
 /** Explore clusters: colour by cluster, open the first card, label its core with one key, undo it. */
 async function scenarioClusters(page) {
   await runAllCells(page, { timeout: TIMEOUT });
@@ -517,28 +515,353 @@ async function scenarioClusters(page) {
   if (!focusInWidget) await page.focus(root);
   let before = await rootState(page);
   await page.keyboard.press('2');
-  await waitSaved(page, 'the cluster core labeled by key 2 and saved', before.sent);
+  await waitSaved(page, 0, before.sent, 'the cluster core labeled by key 2 and saved');
   await waitUntil(page, 'tiles of the core shown as verified', (sel) => Array.from(document.querySelectorAll(`${sel} [data-testid="nbl-tile"]`)).some((t) => t.dataset.verified === '1'), root);
   const labeled = await pageTiles(page);
   const hintAfter = await page.textContent(`${root} [data-testid="nbl-cluster-hint"]`);
   await page.screenshot({ path: path.join(args.out, 'clusters.png') });
   before = await rootState(page);
   await page.keyboard.press('z');
-  await waitSaved(page, 'the stroke undone by z and saved', before.sent);
+  await waitSaved(page, 0, before.sent, 'the stroke undone by z and saved');
   await waitUntil(page, 'no tile verified after the undo', (sel) => Array.from(document.querySelectorAll(`${sel} [data-testid="nbl-tile"]`)).every((t) => t.dataset.verified === '-1'), root);
   const undone = await pageTiles(page);
   return { legendText, traces, cards, open, hint, opened, labeled, hintAfter, undone };
 }
 
-const SCENARIOS = {
-  smoke: scenarioSmoke,
-  label: scenarioLabel,
-  bench: scenarioBench,
-  showcase: scenarioShowcase,
-  weight: scenarioWeight,
-  demo: scenarioDemo,
-  clusters: scenarioClusters,
-};
+
+// ------------------------------------------------------------------ interaction scenarios (issue 10)
+// Each returns what the page showed at each step; tests/test_browser.py checks it against the journal on disk.
+
+/** The n-th widget root on the page (several widgets: `--` scenarios address them by position). */
+const nthRoot = (n) => `:nth-match(${root}, ${n + 1})`;
+
+/** Root state of the n-th widget, plus its selection as shown (selected tiles) and its status texts. */
+async function widgetReport(page, n = 0) {
+  const el = await page.$(nthRoot(n));
+  return el.evaluate((r) => {
+    const q = (id) => r.querySelector(`[data-testid="${id}"]`);
+    const tiles = [...r.querySelectorAll('[data-testid="nbl-tile"]')];
+    return {
+      sent: Number(r.dataset.sent),
+      acked: Number(r.dataset.acked),
+      saved: r.dataset.saved === 'true',
+      version: Number(r.dataset.version),
+      savedText: q('nbl-saved').textContent,
+      error: q('nbl-error').textContent,
+      selectedText: q('nbl-selected-count').textContent,
+      keyTarget: q('nbl-key-target').textContent,
+      pageLabel: q('nbl-page-label').textContent,
+      tiles: tiles.map((t) => ({ index: Number(t.dataset.index), id: t.dataset.id, selected: t.dataset.selected === 'true',
+        given: Number(t.dataset.given), verified: Number(t.dataset.verified), predicted: Number(t.dataset.predicted) })),
+      focusInside: r.contains(document.activeElement),
+      scatterHeight: q('nbl-scatter').getBoundingClientRect().height,
+      scatterBottom: q('nbl-scatter').getBoundingClientRect().bottom,
+      helpTop: q('nbl-help').getBoundingClientRect().top,
+    };
+  });
+}
+
+/** Wait until widget n sent an action after `sent` actions, has every answer, and shows "saved". */
+async function waitSaved(page, n, sent, what) {
+  await waitUntil(page, what, ({ n, sent }) => {
+    const r = document.querySelectorAll('[data-testid="nbl-root"]')[n];
+    return Number(r.dataset.sent) > sent && r.dataset.saved === 'true';
+  }, { n, sent });
+}
+
+/** Pixel geometry of widget n's plot: the plot area in page pixels and the axis ranges (for lasso oracles). */
+async function plotGeometry(page, n = 0) {
+  const el = await page.$(nthRoot(n));
+  return el.evaluate((r) => {
+    const gd = r.querySelector('.js-plotly-plot');
+    const box = gd.getBoundingClientRect();
+    const { xaxis, yaxis } = gd._fullLayout;
+    return {
+      left: box.left + xaxis._offset, top: box.top + yaxis._offset, width: xaxis._length, height: yaxis._length,
+      xrange: xaxis.range.slice(), yrange: yaxis.range.slice(),
+      // The first drawn point of each trace, in page pixels (a map click aims at one).
+      firstPoints: gd._fullData.filter((tr) => tr.x && tr.x.length).map((tr) => ({
+        x: box.left + xaxis._offset + xaxis.l2p(tr.x[0]), y: box.top + yaxis._offset + yaxis.l2p(tr.y[0]) })),
+    };
+  });
+}
+
+/** Drag a closed path through `points` (page pixels) with the mouse button down. */
+async function drag(page, points) {
+  await page.mouse.move(points[0][0], points[0][1]);
+  await page.mouse.down();
+  for (const [x, y] of [...points.slice(1), points[0]]) await page.mouse.move(x, y, { steps: 4 });
+  await page.mouse.up();
+}
+
+async function settleScatter(page) {
+  await waitForWidget(page);
+  await waitForScatter(page);
+  await page.$eval(root, (el) => el.scrollIntoView({ block: 'start' }));
+  await page.waitForTimeout(300);
+}
+
+/** Lasso a region of the map, press key 2; then box-select another region, press key 3. */
+async function scenarioLasso(page) {
+  await runAllCells(page, { timeout: TIMEOUT });
+  await settleScatter(page);
+  const before = await widgetReport(page);
+  const g = await plotGeometry(page);
+  const cx = g.left + g.width / 2;
+  const cy = g.top + g.height / 2;
+  const r = Math.min(g.width, g.height) * 0.3;
+  // A hexagon around the middle of the map: every vertex is a point of the lasso's path.
+  const lasso = Array.from({ length: 6 }, (_, k) => [cx + r * Math.cos((k * Math.PI) / 3), cy + r * Math.sin((k * Math.PI) / 3)]);
+  await drag(page, lasso);
+  await waitUntil(page, 'the lasso listed in the grid', (sel) => /^lasso · .* [1-9]\d* items?$/.test(
+    document.querySelector(`${sel} [data-testid="nbl-page-label"]`).textContent), root);
+  await page.waitForTimeout(500); // plotly's second report of the same lasso
+  const afterLasso = await widgetReport(page);
+  await page.keyboard.press('2');
+  await waitSaved(page, 0, afterLasso.sent, 'the lasso label saved');
+  const labeled = await widgetReport(page);
+  // Box select (the modebar button), over the upper-left part of the map, then key 3.
+  await page.click(`${root} .modebar-btn[data-val="select"]`);
+  const box = [[g.left + g.width * 0.05, g.top + g.height * 0.05], [g.left + g.width * 0.45, g.top + g.height * 0.05],
+    [g.left + g.width * 0.45, g.top + g.height * 0.45], [g.left + g.width * 0.05, g.top + g.height * 0.45]];
+  await page.mouse.move(box[0][0], box[0][1]);
+  await page.mouse.down();
+  await page.mouse.move(box[2][0], box[2][1], { steps: 8 });
+  await page.mouse.up();
+  await waitUntil(page, 'the box selection listed in the grid', ({ sel, old }) => {
+    const text = document.querySelector(`${sel} [data-testid="nbl-page-label"]`).textContent;
+    return text !== old && /^lasso · .* [1-9]\d* items?$/.test(text);
+  }, { sel: root, old: labeled.pageLabel });
+  await page.waitForTimeout(500);
+  const afterBox = await widgetReport(page);
+  await page.keyboard.press('3');
+  await waitSaved(page, 0, afterBox.sent, 'the box label saved');
+  const end = await widgetReport(page);
+  await page.screenshot({ path: path.join(args.out, 'lasso.png') });
+  return { geometry: g, lasso, box: [box[0], box[2]], before, afterLasso, labeled, afterBox, end };
+}
+
+/** Cells of the notebook as (type, source): what a leaked shortcut would change. */
+async function notebookCells(page) {
+  return page.evaluate(() => window.jupyterapp.shell.currentWidget.content.model.toJSON().cells.map(
+    (c) => [c.cell_type, Array.isArray(c.source) ? c.source.join('') : c.source]));
+}
+
+/** Click a point of the map, press key 3: the widget labels it, the notebook is unchanged. */
+async function scenarioMapClick(page) {
+  await runAllCells(page, { timeout: TIMEOUT });
+  await settleScatter(page);
+  // Make the markdown heading the active cell, as a person who just read it would have it.
+  await page.evaluate(() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0; });
+  const cellsBefore = await notebookCells(page);
+  const g = await plotGeometry(page);
+  const target = g.firstPoints[g.firstPoints.length - 1];
+  await page.mouse.move(target.x, target.y, { steps: 3 });
+  await page.waitForTimeout(300);
+  await page.mouse.click(target.x, target.y);
+  await waitUntil(page, 'a point selected by the map click', (sel) =>
+    document.querySelector(`${sel} [data-testid="nbl-selected-count"]`).textContent === '1 selected', root);
+  const clicked = await widgetReport(page);
+  await page.keyboard.press('3');
+  await waitSaved(page, 0, clicked.sent, 'the map-click label saved');
+  const after = await widgetReport(page);
+  const cellsAfter = await notebookCells(page);
+  return { clicked, after, cellsBefore, cellsAfter };
+}
+
+/** `a` on an item without a given label is refused; the error speaks of keys; key 2 then labels it, saved. */
+async function scenarioRejected(page) {
+  await runAllCells(page, { timeout: TIMEOUT });
+  await waitForWidget(page);
+  const first = (await widgetReport(page)).tiles[0];
+  await page.click(tile(first.index));
+  const start = await widgetReport(page);
+  await page.keyboard.press('a');
+  await waitUntil(page, 'the refused accept answered', (sel) => {
+    const r = document.querySelector(sel);
+    return r.dataset.sent === '1' && r.querySelector('[data-testid="nbl-error"]').textContent !== '';
+  }, root);
+  await page.waitForTimeout(300);
+  const refused = await widgetReport(page);
+  await page.keyboard.press('2');
+  await waitSaved(page, 0, refused.sent, 'the label after the refused action saved');
+  const labeled = await widgetReport(page);
+  return { first, start, refused, labeled };
+}
+
+/** Suspects mode, keyboard only: an arrow selects the first suspect, then `keys` review one item each. */
+async function scenarioSuspects(page) {
+  await runAllCells(page, { timeout: TIMEOUT });
+  await waitForWidget(page);
+  await waitUntil(page, 'thumbnails of the suspects page', allThumbsLoaded, root, { polling: 200 });
+  await page.focus(root); // what Tab does; no click from here on
+  await page.keyboard.press('ArrowRight');
+  const steps = [];
+  for (const key of String(args.keys).split(',')) {
+    const before = await widgetReport(page);
+    await page.keyboard.press(key);
+    await waitSaved(page, 0, before.sent, `review key ${key} saved`);
+    const acted = before.tiles.find((t) => t.selected);
+    // The reviewed item leaves the suspects list when the kernel's next list arrives.
+    await waitUntil(page, `reviewed item ${acted?.index} gone from the grid`, ({ sel, i }) =>
+      !document.querySelector(`${sel} [data-testid="nbl-tile"][data-index="${i}"]`), { sel: root, i: acted?.index });
+    await page.waitForTimeout(200);
+    steps.push({ key, before, after: await widgetReport(page) });
+  }
+  return { steps };
+}
+
+/** Two widgets: widget 0 (classes "0".."9") and widget 1 (12 classes); keys go to the focused one only. */
+async function scenarioTwoWidgets(page) {
+  await runAllCells(page, { timeout: TIMEOUT });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="nbl-root"][data-ready="true"]').length === 2,
+    null, { timeout: TIMEOUT });
+  const pressIn = async (n, keys) => {
+    const out = [];
+    for (const key of keys) {
+      const before = await widgetReport(page, n);
+      if (key.length > 1 && key !== 'ArrowRight') {
+        // Type into the class palette: `c`, the text, Enter.
+        await page.keyboard.press('c');
+        await page.waitForSelector(`${nthRoot(n)} [data-testid="nbl-palette"]:not([hidden])`);
+        await page.keyboard.type(key);
+        const rows = await (await page.$(nthRoot(n))).$$eval('[data-testid="nbl-palette-item"]', (rs) => rs.map((r) => r.textContent));
+        await page.keyboard.press('Enter');
+        await waitSaved(page, n, before.sent, `palette "${key}" saved`);
+        out.push({ key, before, palette: rows, after: await widgetReport(page, n) });
+      } else if (key === 'ArrowRight') {
+        await page.keyboard.press(key);
+      } else {
+        await page.keyboard.press(key);
+        await waitSaved(page, n, before.sent, `key ${key} saved in widget ${n}`);
+        out.push({ key, before, after: await widgetReport(page, n) });
+      }
+    }
+    return out;
+  };
+  const keysOf = (n) => page.$(nthRoot(n)).then((r) => r.$$eval('[data-testid^="nbl-class-"]', (bs) => bs.map((b) => [b.querySelector('.nbl-class-name').textContent, b.dataset.key])));
+  const classKeys0 = await keysOf(0);
+  const classKeys1 = await keysOf(1);
+  await page.focus(nthRoot(0));
+  const w0 = await pressIn(0, ['ArrowRight', '0', '7', '9']);
+  await page.focus(nthRoot(1));
+  const w1 = await pressIn(1, ['ArrowRight', '0', 'elev']);
+  const end0 = await widgetReport(page, 0);
+  return { classKeys0, classKeys1, w0, w1, end0 };
+}
+
+/** Every other key of the help line, keyboard only, then a click on a class of the map's legend. */
+async function scenarioKeys(page) {
+  await runAllCells(page, { timeout: TIMEOUT });
+  await waitForWidget(page);
+  await waitForScatter(page);
+  const log = [];
+  const report = async (what) => {
+    const r = await widgetReport(page);
+    const cursor = await page.$eval(root, (el) => [...el.querySelectorAll('[data-testid="nbl-tile"][data-cursor="true"]')]
+      .map((t) => Number(t.dataset.index)));
+    const extra = await page.$eval(root, (el) => ({
+      mode: el.dataset.mode,
+      filter: el.querySelector('[data-testid="nbl-filter"]').value,
+      columns: (() => {
+        const ts = [...el.querySelectorAll('[data-testid="nbl-tile"]')];
+        const top = ts[0]?.offsetTop;
+        const k = ts.findIndex((t) => t.offsetTop !== top);
+        return k < 0 ? ts.length : k;
+      })(),
+    }));
+    log.push({ what, ...r, cursor, ...extra });
+  };
+  const press = async (key, what) => {
+    await page.keyboard.press(key);
+    await page.waitForTimeout(250);
+    await report(what ?? key);
+  };
+  const pressSaved = async (key) => {
+    const before = await widgetReport(page);
+    await page.keyboard.press(key);
+    await waitSaved(page, 0, before.sent, `key ${key} saved`);
+    await page.waitForTimeout(250);
+    await report(key);
+  };
+  await page.focus(root);
+  await report('start');
+  await press('ArrowRight');
+  await press('ArrowRight');
+  await press('ArrowDown');
+  await press('Shift+ArrowLeft');
+  await press('Shift+ArrowLeft');
+  await press('Control+ArrowRight');
+  await press('Space');
+  await press('Enter');
+  await pressSaved('1');
+  await pressSaved('z');
+  await pressSaved('y');
+  await pressSaved('z');
+  await pressSaved('Shift+Z');
+  await press('Control+a');
+  await press('Escape');
+  await press('PageDown');
+  await press('PageUp');
+  await press('/');
+  await page.keyboard.type('42');
+  await page.keyboard.press('Enter');
+  await waitUntil(page, 'item 42 selected after jumping to its id', (sel) =>
+    document.querySelector(`${sel} [data-testid="nbl-tile"][data-index="42"]`)?.dataset.selected === 'true', root);
+  await report('/42');
+  await pressSaved('2');
+  await press('ArrowLeft');
+  await pressSaved('u');
+  for (let k = 0; k < 6; k++) await press('ArrowRight');
+  await press('s');
+  await waitUntil(page, 'the similar-images list', (sel) => document.querySelector(sel).dataset.mode === 'similar', root);
+  await page.waitForTimeout(500);
+  await report('similar');
+  // The legend names each class's colour; a click lists that class's predicted items.
+  await page.click(`${root} [data-testid="nbl-legend-item"][data-filter="predicted:2"]`);
+  await waitUntil(page, 'the legend filter applied', (sel) => {
+    const el = document.querySelector(sel);
+    const tiles = [...el.querySelectorAll('[data-testid="nbl-tile"]')];
+    return el.dataset.mode === 'browse' && tiles.length > 0 && tiles.every((t) => t.dataset.predicted === '2');
+  }, root);
+  await report('legend');
+  const legendRows = await page.$$eval(`${root} [data-testid="nbl-legend-item"]`, (rs) => rs.map((r) => [r.textContent, r.dataset.filter ?? '', r.dataset.active ?? '']));
+  // Toolbar: tile size, zoom to the selection, only flagged suspects.
+  const tileWidth = () => page.$eval(`${root} [data-testid="nbl-tile"]`, (t) => t.getBoundingClientRect().width);
+  const pixelated = () => page.$$eval(`${root} img.nbl-thumb`, (imgs) => imgs.map((i) => getComputedStyle(i).imageRendering));
+  await waitUntil(page, 'thumbnails of the page', allThumbsLoaded, root, { polling: 200 });
+  const sizes = { before: await tileWidth(), renderingBefore: await pixelated() };
+  await page.selectOption(`${root} [data-testid="nbl-tile-size"]`, '240');
+  sizes.focusAfterMenu = await page.$eval(root, (el) => el.contains(document.activeElement) && document.activeElement === el);
+  await waitUntil(page, 'thumbnails after the size change', allThumbsLoaded, root, { polling: 200 });
+  await page.waitForTimeout(300);
+  Object.assign(sizes, { after: await tileWidth(), renderingAfter: await pixelated() });
+  const span = () => page.$eval(`${root} .js-plotly-plot`, (gd) => gd._fullLayout.xaxis.range[1] - gd._fullLayout.xaxis.range[0]);
+  const zoom = { before: await span() };
+  await page.click(`${root} [data-testid="nbl-tile"]`);
+  await page.click(`${root} [data-testid="nbl-zoom"]`);
+  await page.waitForTimeout(800);
+  zoom.after = await span();
+  await page.selectOption(`${root} [data-testid="nbl-mode"]`, 'suspects');
+  await waitUntil(page, 'suspects mode', (sel) => document.querySelector(sel).dataset.mode === 'suspects', root);
+  await page.waitForTimeout(500);
+  const suspects = { all: await widgetReport(page) };
+  await page.check(`${root} [data-testid="nbl-flagged-only-box"]`);
+  await waitUntil(page, 'only flagged suspects listed', ({ sel, old }) =>
+    document.querySelector(`${sel} [data-testid="nbl-page-label"]`).textContent !== old, { sel: root, old: suspects.all.pageLabel });
+  await page.waitForTimeout(300);
+  suspects.flagged = await page.$eval(root, (el) => ({
+    pageLabel: el.querySelector('[data-testid="nbl-page-label"]').textContent,
+    counts: el.querySelector('[data-testid="nbl-counts"]').textContent,
+    tilesFlagged: [...el.querySelectorAll('[data-testid="nbl-tile"]')].map((t) => t.dataset.flagged),
+  }));
+  return { log, legendRows, sizes, zoom, suspects };
+}
+
+const SCENARIOS = { smoke: scenarioSmoke, label: scenarioLabel, bench: scenarioBench, showcase: scenarioShowcase,
+  weight: scenarioWeight, demo: scenarioDemo, clusters: scenarioClusters,
+  lasso: scenarioLasso, mapclick: scenarioMapClick, rejected: scenarioRejected, suspects: scenarioSuspects,
+  twowidgets: scenarioTwoWidgets, keys: scenarioKeys };
 
 const scenario = SCENARIOS[args.scenario];
 if (!scenario) throw new Error(`unknown --scenario ${args.scenario}; expected one of ${Object.keys(SCENARIOS)}`);

@@ -124,20 +124,26 @@ class LabServer:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return text[-n_chars:]
 
-    def write_notebook(self, name: str, cells: list[str]) -> Path:
-        """Write a notebook of code cells (nbformat 4, python3 kernel) into the server root."""
+    def write_notebook(self, name: str, cells: list[str | tuple[str, str]]) -> Path:
+        """Write a notebook (nbformat 4, python3 kernel) into the server root.
+
+        A cell is its code, or ``("markdown", text)`` for a markdown cell.
+        """
+
+        def cell(i: int, spec: str | tuple[str, str]) -> dict:
+            if isinstance(spec, tuple):
+                return {"cell_type": spec[0], "id": f"cell-{i}", "metadata": {}, "source": spec[1]}
+            return {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"cell-{i}",
+                "metadata": {},
+                "outputs": [],
+                "source": spec,
+            }
+
         nb = {
-            "cells": [
-                {
-                    "cell_type": "code",
-                    "execution_count": None,
-                    "id": f"cell-{i}",
-                    "metadata": {},
-                    "outputs": [],
-                    "source": source,
-                }
-                for i, source in enumerate(cells)
-            ],
+            "cells": [cell(i, spec) for i, spec in enumerate(cells)],
             "metadata": {
                 "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                 "language_info": {"name": "python"},
