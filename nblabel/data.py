@@ -247,7 +247,8 @@ class ImageSource:
         im.thumbnail(
             (size, size), Image.Resampling.LANCZOS if max(im.size) > size else Image.Resampling.NEAREST
         )
-        if max(im.size) < size:
+        upscaled = max(im.size) < size
+        if upscaled:
             # Tiny images (8x8 digits) would show as specks; scale them up with hard pixel edges instead.
             scale = size / max(im.size)
             im = im.resize(
@@ -255,7 +256,8 @@ class ImageSource:
             )
         buf = io.BytesIO()
         if _THUMB_FORMAT == "WEBP":
-            im.save(buf, format="WEBP", quality=80, method=4)
+            # Lossy WebP smears the hard edges of an upscaled image; its flat blocks compress well losslessly.
+            im.save(buf, format="WEBP", **({"lossless": True} if upscaled else {"quality": 80, "method": 4}))
         else:
             im.save(buf, format="PNG")
         data = buf.getvalue()

@@ -208,3 +208,14 @@ def test_content_hash_follows_file_content_and_pickles(tmp_path):
     assert src.content_hash(0) != h
     clone = pickle.loads(pickle.dumps(src))
     assert clone.ids == src.ids and clone.load(1).getpixel((0, 0)) == (10, 10, 10)
+
+
+def test_tiny_images_upscale_with_exact_hard_edges():
+    # An 8x8 checkerboard shown at 96 px must stay a checkerboard: every 12x12 block one exact colour
+    # (a lossy encoding would smear the edges the widget shows pixelated).
+    board = (np.indices((8, 8)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    src = from_array(board[None])
+    with Image.open(io.BytesIO(src.thumbnail(0, 96))) as im:
+        pixels = np.asarray(im.convert("L"))
+    assert pixels.shape == (96, 96)
+    np.testing.assert_array_equal(pixels, np.kron(board, np.ones((12, 12), np.uint8)))
