@@ -33,6 +33,7 @@ from nblabel.store import CorruptJournalError, Event, JournalError, LabelStore
 
 if TYPE_CHECKING:
     from nblabel.data import ImageSource
+    from nblabel.quality import NoiseEstimate
     from nblabel.embed import Encoder
     from nblabel.propagate import Propagator
 
@@ -42,7 +43,7 @@ _Callback = Callable[["SessionState"], None]
 _ErrorCallback = Callable[[BaseException], None]
 
 #: Columns of :attr:`Session.predictions` and of the files written by :meth:`Session.export`.
-EXPORT_COLUMNS = ("id", "given", "verified", "predicted", "confidence", "suspicion", "flagged")
+EXPORT_COLUMNS = ("id", "given", "verified", "predicted", "confidence", "suspicion", "flagged", "corrected")
 _EXPORT_FORMAT = "nblabel-export"
 _GRAPH_PARAMS = ("symmetric", "M", "ef_construction", "ef", "num_threads", "seed")
 
@@ -101,6 +102,12 @@ class SessionState:
         How doubtful each given label looks, in [0, 1]; NaN where there is no given label.
     flagged : (n,) bool
         Given label judged a likely error and not yet checked by a person (``verified == -1``).
+    alternative : (n,) int32, optional
+        The class a given label most likely should be (the best other class after per-class calibration,
+        see :mod:`nblabel.quality`); -1 where there is none.
+    noise : NoiseEstimate, optional
+        Estimated share of wrong given labels with its interval and the errors still unreviewed; re-fitted
+        from the reviews once a person has checked enough suspects (see :func:`nblabel.quality.calibrate`).
 
     """
 
@@ -115,6 +122,8 @@ class SessionState:
     confidence: np.ndarray
     suspicion: np.ndarray
     flagged: np.ndarray
+    alternative: np.ndarray | None = None
+    noise: NoiseEstimate | None = None
 
     @property
     def pending(self) -> bool:
@@ -144,9 +153,13 @@ class _LPResult:
     confidence: np.ndarray
     suspicion: np.ndarray
     issues: np.ndarray
-    # Per-row evidence behind ``issues`` (quality.label_evidence): the next run recomputes changed rows only.
-    evidence: np.ndarray
-    disagree: np.ndarray
+    alternative: np.ndarray
+    noise: NoiseEstimate | None
+    # Class thresholds of the last full scoring: kept between updates so each row's scores depend on that row
+    # alone and the next run recomputes changed rows only (see _derive).
+    thresholds: np.ndarray | None
+    # Suspicion of reviewed items from their neighbours' votes (their own row is clamped); NaN elsewhere.
+    review_suspicion: np.ndarray
 
 
 class _LabelHistory:
@@ -713,7 +726,13 @@ class Session:
         """Every item with its labels and propagation results, indexed by id.
 
         Columns ``given``, ``verified``, ``predicted`` (categorical class names; NaN for none),
-        ``confidence``, ``suspicion`` and ``flagged``.
+        ``confidence``, ``suspicion``, ``flagged`` and ``corrected``.
+
+        **Export ``corrected``** as the cleaned labels: the verified label where a person set one, else the
+        given label, replaced by the likeliest other class where it is flagged; NaN for items with neither
+        (use ``predicted`` there, if propagation's guess is good enough for you). ``predicted`` is the
+        propagation's own argmax, which also overrides given labels that are right but hard; on features that
+        separate the classes poorly it is less accurate than the given labels.
         """
         return self._frame(self._state, np.arange(self.n_items))
 
@@ -830,11 +849,11 @@ class Session:
         dict
             ``n_items``, ``classes`` (per class: ``given``, ``verified``, ``predicted`` counts), ``labeled``
             (items with a given or verified label), ``given``, ``verified``, ``flagged``, ``noise_rate``
-            (estimated share of wrong given labels), ``journal``.
+            (estimated share of wrong given labels), ``noise_interval`` (its 95 % interval), ``reviewed``
+            (given labels a person checked; from 20 on they re-fit the estimate and the flags),
+            ``errors_unreviewed`` (estimated wrong given labels nobody checked yet), ``journal``.
 
         """
-        from nblabel.quality import estimate_noise_rate
-
         s = self._state
         counts = {
             name: {
@@ -845,11 +864,8 @@ class Session:
             for j, name in enumerate(s.classes)
         }
         has_given = s.given >= 0
-        noise = (
-            float(estimate_noise_rate(s.proba, s.given))
-            if has_given.any() and s.proba.shape[1] > 0
-            else float("nan")
-        )
+        est = s.noise if has_given.any() and s.proba.shape[1] > 0 else None
+        nan = float("nan")
         return {
             "n_items": s.n_items,
             "classes": counts,
@@ -857,9 +873,54 @@ class Session:
             "given": int(has_given.sum()),
             "verified": int((s.verified >= 0).sum()),
             "flagged": int(s.flagged.sum()),
-            "noise_rate": noise,
+            "noise_rate": est.rate if est else nan,
+            "noise_interval": (est.low, est.high) if est else (nan, nan),
+            "reviewed": int((has_given & (s.verified >= 0)).sum()),
+            "errors_unreviewed": est.errors if est else nan,
             "journal": str(self.journal),
         }
+
+    def noise_matrix(self) -> pd.DataFrame:
+        """Counts of flagged labels by given class (rows) and the class they likely should be (columns).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``len(classes) x len(classes)`` ints, index and columns named by class; the diagonal is 0.
+            Pairs with large counts are classes the dataset mixes up; :meth:`flagged_ids` lists a cell's items.
+
+        """
+        s = self._state
+        c = len(s.classes)
+        counts = np.zeros((c, c), np.int64)
+        if s.alternative is not None:
+            rows = np.flatnonzero(s.flagged & (s.alternative >= 0))
+            np.add.at(counts, (s.given[rows], s.alternative[rows]), 1)
+        index = pd.Index(list(s.classes), name="given")
+        return pd.DataFrame(counts, index=index, columns=pd.Index(list(s.classes), name="likely"))
+
+    def flagged_ids(self, given: str | int | None = None, likely: str | int | None = None) -> list[str]:
+        """Ids of the flagged items, most suspicious first, optionally of one cell of :meth:`noise_matrix`.
+
+        Parameters
+        ----------
+        given, likely : str or int, optional
+            Class name or index of the given label and of the likely one.
+
+        Returns
+        -------
+        list of str
+
+        """
+        s = self._state
+        mask = s.flagged.copy()
+        if given is not None:
+            mask &= s.given == self.classes.index(self._check_class(given))
+        if likely is not None and s.alternative is not None:
+            mask &= s.alternative == self.classes.index(self._check_class(likely))
+        rows = np.flatnonzero(mask)
+        rows = rows[np.argsort(-s.suspicion[rows], kind="stable")]
+        return [self._ids[i] for i in rows]
 
     # ------------------------------------------------------------------ export / import
     def export(self, path: str | os.PathLike[str]) -> Path:
@@ -1137,8 +1198,10 @@ class Session:
                 np.zeros(n, np.float32),
                 np.full(n, np.nan, np.float32),
                 np.zeros(n, bool),
+                np.full(n, -1, np.int32),
+                None,
+                None,
                 np.full(n, np.nan, np.float32),
-                np.zeros(n, bool),
             )
         prop = self._propagator
         try:
@@ -1166,33 +1229,56 @@ class Session:
     def _derive(self, seq: int, prop: Propagator, rows: np.ndarray | None) -> _LPResult:
         """Snapshot the propagator's outputs and the label-quality scores derived from them.
 
-        Every score is a function of its own row of ``proba_`` except the flag threshold, so after an update
-        that changed ``rows`` only those rows are recomputed (the rest is copied from the previous result)
-        and the flags take one O(n) pass: at n = 100k this is ~2 ms instead of ~30 ms for a full recompute.
-        ``rows=None`` recomputes everything.
+        Every score is a function of its own row of ``proba_`` and the class thresholds, which are refitted
+        on full runs only; so after an update that changed ``rows`` only those rows are recomputed (the rest
+        is copied from the previous result), and the flags and the noise estimate take O(n) vector work
+        (plus one sort of the unreviewed rows once reviews calibrate them). ``rows=None`` recomputes all.
         """
-        from nblabel.quality import flags_from_evidence, label_evidence, suspicion
+        from nblabel.quality import (
+            MIN_REVIEWS,
+            calibrate,
+            class_thresholds,
+            flags_from_evidence,
+            label_evidence,
+            suspicion,
+        )
 
         given, prev = self._given, self._lp_last
+        verified = prop.verified_
         # proba_ is updated in place by the next update(): a snapshot needs its own copy.
         P = np.array(prop.proba_, dtype=np.float32)
-        if rows is None or prev is None or prev.proba.shape != P.shape:
-            rows = np.arange(P.shape[0])
-            predicted, confidence = np.empty(P.shape[0], np.int32), np.empty(P.shape[0], np.float32)
-            susp, evidence = np.empty(P.shape[0], np.float32), np.empty(P.shape[0], np.float32)
-            disagree = np.empty(P.shape[0], bool)
+        n, c = P.shape
+        if rows is None or prev is None or prev.proba.shape != P.shape or prev.thresholds is None:
+            rows = np.arange(n)
+            thresholds = class_thresholds(P, np.where(verified >= 0, -1, given))
+            predicted, confidence = np.empty(n, np.int32), np.empty(n, np.float32)
+            susp, alternative = np.empty(n, np.float32), np.empty(n, np.int32)
         else:
+            thresholds = prev.thresholds
             predicted, confidence = prev.predicted.copy(), prev.confidence.copy()
-            susp, evidence, disagree = prev.suspicion.copy(), prev.evidence.copy(), prev.disagree.copy()
-        Pr, given_r = P[rows], given[rows]
+            susp, alternative = prev.suspicion.copy(), prev.alternative.copy()
+        Pr = P[rows]
         confidence[rows] = Pr.max(axis=1, initial=0.0)
         predicted[rows] = np.where(confidence[rows] > 0, Pr.argmax(axis=1), -1)
-        susp[rows] = suspicion(Pr, given_r)
-        evidence[rows], disagree[rows] = label_evidence(Pr, given_r)
-        issues = flags_from_evidence(evidence, disagree, given)
+        susp[rows], alternative[rows] = label_evidence(Pr, given[rows], thresholds)
+        # A reviewed item's own row is clamped; its neighbours' vote (Wn has no diagonal) says how suspicious
+        # its given label looked, which is what calibrating the flags needs. A neighbour of any reviewed row
+        # may have changed, so all of them are recomputed: O(k c) each, and only people's reviews count.
+        rev = np.flatnonzero((verified >= 0) & (given >= 0))
+        review = np.full(n, np.nan, np.float32)
+        if rev.size:
+            votes = np.asarray(self.graph.normalized_[rev] @ prop.result_, dtype=np.float32)
+            review[rev] = suspicion(np.maximum(votes, 0.0), given[rev], thresholds)
+        flags, noise = flags_from_evidence(susp, predicted, confidence, given, c)
+        if c and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
+            scores = np.where(np.isnan(review), susp, review)
+            flags, noise, _ = calibrate(scores, given, verified, flags)
         return _LPResult(
             seq,
-            *(_frozen(a) for a in (P, predicted, confidence, susp, issues, evidence, disagree)),
+            *(_frozen(a) for a in (P, predicted, confidence, susp, flags, alternative)),
+            noise,
+            thresholds,
+            _frozen(review),
         )
 
     def _work(self) -> None:
@@ -1232,6 +1318,8 @@ class Session:
             confidence=lp.confidence,
             suspicion=lp.suspicion,
             flagged=_frozen(lp.issues & (verified < 0)),
+            alternative=lp.alternative,
+            noise=lp.noise,
         )
 
     def _publish(self, lp: _LPResult | None) -> None:
@@ -1275,10 +1363,20 @@ class Session:
                 "confidence": s.confidence[rows],
                 "suspicion": s.suspicion[rows],
                 "flagged": s.flagged[rows],
+                "corrected": names(_corrected(s)),
             },
             index=pd.Index([self._ids[i] for i in rows], name="id"),
         )
         return frame
+
+
+def _corrected(s: SessionState) -> np.ndarray:
+    """The labels to use downstream: verified, else given with flagged ones replaced, else -1."""
+    out = np.where(s.verified >= 0, s.verified, s.given).astype(np.int32)
+    if s.alternative is not None:
+        fix = s.flagged & (s.alternative >= 0)
+        out[fix] = s.alternative[fix]
+    return out
 
 
 def _check_session_meta(store: LabelStore) -> None:
