@@ -46,8 +46,9 @@ def _noised(Z: np.ndarray, noise: float, seed: int) -> np.ndarray:
 def degraded_digits(level: str = "0.90", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Features of scikit-learn's digits made only as good as a chosen 10-NN accuracy.
 
-    Level ``"0.97"`` is PCA(32) of the pixels (the digits as they are); ``"0.90"`` keeps 12 components and adds
-    Gaussian noise of 0.5 times the features' spread; ``"0.80"`` keeps 8 and adds 0.6 (see :data:`LEVELS`).
+    Level ``"0.97"`` is PCA(32) of the pixels (the digits as they are); ``"0.90"`` keeps 12 components and
+    adds Gaussian noise of 0.5 times the features' spread; ``"0.80"`` keeps 8 and adds 0.6 (see
+    :data:`LEVELS`).
 
     Parameters
     ----------
@@ -72,8 +73,10 @@ def degraded_digits(level: str = "0.90", seed: int = 0) -> tuple[np.ndarray, np.
     return _noised(_pca(X, n_components, 0), noise, seed), y.astype(np.int64)
 
 
-def augmented_digits(n: int = 20_000, n_components: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A larger structured dataset: the digits at 16 px, randomly rotated, shifted and noised, then PCA.
+def augmented_digits(
+    n: int = 20_000, n_components: int = 8, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Make a larger structured dataset: the digits at 16 px, randomly rotated, shifted and noised, then PCA.
 
     Each image is one of the 1797 digits (cycled), upsampled to 16x16, rotated by up to +-15 degrees, shifted
     by up to +-1.5 px, with Gaussian pixel noise of 10 % of the range. Similar digits thus form many small
@@ -130,7 +133,9 @@ def inject_label_noise(
         uniformly. ``"pairs"``: each item of a class in :data:`PAIRS` gets its partner's label with
         probability ``rate`` (so the overall noise rate is ``rate`` times the share of those classes).
     kind : {"symmetric", "pairs"}
+        Which noise (see ``rate``).
     seed : int
+        Seed of the choice of items and wrong classes.
     n_classes : int, optional
         Default ``max(y) + 1``.
 

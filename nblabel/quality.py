@@ -24,10 +24,10 @@ that share.
 **Flags**: the ``round(noise_rate * n)`` most suspicious given labels whose best other class outweighs the
 given one (``suspicion > 0.5``); ranking is what the scores do well, so the count comes from the estimate.
 
-After a person reviewed some suspects, :func:`calibrate` re-fits the link between suspicion and the chance
-that a label is wrong from what they confirmed and corrected (a two-parameter logistic fit, with the
-pre-review flags as a weak prior), and the flags and the noise estimate follow from it. The given labels a
-person has checked count as known, the rest as estimated.
+After a person reviewed some suspects, :func:`calibrate` re-fits the flags and the estimate from what they
+confirmed and corrected: the share of reviewed suspects that were really wrong is the precision of the
+flags, which no score computed without a person can know on features that confuse classes. The given labels
+a person has checked count as known, the rest as estimated.
 """
 
 from __future__ import annotations
@@ -42,10 +42,6 @@ from nblabel._validation import check_labels, check_proba
 CORE_SHARE = 0.5
 #: Reviewed given labels needed before :func:`calibrate` re-fits the flags (fewer: pre-review flags).
 MIN_REVIEWS = 20
-#: Total weight of the pre-review flags in the calibration fit (one reviewed item weighs 1). Measured on the
-#: grid: 10 let 100 reviews of look-alike-pair errors (all wrong) inflate the estimate to 0.57 at a true 0.24,
-#: 400 kept every cell within the measured tables of bench/bench_flags.py.
-PRIOR_WEIGHT = 400.0
 _Z95 = 1.959964
 
 
@@ -88,7 +84,9 @@ def _thresholds(Pn: np.ndarray, given: np.ndarray, has: np.ndarray) -> np.ndarra
     return np.maximum(t, 1e-6).astype(np.float32)
 
 
-def _scores(Pn: np.ndarray, given: np.ndarray, has: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _scores(
+    Pn: np.ndarray, given: np.ndarray, has: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Suspicion (NaN where unlabeled) and the best other class (-1 where unlabeled or no evidence)."""
     n, c = Pn.shape
     s = np.full(n, np.nan, np.float32)
@@ -236,7 +234,8 @@ def flag_label_issues(P: np.ndarray, given: np.ndarray, noise_rate: float | str 
         rate = np.nan
     if not 0.0 <= rate <= 1.0:
         raise ValueError(
-            f'noise_rate: expected "auto" or a share in [0, 1]; got {noise_rate!r}. Fix: e.g. noise_rate=0.05.'
+            f'noise_rate: expected "auto" or a share in [0, 1]; got {noise_rate!r}. '
+            "Fix: e.g. noise_rate=0.05."
         )
     rows = np.flatnonzero(has)
     return _top_flags(s, rows[s[rows] > 0.5], round(rate * rows.size))
@@ -372,6 +371,7 @@ def flags_from_evidence(
     given : array-like, shape (n,), int
         Given labels, -1 = none.
     n_classes : int
+        Number of classes (columns of ``P``).
 
     Returns
     -------
@@ -384,96 +384,59 @@ def flags_from_evidence(
     pred, conf = predicted[rows], confidence[rows]
     rate, se = _core_noise(pred, conf, (pred != given[rows]) & (conf > 0), n_classes)
     flags = _top_flags(suspicion, rows[suspicion[rows] > 0.5], round(rate * rows.size))
-    return flags, NoiseEstimate(rate, max(0.0, rate - _Z95 * se), min(1.0, rate + _Z95 * se), rate * rows.size)
-
-
-def _logistic_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, ridge: float = 1e-3) -> np.ndarray:
-    """Weighted logistic regression ``P(y=1) = sigmoid(a + b x)`` by Newton's method; returns ``(a, b)``."""
-    X = np.stack([np.ones_like(x), x], axis=1)
-    beta = np.zeros(2)
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-np.clip(X @ beta, -30, 30)))
-        grad = X.T @ (w * (p - y)) + ridge * beta
-        H = (X * (w * p * (1 - p))[:, None]).T @ X + ridge * np.eye(2)
-        step = np.linalg.solve(H, grad)
-        beta -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return beta
-
-
-def _logit(s: np.ndarray) -> np.ndarray:
-    s = np.clip(s.astype(np.float64), 1e-4, 1 - 1e-4)
-    return np.log(s / (1 - s))
+    est = NoiseEstimate(rate, max(0.0, rate - _Z95 * se), min(1.0, rate + _Z95 * se), rate * rows.size)
+    return flags, est
 
 
 def calibrate(
-    suspicion: np.ndarray,
-    given: np.ndarray,
-    verified: np.ndarray,
-    prior_flags: np.ndarray,
-) -> tuple[np.ndarray, NoiseEstimate, np.ndarray]:
+    prior: NoiseEstimate, suspicion: np.ndarray, given: np.ndarray, verified: np.ndarray
+) -> tuple[np.ndarray, NoiseEstimate]:
     """Re-fit the flags and the noise estimate from the given labels a person has reviewed.
 
-    A reviewed item is one with a given and a verified label; it was wrong if they differ. The chance that an
-    unreviewed given label is wrong is modelled as ``sigmoid(a + b logit(suspicion))``, fitted on the reviewed
-    items (weight 1 each) and on the pre-review flags of the unreviewed ones (1 = flagged) with total weight
-    ``PRIOR_WEIGHT``, which keeps the fit sane where the reviews say little (for instance when every reviewed
-    suspect was wrong). The flags are then the unreviewed labels whose chance of being wrong is above the
-    cut that maximises the expected F1 score, and the noise rate is the errors found plus the expected errors
-    among the rest.
+    A reviewed item is one with a given and a verified label; it was wrong if they differ. Reviews are
+    assumed to follow the suspects list, so the share of them that were wrong (``precision``) is the
+    precision of the flags: of the ``K`` errors the pre-review estimate counted, the ``m`` reviewed are
+    known, and ``precision * (K - m)`` is expected among the rest. The flags become the
+    ``round(min(1, 2 precision) * (K - m))`` most suspicious unreviewed labels whose suspicion is above 0.5:
+    a flag adds to F1 while its chance of being an error exceeds F1 / 2, so a list that is right at least
+    half the time is kept whole, and on features that confuse classes, where many flags were right labels
+    that are hard, it shrinks to its more certain top.
+
+    (A logistic link from suspicion to the chance of an error, fitted on the reviews, was measured first:
+    within the reviewed top of the list, errors and hard right labels score alike, so its slope was flat
+    and its extrapolation to the unreviewed rest tripled the estimate on look-alike-pair noise.)
 
     Parameters
     ----------
+    prior : NoiseEstimate
+        The pre-review estimate (from propagation of the given labels alone).
     suspicion : numpy.ndarray, shape (n,)
-        Each given label's suspicion; for reviewed items, the suspicion that propagation from their
-        neighbours gives (their own row is clamped to the verified label).
+        Current suspicion of each given label.
     given, verified : numpy.ndarray, shape (n,), int
         -1 = none.
-    prior_flags : numpy.ndarray, shape (n,), bool
-        Pre-review flags (from :func:`flags_from_evidence`).
 
     Returns
     -------
     flags : numpy.ndarray, shape (n,), bool
         Only unreviewed given labels are flagged.
     estimate : NoiseEstimate
-    error_probability : numpy.ndarray, shape (n,), float32
-        Fitted chance that each unreviewed given label is wrong; 0 / 1 for reviewed ones; NaN without a
-        given label.
 
     """
     has = given >= 0
     reviewed = has & (verified >= 0)
-    open_ = has & ~reviewed
-    x = _logit(np.nan_to_num(suspicion, nan=0.0))
-    wrong = (verified != given)[reviewed].astype(np.float64)
-    n_open = int(open_.sum())
-    xs = np.concatenate([x[reviewed], x[open_]])
-    ys = np.concatenate([wrong, prior_flags[open_].astype(np.float64)])
-    ws = np.concatenate([np.ones(wrong.size), np.full(n_open, PRIOR_WEIGHT / max(n_open, 1))])
-    a, b = _logistic_fit(xs, ys, ws)
-    q = np.full(given.shape[0], np.nan, np.float32)
-    q[open_] = 1.0 / (1.0 + np.exp(-np.clip(a + b * x[open_], -30, 30)))
-    q[reviewed] = wrong
-    # The cut that maximises expected F1 = 2 * sum(q over flagged) / (n flagged + expected errors).
-    open_rows = np.flatnonzero(open_)
-    order = open_rows[np.argsort(-q[open_rows], kind="stable")]
-    gains = np.cumsum(q[order], dtype=np.float64)
-    expected = float(gains[-1]) if gains.size else 0.0
-    flags = np.zeros(given.shape[0], bool)
-    if expected > 0:
-        f1 = 2 * gains / (np.arange(1, order.size + 1) + expected)
-        flags[order[: int(np.argmax(f1)) + 1]] = True
-    n_given = int(has.sum())
-    found = float(wrong.sum())
-    rate = (found + expected) / max(n_given, 1)
-    # Sampling spread of the unreviewed errors (independent Bernoulli), plus the fit's uncertainty through
-    # the reviewed sample's binomial error on the share of flagged items that are wrong.
-    var = float((q[open_rows] * (1 - q[open_rows])).sum())
-    if wrong.size:
-        p = (found + 0.5) / (wrong.size + 1)
-        var += (p * (1 - p) / wrong.size) * float(q[open_rows].sum()) ** 2
-    half = _Z95 * np.sqrt(var) / max(n_given, 1)
-    est = NoiseEstimate(rate, max(0.0, rate - half), min(1.0, rate + half), expected, int(reviewed.sum()))
-    return flags, est, q
+    n_given, m = int(has.sum()), int(reviewed.sum())
+    found = int((verified != given)[reviewed].sum())
+    precision = found / m if m else 0.0
+    left = max(prior.rate * n_given - m, 0.0)
+    errors = precision * left
+    # An extra flag raises F1 while the chance that it is an error exceeds F1 / 2: at precision >= 1/2
+    # keep the whole remaining list, below it shrink the list toward its more certain top.
+    n_flags = round(left * min(1.0, 2.0 * precision))
+    flags = _top_flags(suspicion, np.flatnonzero(has & ~reviewed & (suspicion > 0.5)), n_flags)
+    rate = (found + errors) / max(n_given, 1)
+    # Binomial error of the precision over the rest, and the prior's own error scaled by the precision.
+    p = (found + 0.5) / (m + 1)
+    prior_se = (prior.high - prior.low) / (2 * _Z95) * n_given
+    se = np.sqrt(left**2 * p * (1 - p) / max(m, 1) + (precision * prior_se) ** 2) / max(n_given, 1)
+    est = NoiseEstimate(rate, max(0.0, rate - _Z95 * se), min(1.0, rate + _Z95 * se), errors, m)
+    return flags, est

@@ -33,9 +33,9 @@ from nblabel.store import CorruptJournalError, Event, JournalError, LabelStore
 
 if TYPE_CHECKING:
     from nblabel.data import ImageSource
-    from nblabel.quality import NoiseEstimate
     from nblabel.embed import Encoder
     from nblabel.propagate import Propagator
+    from nblabel.quality import NoiseEstimate
 
 __all__ = ["Session", "SessionState", "fingerprint"]
 
@@ -158,8 +158,6 @@ class _LPResult:
     # Class thresholds of the last full scoring: kept between updates so each row's scores depend on that row
     # alone and the next run recomputes changed rows only (see _derive).
     thresholds: np.ndarray | None
-    # Suspicion of reviewed items from their neighbours' votes (their own row is clamped); NaN elsewhere.
-    review_suspicion: np.ndarray
 
 
 class _LabelHistory:
@@ -527,6 +525,7 @@ class Session:
         self._propagator: Propagator | None = None
         self._needs_fit = True
         self._lp_last: _LPResult | None = None  # what _run_lp last derived from the propagator
+        self._reference: tuple[int, NoiseEstimate] | None = None  # see _prior_noise
         self._history.apply(store.read())
         self.graph = self._load_or_build_graph()
         saved = _side_file(store.path, "embeddings.npy")
@@ -881,13 +880,14 @@ class Session:
         }
 
     def noise_matrix(self) -> pd.DataFrame:
-        """Counts of flagged labels by given class (rows) and the class they likely should be (columns).
+        """Count flagged labels by given class (rows) and the class they likely should be (columns).
 
         Returns
         -------
         pandas.DataFrame
             ``len(classes) x len(classes)`` ints, index and columns named by class; the diagonal is 0.
-            Pairs with large counts are classes the dataset mixes up; :meth:`flagged_ids` lists a cell's items.
+            Pairs with large counts are classes the dataset mixes up; :meth:`flagged_ids` lists the items
+            of a cell.
 
         """
         s = self._state
@@ -1201,7 +1201,6 @@ class Session:
                 np.full(n, -1, np.int32),
                 None,
                 None,
-                np.full(n, np.nan, np.float32),
             )
         prop = self._propagator
         try:
@@ -1240,7 +1239,6 @@ class Session:
             class_thresholds,
             flags_from_evidence,
             label_evidence,
-            suspicion,
         )
 
         given, prev = self._given, self._lp_last
@@ -1261,25 +1259,35 @@ class Session:
         confidence[rows] = Pr.max(axis=1, initial=0.0)
         predicted[rows] = np.where(confidence[rows] > 0, Pr.argmax(axis=1), -1)
         susp[rows], alternative[rows] = label_evidence(Pr, given[rows], thresholds)
-        # A reviewed item's own row is clamped; its neighbours' vote (Wn has no diagonal) says how suspicious
-        # its given label looked, which is what calibrating the flags needs. A neighbour of any reviewed row
-        # may have changed, so all of them are recomputed: O(k c) each, and only people's reviews count.
-        rev = np.flatnonzero((verified >= 0) & (given >= 0))
-        review = np.full(n, np.nan, np.float32)
-        if rev.size:
-            votes = np.asarray(self.graph.normalized_[rev] @ prop.result_, dtype=np.float32)
-            review[rev] = suspicion(np.maximum(votes, 0.0), given[rev], thresholds)
         flags, noise = flags_from_evidence(susp, predicted, confidence, given, c)
         if c and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
-            scores = np.where(np.isnan(review), susp, review)
-            flags, noise, _ = calibrate(scores, given, verified, flags)
+            flags, noise = calibrate(self._prior_noise(c), susp, given, verified)
         return _LPResult(
             seq,
             *(_frozen(a) for a in (P, predicted, confidence, susp, flags, alternative)),
             noise,
             thresholds,
-            _frozen(review),
         )
+
+    def _prior_noise(self, n_classes: int) -> NoiseEstimate:
+        """Estimate the noise from propagation of the given labels alone, before any review; computed once.
+
+        Review calibration corrects the pre-review estimate by what the reviews found (see
+        :func:`nblabel.quality.calibrate`); reviewed rows are clamped afterwards, so the estimate it corrects
+        is the one from before: one extra propagation without a stored trajectory, O(n c) memory.
+        """
+        from nblabel.propagate import propagate
+        from nblabel.quality import noise_estimate
+
+        ref = self._reference
+        if ref is None or ref[0] != n_classes:
+            given = self._given
+            Y0 = np.zeros((self.n_items, n_classes), np.float32)
+            has = np.flatnonzero(given >= 0)
+            Y0[has, given[has]] = 1.0
+            P0 = propagate(self.graph.normalized_, Y0, np.zeros(self.n_items, bool), self._params["t"])
+            ref = self._reference = (n_classes, noise_estimate(P0, given))
+        return ref[1]
 
     def _work(self) -> None:
         while True:
@@ -1371,7 +1379,7 @@ class Session:
 
 
 def _corrected(s: SessionState) -> np.ndarray:
-    """The labels to use downstream: verified, else given with flagged ones replaced, else -1."""
+    """Return the labels to use downstream: verified, else given with flagged ones replaced, else -1."""
     out = np.where(s.verified >= 0, s.verified, s.given).astype(np.int32)
     if s.alternative is not None:
         fix = s.flagged & (s.alternative >= 0)

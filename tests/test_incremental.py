@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nblabel.propagate import Propagator
 from nblabel.quality import (
     MIN_REVIEWS,
     calibrate,
@@ -49,10 +50,10 @@ def assert_matches_scratch(s: Session) -> None:
     flags, noise = flags_from_evidence(susp, st.predicted, st.confidence, given, P.shape[1])
     rev = np.flatnonzero((verified >= 0) & (given >= 0))
     if rev.size >= MIN_REVIEWS:
-        votes = s.graph.normalized_[rev] @ s._propagator.result_
-        scores = susp.copy()
-        scores[rev] = suspicion(np.maximum(votes, 0), given[rev], t)
-        flags, noise, _ = calibrate(scores, given, verified, flags)
+        # Calibration corrects the estimate from propagating the given labels alone, before any review.
+        prior = noise_estimate(Propagator(s.graph, P.shape[1]).fit(given).proba_, given)
+        assert s._prior_noise(P.shape[1]).rate == pytest.approx(prior.rate, abs=1e-9)
+        flags, noise = calibrate(s._prior_noise(P.shape[1]), susp, given, verified)
     np.testing.assert_array_equal(st.flagged, flags & (verified < 0))
     assert st.noise == noise
 
@@ -96,6 +97,7 @@ def test_scores_after_random_clicks_equal_a_full_recompute(tmp_path, background)
         modes.append(s._propagator.last_update_["mode"])
         assert_matches_scratch(s)
     assert "sparse" in modes  # the row-wise path was exercised, not only full recomputes
+    assert s.summary()["reviewed"] >= MIN_REVIEWS  # and so was review calibration
     s.close()
 
 
