@@ -249,3 +249,24 @@ def test_invariants(data, scale):
     # Items keep their scores when the rows are permuted.
     perm = np.random.default_rng(0).permutation(len(given))
     np.testing.assert_allclose(suspicion(P[perm], given[perm]), s[perm], atol=1e-6)
+
+
+def test_widget_counts_carry_the_noise_estimate_and_matrix(tmp_path, monkeypatch):
+    from nblabel.widget import Labeler
+
+    Z, y, _ = graph_for("0.97")
+    given = inject_label_noise(y, 0.1, "pairs", seed=0)
+    s = Session(Z, given=given, journal=tmp_path / "j.nblabel.db")
+    monkeypatch.setattr(s, "layout", lambda *a, **k: np.zeros((len(y), 2), np.float32))
+    w = Labeler(s, background=False)
+    counts = w.counts
+    assert counts["noise_rate"] == s.summary()["noise_rate"] and counts["reviewed"] == 0
+    assert counts["noise_low"] <= counts["noise_rate"] <= counts["noise_high"]
+    matrix = np.array(counts["noise_matrix"])
+    np.testing.assert_array_equal(matrix, s.noise_matrix().to_numpy())
+    g, j = np.unravel_index(matrix.argmax(), matrix.shape)
+    assert {(g, j), (j, g)} & {(3, 5), (1, 7), (4, 9)}  # the look-alike pairs are what was swapped
+    w.browse_filter = f"flagged:{g}:{j}"
+    assert [w._ids[i] for i in w._view] == sorted(s.flagged_ids(int(g), int(j)), key=int)
+    w.close()
+    s.close()

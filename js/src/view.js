@@ -4,6 +4,7 @@
 import { classColor, colorGroups, legend } from "./colors.js";
 import { buildTile, tileInfo } from "./grid.js";
 import { keyAction, keyHelp } from "./keys.js";
+import { mountNoisePanel } from "./noise.js";
 import { clampPage, pageCount, pageLabel, pageSlice } from "./paging.js";
 import { TO_KERNEL } from "./protocol.js";
 import { clickSelect, selectAll, selectionSet } from "./selection.js";
@@ -105,7 +106,9 @@ export function mountView({ model, el, store, makeScatter }) {
   const tooltip = h(doc, "div", { cls: "nbl-tooltip", testid: "nbl-tooltip" });
   tooltip.hidden = true;
 
-  root.append(toolbar, classBar, status, main, help, tooltip);
+  // Suspects mode: noise estimate and matrix (noise.js); a cell browses its items.
+  const noise = mountNoisePanel({ model, doc, browse: (f) => setTraits({ mode: "browse", browse_filter: f, page: 0 }) });
+  root.append(toolbar, classBar, status, noise.el, main, help, tooltip);
   el.appendChild(root);
 
   // ---------------------------------------------------------------- helpers
@@ -413,6 +416,7 @@ export function mountView({ model, el, store, makeScatter }) {
     model.on(events, fn);
     off.push(() => model.off(events, fn));
   };
+  onModel(["classes", "counts", "mode"], noise.render);
   onModel(["classes", "counts"], () => {
     renderClasses();
     renderStatus();
@@ -471,6 +475,7 @@ export function mountView({ model, el, store, makeScatter }) {
   renderClasses();
   renderStatus();
   renderGrid();
+  noise.render();
   if (store.state) root.dataset.version = String(store.state.version);
   if (store.layout) onLayout();
 
