@@ -14,6 +14,7 @@ from nblabel.degrade import PAIRS, augmented_digits, degraded_digits, inject_lab
 from nblabel.graph import KnnGraph
 from nblabel.propagate import Propagator
 from nblabel.quality import (
+    CERTAIN,
     NoiseEstimate,
     calibrate,
     class_thresholds,
@@ -243,7 +244,7 @@ def test_invariants(data, scale):
     assert not flags[~has].any() and (s[flags] > 0.5).all()
     est = noise_estimate(P, given)
     assert 0.0 <= est.low <= est.rate <= est.high <= 1.0
-    assert flags.sum() <= round(est.rate * has.sum())
+    assert flags.sum() <= round(est.rate * has.sum()) + (s > CERTAIN).sum()
     fixed = corrected_labels(P, given)
     assert ((fixed != given) == flags).all()
     # Items keep their scores when the rows are permuted.
