@@ -193,13 +193,17 @@ def _core_noise(pred: np.ndarray, conf: np.ndarray, disagree: np.ndarray, c: int
 
 
 def _top_flags(s: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
-    """Mask of the ``k`` candidates with the highest ``s`` (ties: lower index first)."""
+    """Mask of the ``k`` candidates with the highest ``s`` (ties: lower index first); O(len(candidates))."""
     out = np.zeros(s.shape[0], bool)
     k = min(k, candidates.size)
     if k <= 0:
         return out
-    order = np.lexsort((candidates, -s[candidates]))[:k]
-    out[candidates[order]] = True
+    values = s[candidates]
+    cut = np.partition(values, values.size - k)[values.size - k]  # the k-th largest value
+    above = candidates[values > cut]
+    ties = np.sort(candidates[values == cut])[: k - above.size]
+    out[above] = True
+    out[ties] = True
     return out
 
 
