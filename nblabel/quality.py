@@ -19,7 +19,9 @@ propagation is most confident about. Confusion between classes lives at their bo
 spread everywhere, so the share of given labels that disagree inside the cores estimates the noise rate
 without counting hard-but-right items as errors (confident learning's joint counts them: it estimated
 17 % noise on clean labels with the 0.80 features, the core 8 %). The interval is the sampling error of
-that share.
+that share. Leave-one-out probabilities (5-fold cross-propagation, so that no given label votes for itself)
+were measured too: AUROC within 0.003 of the plain propagation, core estimates 0.01-0.05 higher; not worth
+five propagations per click.
 
 **Flags**: the ``round(noise_rate * n)`` most suspicious given labels whose best other class outweighs the
 given one (``suspicion > 0.5``), and every label above ``CERTAIN``; ranking is what the scores do well, so
