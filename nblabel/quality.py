@@ -163,6 +163,8 @@ class NoiseEstimate:
         Estimated number of wrong given labels among those nobody reviewed yet.
     reviewed : int
         Given labels a person has checked (their outcome is known, not estimated).
+    precision : float or None
+        Share of the reviewed given labels that were wrong; None before :func:`calibrate`.
 
     """
 
@@ -171,6 +173,12 @@ class NoiseEstimate:
     high: float
     errors: float
     reviewed: int = 0
+    precision: float | None = None
+
+    @property
+    def safe_to_correct(self) -> bool:
+        """Whether every flag may overwrite its label: reviews showed at least half the suspects wrong."""
+        return self.precision is not None and self.precision >= 0.5
 
 
 def _core_noise(pred: np.ndarray, conf: np.ndarray, disagree: np.ndarray, c: int) -> tuple[float, float]:
@@ -254,7 +262,13 @@ def flag_label_issues(P: np.ndarray, given: np.ndarray, noise_rate: float | str 
 
 
 def corrected_labels(P: np.ndarray, given: np.ndarray, noise_rate: float | str = "auto") -> np.ndarray:
-    """Given labels with the flagged ones replaced by the best other class.
+    """Given labels with the flagged ones that are near-certain errors replaced by the best other class.
+
+    Only flags with suspicion above ``CERTAIN`` are overwritten: before anyone reviewed them, flags on
+    features that confuse classes are right only a third of the time at low noise (the grid in
+    ``bench/bench_flags.py``), and overwriting them all made the labels worse. :class:`~nblabel.Session`
+    overwrites every flag once reviews showed at least half the suspects wrong
+    (:attr:`NoiseEstimate.safe_to_correct`).
 
     Parameters
     ----------
@@ -270,10 +284,10 @@ def corrected_labels(P: np.ndarray, given: np.ndarray, noise_rate: float | str =
 
     """
     Pn, given_arr, has = _inputs(P, given)
-    flags = flag_label_issues(Pn, given_arr, noise_rate)
-    _, alt = _scores(Pn, given_arr, has, _thresholds(Pn, given_arr, has))
+    s, alt = _scores(Pn, given_arr, has, _thresholds(Pn, given_arr, has))
+    fix = flag_label_issues(Pn, given_arr, noise_rate) & (s > CERTAIN)
     out = given_arr.copy()
-    out[flags] = alt[flags]  # a flagged row has suspicion > 0.5, so an other class with evidence
+    out[fix] = alt[fix]  # a flagged row has suspicion > 0.5, so an other class with evidence
     return out
 
 
@@ -453,5 +467,5 @@ def calibrate(
     p = (found + 0.5) / (m + 1)
     prior_se = (prior.high - prior.low) / (2 * _Z95) * n_given
     se = np.sqrt(left**2 * p * (1 - p) / max(m, 1) + (precision * prior_se) ** 2) / max(n_given, 1)
-    est = NoiseEstimate(rate, max(0.0, rate - _Z95 * se), min(1.0, rate + _Z95 * se), errors, m)
+    est = NoiseEstimate(rate, max(0.0, rate - _Z95 * se), min(1.0, rate + _Z95 * se), errors, m, precision)
     return flags, est

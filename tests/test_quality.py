@@ -108,8 +108,9 @@ def test_flags_beat_cleanlab_on_degraded_digits(level, kind, rate):
     assert est.low <= est.rate <= est.high
     old = 1.0 - P[np.arange(len(y)), given] / P.sum(axis=1)  # the plain score nblabel ranked by before
     assert roc_auc_score(err, suspicion(P, given)) >= roc_auc_score(err, old)
-    if rate >= 0.1:  # at low noise on poor features the flags are not precise enough to overwrite labels
-        assert (corrected_labels(P, given) == y).mean() >= (given == y).mean()
+    # Near-certain flags only: within 0.2 % of the given labels where they are rare (look-alike pairs),
+    # better elsewhere; overwriting every flag cost up to 8 % on these features.
+    assert (corrected_labels(P, given) == y).mean() >= (given == y).mean() - 0.002
 
 
 def test_clean_labels_are_hardly_flagged():
@@ -149,6 +150,8 @@ def test_reviews_calibrate_the_noise_estimate(tmp_path, level, kind, rate):
         f"noise {err.mean():.3f}: {before['noise_rate']:.3f} before, {after['noise_rate']:.3f} after 100"
     )
     assert after["reviewed"] == 100
+    corrected = s.predictions["corrected"].cat.codes.to_numpy()
+    assert (corrected == y).mean() >= (given == y).mean()
     assert abs(after["noise_rate"] - err.mean()) <= 0.03
     assert abs(after["noise_rate"] - err.mean()) < abs(before["noise_rate"] - err.mean())
     low, high = after["noise_interval"]
@@ -201,6 +204,8 @@ def test_scores_on_a_hand_example():
         flag_label_issues(P, given, noise_rate=0.25), [False, True, False, False, False]
     )
     np.testing.assert_array_equal(flag_label_issues(P, given, noise_rate=0.0), [False] * 5)
+    np.testing.assert_array_equal(corrected_labels(P, given, noise_rate=0.25), [0, 0, 1, -1, 1])  # s = 0.87
+    P[1] = [0.02, 0.98]  # now near-certain: suspicion above 0.9 (class 1's threshold is 0.25)
     np.testing.assert_array_equal(corrected_labels(P, given, noise_rate=0.25), [0, 1, 1, -1, 1])
     assert estimate_noise_rate(P, np.full(5, -1)) == 0.0
 
@@ -246,7 +251,7 @@ def test_invariants(data, scale):
     assert 0.0 <= est.low <= est.rate <= est.high <= 1.0
     assert flags.sum() <= round(est.rate * has.sum()) + (s > CERTAIN).sum()
     fixed = corrected_labels(P, given)
-    assert ((fixed != given) == flags).all()
+    assert ((fixed != given) == (flags & (s > CERTAIN))).all()
     # Items keep their scores when the rows are permuted.
     perm = np.random.default_rng(0).permutation(len(given))
     np.testing.assert_allclose(suspicion(P[perm], given[perm]), s[perm], atol=1e-6)
