@@ -274,5 +274,8 @@ def test_widget_counts_carry_the_noise_estimate_and_matrix(tmp_path, monkeypatch
     assert {(g, j), (j, g)} & {(3, 5), (1, 7), (4, 9)}  # the look-alike pairs are what was swapped
     w.browse_filter = f"flagged:{g}:{j}"
     assert [w._ids[i] for i in w._view] == sorted(s.flagged_ids(int(g), int(j)), key=int)
+    w.mode = "suspects"  # the flagged items come first in the review list
+    flagged = np.asarray(s.state.flagged)
+    assert flagged.any() and flagged[w._view[: flagged.sum()]].all()
     w.close()
     s.close()
