@@ -175,10 +175,6 @@ class NoiseEstimate:
     reviewed: int = 0
     precision: float | None = None
 
-    @property
-    def safe_to_correct(self) -> bool:
-        """Whether every flag may overwrite its label: reviews showed at least half the suspects wrong."""
-        return self.precision is not None and self.precision >= 0.5
 
 
 def _core_noise(pred: np.ndarray, conf: np.ndarray, disagree: np.ndarray, c: int) -> tuple[float, float]:
@@ -266,9 +262,8 @@ def corrected_labels(P: np.ndarray, given: np.ndarray, noise_rate: float | str =
 
     Only flags with suspicion above ``CERTAIN`` are overwritten: before anyone reviewed them, flags on
     features that confuse classes are right only a third of the time at low noise (the grid in
-    ``bench/bench_flags.py``), and overwriting them all made the labels worse. :class:`~nblabel.Session`
-    overwrites every flag once reviews showed at least half the suspects wrong
-    (:attr:`NoiseEstimate.safe_to_correct`).
+    ``bench/bench_flags.py``), and overwriting them all made the labels worse (also after 100 reviews of the
+    top suspects, which say little about the precision further down the list).
 
     Parameters
     ----------

@@ -728,9 +728,9 @@ class Session:
         ``confidence``, ``suspicion``, ``flagged`` and ``corrected``.
 
         **Export ``corrected``** as the cleaned labels: the verified label where a person set one, else the
-        given label, replaced by the likeliest other class where it is flagged (before any review only where
-        the flag is near-certain, suspicion above 0.9; once 20 reviews found at least half the suspects
-        wrong, wherever it is flagged); NaN for items with neither
+        given label, replaced by the likeliest other class where the flag is near-certain (suspicion above
+        0.9; on features that confuse classes the other flags were right labels often enough that replacing
+        them all made the labels worse, also after 100 reviews); NaN for items with neither
         (use ``predicted`` there, if propagation's guess is good enough for you). ``predicted`` is the
         propagation's own argmax, which also overrides given labels that are right but hard; on features that
         separate the classes poorly it is less accurate than the given labels.
@@ -1384,16 +1384,14 @@ class Session:
 def _corrected(s: SessionState) -> np.ndarray:
     """Return the labels to use downstream: verified, else given with flagged ones replaced, else -1.
 
-    Before reviews show the flags right at least half the time, only near-certain flags (suspicion above
-    ``quality.CERTAIN``) are replaced: see :func:`nblabel.quality.corrected_labels`.
+    Only near-certain flags (suspicion above ``quality.CERTAIN``) are replaced, as in
+    :func:`nblabel.quality.corrected_labels`; the reviewed items carry their verified label.
     """
     from nblabel.quality import CERTAIN
 
     out = np.where(s.verified >= 0, s.verified, s.given).astype(np.int32)
     if s.alternative is not None:
-        fix = s.flagged & (s.alternative >= 0)
-        if s.noise is None or not s.noise.safe_to_correct:
-            fix &= s.suspicion > CERTAIN
+        fix = s.flagged & (s.alternative >= 0) & (s.suspicion > CERTAIN)
         out[fix] = s.alternative[fix]
     return out
 
