@@ -169,8 +169,9 @@ def targets(results: list[dict]) -> str:
     checks = {
         "F1 >= cleanlab": lambda r: r["true"] == 0 or r["nb_f1"] >= r["cl_f1"],
         "flags <= cleanlab at noise 0": lambda r: r["true"] > 0 or r["nb_flag"] <= r["cl_flag"],
-        "estimate closer than cleanlab's": lambda r: abs(r["nb_est"] - r["true"])
-        <= abs(r["cl_est"] - r["true"]),
+        "estimate closer than cleanlab's": lambda r: (
+            abs(r["nb_est"] - r["true"]) <= abs(r["cl_est"] - r["true"])
+        ),
         "AUROC >= old score": lambda r: r["true"] == 0 or r["nb_auc"] >= r["old_auc"],
         "corrected >= given": lambda r: r["corr_gain"] >= 0,
         "F1 @100 within 0.05 of best": lambda r: r["true"] == 0 or r["f1_100"] >= r["best"] - 0.05,
@@ -205,30 +206,75 @@ def main() -> None:
                     print(f"  {tag}: " + ", ".join(f"{k}={v:.3f}" for k, v in r.items()), flush=True)
         label = f"{name} (10-NN {np.mean(accs):.2f})"
         for (kind, rate), rs in cells.items():
-            m = {k: float(np.nanmean([r[k] for r in rs])) if any(r[k] == r[k] for r in rs) else float("nan")
-                 for k in rs[0]}
-            before.append([
-                label, kind, f"{rate:g}", fmt(m["true"]),
-                fmt(m["nb_f1"]), fmt(m["cl_f1"]),
-                f"{m['nb_flag']:.1%}", f"{m['cl_flag']:.1%}",
-                f"{fmt(m['nb_est'])} [{fmt(m['nb_lo'])}, {fmt(m['nb_hi'])}]", fmt(m["cl_est"]),
-                f"{fmt(m['nb_auc'])} / {fmt(m['old_auc'])}", f"{m['corr_gain']:+.3f}",
-            ])
-            after.append([
-                label, kind, f"{rate:g}", fmt(m["true"]), fmt(m["best"]),
-                fmt(m["nb_f1"]), fmt(m["f1_50"]), fmt(m["f1_100"]),
-                fmt(m["nb_est"]), fmt(m["est_50"]), fmt(m["est_100"]), f"{m['gain_100']:+.3f}",
-            ])
+            m = {
+                k: float(np.nanmean([r[k] for r in rs])) if any(r[k] == r[k] for r in rs) else float("nan")
+                for k in rs[0]
+            }
+            before.append(
+                [
+                    label,
+                    kind,
+                    f"{rate:g}",
+                    fmt(m["true"]),
+                    fmt(m["nb_f1"]),
+                    fmt(m["cl_f1"]),
+                    f"{m['nb_flag']:.1%}",
+                    f"{m['cl_flag']:.1%}",
+                    f"{fmt(m['nb_est'])} [{fmt(m['nb_lo'])}, {fmt(m['nb_hi'])}]",
+                    fmt(m["cl_est"]),
+                    f"{fmt(m['nb_auc'])} / {fmt(m['old_auc'])}",
+                    f"{m['corr_gain']:+.3f}",
+                ]
+            )
+            after.append(
+                [
+                    label,
+                    kind,
+                    f"{rate:g}",
+                    fmt(m["true"]),
+                    fmt(m["best"]),
+                    fmt(m["nb_f1"]),
+                    fmt(m["f1_50"]),
+                    fmt(m["f1_100"]),
+                    fmt(m["nb_est"]),
+                    fmt(m["est_50"]),
+                    fmt(m["est_100"]),
+                    f"{m['gain_100']:+.3f}",
+                ]
+            )
     print(f"seeds {seeds}; means over seeds\n")
     print_table(
-        ["features", "noise", "rate", "true rate", "F1 nblabel", "F1 cleanlab", "flagged nblabel",
-         "flagged cleanlab", "noise est. nblabel [95 %]", "noise est. cleanlab", "AUROC new / old",
-         "corrected − given acc."],
+        [
+            "features",
+            "noise",
+            "rate",
+            "true rate",
+            "F1 nblabel",
+            "F1 cleanlab",
+            "flagged nblabel",
+            "flagged cleanlab",
+            "noise est. nblabel [95 %]",
+            "noise est. cleanlab",
+            "AUROC new / old",
+            "corrected − given acc.",
+        ],
         before,
     )
     print_table(
-        ["features", "noise", "rate", "true rate", "best F1 (hindsight)", "F1 before", "F1 @50", "F1 @100",
-         "est. before", "est. @50", "est. @100", "corrected − given acc. @100"],
+        [
+            "features",
+            "noise",
+            "rate",
+            "true rate",
+            "best F1 (hindsight)",
+            "F1 before",
+            "F1 @50",
+            "F1 @100",
+            "est. before",
+            "est. @50",
+            "est. @100",
+            "corrected − given acc. @100",
+        ],
         after,
     )
     print("targets met (runs):", targets(results))

@@ -73,9 +73,7 @@ def degraded_digits(level: str = "0.90", seed: int = 0) -> tuple[np.ndarray, np.
     return _noised(_pca(X, n_components, 0), noise, seed), y.astype(np.int64)
 
 
-def augmented_digits(
-    n: int = 20_000, n_components: int = 8, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
+def augmented_digits(n: int = 20_000, n_components: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Make a larger structured dataset: the digits at 16 px, randomly rotated, shifted and noised, then PCA.
 
     Each image is one of the 1797 digits (cycled), upsampled to 16x16, rotated by up to +-15 degrees, shifted

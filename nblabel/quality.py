@@ -176,7 +176,6 @@ class NoiseEstimate:
     precision: float | None = None
 
 
-
 def _core_noise(pred: np.ndarray, conf: np.ndarray, disagree: np.ndarray, c: int) -> tuple[float, float]:
     """Core disagreement rate and its standard error over the given rows passed (see module docstring)."""
     total = pred.size
@@ -347,9 +346,7 @@ def noise_estimate(P: np.ndarray, given: np.ndarray) -> NoiseEstimate:
     return _prior(s, Pn, given, has)[1]
 
 
-def label_evidence(
-    P: np.ndarray, given: np.ndarray, thresholds: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def label_evidence(P: np.ndarray, given: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-row evidence behind the flags, so that a caller can update only changed rows.
 
     Each row's values depend on that row of ``P`` and the fixed ``thresholds`` alone; the flag count is

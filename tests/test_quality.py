@@ -146,9 +146,7 @@ def test_reviews_calibrate_the_noise_estimate(tmp_path, level, kind, rate):
         item = s.suspects(1).index[0]
         s.label(item, int(y[int(item)]))
     after = s.summary()
-    print(
-        f"noise {err.mean():.3f}: {before['noise_rate']:.3f} before, {after['noise_rate']:.3f} after 100"
-    )
+    print(f"noise {err.mean():.3f}: {before['noise_rate']:.3f} before, {after['noise_rate']:.3f} after 100")
     assert after["reviewed"] == 100
     corrected = s.predictions["corrected"].cat.codes.to_numpy()
     assert (corrected == y).mean() >= (given == y).mean()
