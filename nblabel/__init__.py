@@ -30,6 +30,7 @@ from nblabel.quality import (
     corrected_labels,
     estimate_noise_rate,
     flag_label_issues,
+    noise_estimate,
     rank_suspects,
     suspicion,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "from_paths",
     "knn_classify",
     "next_batch",
+    "noise_estimate",
     "rank_suspects",
     "suspicion",
     "train_byol",

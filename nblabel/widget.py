@@ -172,7 +172,9 @@ class Labeler(anywidget.AnyWidget):
         Selected item indices (tiles or lasso), kept in sync with the page; see :attr:`selected_ids`.
     counts : dict
         Totals (``n``, ``labeled``, ``verified``, ``flagged``) and per-class lists (``given``,
-        ``verified_per_class``, ``predicted``) shown in the status line.
+        ``verified_per_class``, ``predicted``) shown in the status line; the noise estimate
+        (``noise_rate``, ``noise_low``, ``noise_high``, ``errors_unreviewed``, ``reviewed``) and the flags'
+        ``noise_matrix`` (given x likely class) shown in suspects mode.
     saved, busy, error : bool, bool, str
         Journal committed for every action; label propagation running; last error text (empty if none).
 
@@ -767,6 +769,33 @@ def _counts(state: Any, n_classes: int) -> dict[str, Any]:
         "given": per_class(given),
         "verified_per_class": per_class(verified),
         "predicted": per_class(predicted),
+        **_noise_counts(state, n_classes),
+    }
+
+
+def _noise_counts(state: Any, n_classes: int) -> dict[str, Any]:
+    """Give the suspects panel (js/src/noise.js) the noise estimate and the flags' noise matrix.
+
+    ``noise_matrix[g][j]`` counts the flagged items given class ``g`` whose likely class is ``j``; the
+    panel's cells open ``browse_filter="flagged:<g>:<j>"``.
+    """
+    noise, alternative = getattr(state, "noise", None), getattr(state, "alternative", None)
+    matrix = np.zeros((n_classes, n_classes), np.int64)
+    if alternative is not None:
+        rows = np.flatnonzero(np.asarray(state.flagged, bool) & (np.asarray(alternative) >= 0))
+        given = np.asarray(state.given)[rows]
+        likely = np.asarray(alternative)[rows]
+        ok = (given < n_classes) & (likely < n_classes)  # a class being added may not be counted yet
+        np.add.at(matrix, (given[ok], likely[ok]), 1)
+    if noise is None:
+        return {"noise_matrix": matrix.tolist()}
+    return {
+        "noise_rate": float(noise.rate),
+        "noise_low": float(noise.low),
+        "noise_high": float(noise.high),
+        "errors_unreviewed": float(noise.errors),
+        "reviewed": int(noise.reviewed),
+        "noise_matrix": matrix.tolist(),
     }
 
 
@@ -774,6 +803,7 @@ def _browse(state: Any, browse_filter: str, n_classes: int) -> np.ndarray:
     """Items matching a browse filter, in item order.
 
     Filters: ``all``, ``unlabeled`` (no given and no verified label), ``unverified``, ``flagged``,
+    ``flagged:<g>:<j>`` (flagged, given class g, likely class j: one cell of the noise matrix),
     ``class:<i>`` (current label i: verified if set, else given) and ``predicted:<i>``.
     """
     given, verified = np.asarray(state.given), np.asarray(state.verified)
@@ -786,12 +816,20 @@ def _browse(state: Any, browse_filter: str, n_classes: int) -> np.ndarray:
         mask = verified < 0
     elif kind == "flagged" and not arg:
         mask = np.asarray(state.flagged, bool)
+    elif kind == "flagged" and _is_cell(arg, n_classes) and getattr(state, "alternative", None) is not None:
+        g, j = (int(v) for v in arg.split(":"))
+        mask = np.asarray(state.flagged, bool) & (given == g) & (np.asarray(state.alternative) == j)
     elif kind in ("class", "predicted") and arg.isdigit() and int(arg) < n_classes:
         current = np.where(verified >= 0, verified, given) if kind == "class" else np.asarray(state.predicted)
         mask = current == int(arg)
     else:
         raise ValueError(
-            f"browse_filter: expected all, unlabeled, unverified, flagged, class:<i> or predicted:<i> with "
-            f"i < {n_classes}; got {browse_filter!r}. Fix: pick a filter from the menu."
+            f"browse_filter: expected all, unlabeled, unverified, flagged, flagged:<g>:<j>, class:<i> or "
+            f"predicted:<i> with i < {n_classes}; got {browse_filter!r}. Fix: pick a filter from the menu."
         )
     return np.flatnonzero(mask).astype(np.int32)
+
+
+def _is_cell(arg: str, n_classes: int) -> bool:
+    parts = arg.split(":")
+    return len(parts) == 2 and all(p.isdigit() and int(p) < n_classes for p in parts)

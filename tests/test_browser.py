@@ -403,8 +403,14 @@ def test_suspects_review_by_keyboard_only_auto_advances(lab: LabServer) -> None:
     )
     result = lab.run_driver(
         [
-            "--url", lab.notebook_url("suspects.ipynb"), "--scenario", "suspects", "--out", str(lab.root),
-            "--keys", ",".join(keys),
+            "--url",
+            lab.notebook_url("suspects.ipynb"),
+            "--scenario",
+            "suspects",
+            "--out",
+            str(lab.root),
+            "--keys",
+            ",".join(keys),
         ],  # fmt: skip
         timeout=400,
     )

@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nblabel.quality import flag_label_issues, flags_from_evidence, label_evidence, suspicion
+from nblabel.propagate import Propagator
+from nblabel.quality import (
+    MIN_REVIEWS,
+    calibrate,
+    class_thresholds,
+    flag_label_issues,
+    flags_from_evidence,
+    label_evidence,
+    noise_estimate,
+    suspicion,
+)
 from nblabel.session import Session
 
 CLASSES = ["a", "b", "c", "d"]
@@ -29,12 +39,23 @@ def many_blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def assert_matches_scratch(s: Session) -> None:
+    """The state equals the scores computed from scratch with the class thresholds of the last full run."""
     st = s.state
-    P, given = st.proba, st.given
+    P, given, verified = st.proba, st.given, st.verified
+    t = s._lp.thresholds
     np.testing.assert_array_equal(st.confidence, P.max(axis=1))
     np.testing.assert_array_equal(st.predicted, np.where(P.max(axis=1) > 0, P.argmax(axis=1), -1))
-    np.testing.assert_array_equal(st.suspicion, suspicion(P, given))  # NaN positions must match too
-    np.testing.assert_array_equal(st.flagged, flag_label_issues(P, given) & (st.verified < 0))
+    np.testing.assert_array_equal(st.suspicion, suspicion(P, given, t))  # NaN positions must match too
+    susp, _ = label_evidence(P, given, t)
+    flags, noise = flags_from_evidence(susp, st.predicted, st.confidence, given, P.shape[1])
+    rev = np.flatnonzero((verified >= 0) & (given >= 0))
+    if rev.size >= MIN_REVIEWS:
+        # Calibration corrects the estimate from propagating the given labels alone, before any review.
+        prior = noise_estimate(Propagator(s.graph, P.shape[1]).fit(given).proba_, given)
+        assert s._prior_noise(P.shape[1]).rate == pytest.approx(prior.rate, abs=1e-9)
+        flags, noise = calibrate(s._prior_noise(P.shape[1]), susp, given, verified)
+    np.testing.assert_array_equal(st.flagged, flags & (verified < 0))
+    assert st.noise == noise
 
 
 def test_label_evidence_gives_the_same_flags_as_flag_label_issues():
@@ -42,9 +63,14 @@ def test_label_evidence_gives_the_same_flags_as_flag_label_issues():
     P = rng.random((300, 5)).astype(np.float32) ** 4
     P[:7] = 0.0  # rows LP never reached
     given = rng.integers(-1, 5, 300)
-    ratio, disagree = label_evidence(P, given)
-    np.testing.assert_array_equal(flags_from_evidence(ratio, disagree, given), flag_label_issues(P, given))
-    assert np.isnan(ratio[given < 0]).all() and not disagree[given < 0].any()
+    susp, alt = label_evidence(P, given, class_thresholds(P, given))
+    Pn = P / np.maximum(P.sum(axis=1, keepdims=True), 1e-30)
+    conf = Pn.max(axis=1)
+    flags, est = flags_from_evidence(susp, np.where(conf > 0, Pn.argmax(axis=1), -1), conf, given, 5)
+    np.testing.assert_array_equal(flags, flag_label_issues(P, given))
+    assert est == noise_estimate(P, given)
+    assert np.isnan(susp[given < 0]).all() and (alt[given < 0] == -1).all()
+    assert (alt[flags] != given[flags]).all() and (susp[flags] > 0.5).all()
 
 
 @pytest.mark.parametrize("background", [False, True])
@@ -54,7 +80,7 @@ def test_scores_after_random_clicks_equal_a_full_recompute(tmp_path, background)
     s = Session(X, given=given, classes=CLASSES, journal=journal, k=5, background=background)
     rng = np.random.default_rng(1)
     modes = []
-    for _ in range(40):
+    for _ in range(60):
         action = rng.choice(["label", "label", "wrong", "unlabel", "accept", "undo"])
         i = str(int(rng.integers(0, 600)))
         if action == "label":
@@ -71,6 +97,7 @@ def test_scores_after_random_clicks_equal_a_full_recompute(tmp_path, background)
         modes.append(s._propagator.last_update_["mode"])
         assert_matches_scratch(s)
     assert "sparse" in modes  # the row-wise path was exercised, not only full recomputes
+    assert s.summary()["reviewed"] >= MIN_REVIEWS  # and so was review calibration
     s.close()
 
 

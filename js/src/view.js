@@ -5,6 +5,7 @@ import { clusterColorGroups, clusterLegend, createClusterPanel } from "./cluster
 import { classColor, colorGroups, legend } from "./colors.js";
 import { buildTile, markUpscaled, tileInfo } from "./grid.js";
 import { classKeys, keyAction, keyHelp } from "./keys.js";
+import { mountNoisePanel } from "./noise.js";
 import { clampPage, pageCount, pageLabel, pageSlice } from "./paging.js";
 import { TO_KERNEL } from "./protocol.js";
 import { advance, clickSelect, movePosition, pruneLeft, selectAll, selectionSet, toggleItem } from "./selection.js";
@@ -140,7 +141,9 @@ export function mountView({ model, el, store, makeScatter }) {
   palette.append(paletteInput, paletteList);
   palette.hidden = true;
 
-  root.append(toolbar, classBar, status, main, help, tooltip, palette);
+  // Suspects mode: noise estimate and matrix (noise.js); a cell browses its items.
+  const noise = mountNoisePanel({ model, doc, browse: (f) => setTraits({ mode: "browse", browse_filter: f, page: 0 }) });
+  root.append(toolbar, classBar, status, noise.el, main, help, tooltip, palette);
   el.appendChild(root);
 
   // ---------------------------------------------------------------- helpers
@@ -738,6 +741,7 @@ export function mountView({ model, el, store, makeScatter }) {
     model.on(events, fn);
     off.push(() => model.off(events, fn));
   };
+  onModel(["classes", "counts", "mode"], noise.render);
   onModel(["classes", "counts"], () => {
     renderClasses();
     renderLegend();
@@ -817,6 +821,7 @@ export function mountView({ model, el, store, makeScatter }) {
   renderStatus();
   renderGrid();
   renderClusters();
+  noise.render();
   if (store.state) root.dataset.version = String(store.state.version);
   if (store.layout) onLayout();
 

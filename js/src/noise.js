@@ -1,0 +1,90 @@
+// The suspects panel: how many labels are flagged, the estimated noise rate and the errors still unreviewed,
+// and the flags' noise matrix (given x likely class). Clicking a cell browses those items in the grid.
+// Everything shown comes from the `counts` trait (nblabel/widget.py `_noise_counts`); text only, no HTML.
+
+/** One line of text about the noise estimate, from the `counts` trait. */
+export function noiseSummary(counts, classes) {
+  const c = counts || {};
+  const parts = [`${c.flagged ?? 0} flagged`];
+  if (typeof c.noise_rate === "number") {
+    const pct = (v) => `${(100 * v).toFixed(1)} %`;
+    parts.push(`estimated noise ${pct(c.noise_rate)} (95 %: ${pct(c.noise_low)}–${pct(c.noise_high)})`);
+    parts.push(`about ${Math.round(c.errors_unreviewed)} wrong labels not yet reviewed`);
+    parts.push(c.reviewed ? `calibrated on ${c.reviewed} reviewed` : "not yet calibrated by reviews");
+  }
+  const cells = matrixCells(c.noise_matrix, classes);
+  if (cells.length) parts.push(`most confused: ${cells[0].given} → ${cells[0].likely} (${cells[0].count})`);
+  return parts.join(" · ");
+}
+
+/** Non-zero cells of the noise matrix, largest first: {g, j, given, likely, count}. */
+export function matrixCells(matrix, classes) {
+  const out = [];
+  (matrix || []).forEach((row, g) =>
+    (row || []).forEach((count, j) => {
+      if (count > 0) out.push({ g, j, given: classes[g] ?? String(g), likely: classes[j] ?? String(j), count });
+    }),
+  );
+  return out.sort((a, b) => b.count - a.count || a.g - b.g || a.j - b.j);
+}
+
+/**
+ * Build the panel. `browse(filter)` switches the grid to browse mode with that filter. Returns
+ * {el, render(): void}; render() reads the model and shows the panel only in suspects mode.
+ */
+export function mountNoisePanel({ model, doc, browse }) {
+  const el = doc.createElement("div");
+  el.className = "nbl-noise";
+  el.dataset.testid = "nbl-noise";
+  const line = doc.createElement("div");
+  line.dataset.testid = "nbl-noise-summary";
+  const table = doc.createElement("table");
+  table.dataset.testid = "nbl-noise-matrix";
+  table.className = "nbl-noise-matrix";
+  el.append(line, table);
+
+  function render() {
+    const classes = model.get("classes") || [];
+    const counts = model.get("counts") || {};
+    el.hidden = model.get("mode") !== "suspects";
+    line.textContent = noiseSummary(counts, classes);
+    const matrix = counts.noise_matrix || [];
+    const used = new Set();
+    matrixCells(matrix, classes).forEach(({ g, j }) => used.add(g).add(j));
+    const shown = [...used].sort((a, b) => a - b);
+    table.replaceChildren();
+    if (!shown.length) return;
+    const head = doc.createElement("tr");
+    const corner = doc.createElement("th");
+    corner.textContent = "given ↓ likely →";
+    head.appendChild(corner);
+    for (const j of shown) {
+      const th = doc.createElement("th");
+      th.textContent = classes[j] ?? String(j);
+      head.appendChild(th);
+    }
+    table.appendChild(head);
+    for (const g of shown) {
+      const tr = doc.createElement("tr");
+      const th = doc.createElement("th");
+      th.textContent = classes[g] ?? String(g);
+      tr.appendChild(th);
+      for (const j of shown) {
+        const td = doc.createElement("td");
+        const count = (matrix[g] || [])[j] || 0;
+        if (count > 0) {
+          const button = doc.createElement("button");
+          button.textContent = String(count);
+          button.dataset.testid = `nbl-noise-cell-${g}-${j}`;
+          button.title = `${count} flagged: given ${classes[g] ?? g}, likely ${classes[j] ?? j}; show them`;
+          button.addEventListener("click", () => browse(`flagged:${g}:${j}`));
+          td.appendChild(button);
+        }
+        tr.appendChild(td);
+      }
+      table.appendChild(tr);
+    }
+  }
+
+  return { el, render };
+}

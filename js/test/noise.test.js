@@ -1,0 +1,45 @@
+// @vitest-environment jsdom
+import { describe, expect, it } from "vitest";
+import { matrixCells, mountNoisePanel, noiseSummary } from "../src/noise.js";
+import { MockModel } from "./mock-model.js";
+
+const XSS = "<img src=x onerror=alert(1)>";
+
+describe("noise panel", () => {
+  const counts = {
+    flagged: 7, noise_rate: 0.0512, noise_low: 0.04, noise_high: 0.062, errors_unreviewed: 41.6, reviewed: 50,
+    noise_matrix: [[0, 2, 0], [0, 0, 0], [5, 0, 0]],
+  };
+
+  it("summarises the estimate and lists cells largest first", () => {
+    const text = noiseSummary(counts, ["a", "b", XSS]);
+    expect(text).toContain("7 flagged");
+    expect(text).toContain("estimated noise 5.1 % (95 %: 4.0 %–6.2 %)");
+    expect(text).toContain("about 42 wrong labels not yet reviewed");
+    expect(text).toContain("calibrated on 50 reviewed");
+    expect(matrixCells(counts.noise_matrix, ["a", "b", "c"]).map((c) => [c.g, c.j, c.count])).toEqual([
+      [2, 0, 5],
+      [0, 1, 2],
+    ]);
+    expect(noiseSummary({ flagged: 0 }, [])).toBe("0 flagged");
+  });
+
+  it("shows only in suspects mode, as text, and a cell browses its items", () => {
+    const model = new MockModel({ classes: ["a", "b", XSS], counts, mode: "browse" });
+    const calls = [];
+    const panel = mountNoisePanel({ model, doc: document, browse: (f) => calls.push(f) });
+    document.body.appendChild(panel.el);
+    panel.render();
+    expect(panel.el.hidden).toBe(true);
+    model.traits.mode = "suspects";
+    panel.render();
+    expect(panel.el.hidden).toBe(false);
+    expect(panel.el.querySelector("img")).toBeNull(); // the class name stays text
+    expect(panel.el.textContent).toContain(XSS);
+    const cell = panel.el.querySelector('[data-testid="nbl-noise-cell-2-0"]');
+    expect(cell.textContent).toBe("5");
+    cell.click();
+    expect(calls).toEqual(["flagged:2:0"]);
+    expect(panel.el.querySelectorAll("button").length).toBe(2);
+  });
+});
