@@ -1,0 +1,124 @@
+"""Peak memory of a Session at scale: n items x d = 64, with 10 or 100 classes.
+
+Each configuration runs in a fresh process and reports its peak resident set size (``ru_maxrss``) after
+each phase: the embeddings, the session (kNN graph, full propagation, quality scores), and 20 clicks
+answered by the fast update. Prints a markdown table.
+
+    python bench/bench_scale_memory.py                       # n = 100k, 10 and 100 classes
+    python bench/bench_scale_memory.py --sizes 1000000       # the 1M row (minutes: the hnswlib build)
+    python bench/bench_scale_memory.py --code /work/main     # the same with another checkout's nblabel
+
+The graph's memory is set by hnswlib's ``M`` and the data, not by ``ef_construction``, which only sets how
+hard the build searches; ``--ef-construction`` (default 16) makes the 1M build affordable here. The neighbour
+lists are then less exact, which changes what LP computes but not how much memory it holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _rss_mb() -> tuple[float, float]:
+    """Current and peak resident set size of this process, in MB."""
+    import resource
+
+    with open("/proc/self/statm") as fh:
+        current = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return current / 1e6, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
+def _child(n: int, d: int, c: int, ef_construction: int, clicks: int) -> dict:
+    """One configuration, in this (fresh) process."""
+    from nblabel.session import Session
+
+    row: dict = {"n": n, "d": d, "classes": c}
+    row["base_MB"] = _rss_mb()[1]
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(4 * c, d)).astype(np.float32) * 2
+    blob = rng.integers(0, 4 * c, n)
+    X = centers[blob]
+    X += rng.standard_normal((n, d), dtype=np.float32)
+    y = blob % c
+    given = np.where(rng.random(n) < 0.5, y, -1)  # half the items come with a label
+    del blob
+    row["X_MB"] = _rss_mb()[1]
+    classes = [f"c{i}" for i in range(c)]
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        s = Session(
+            X,
+            given=given,
+            classes=classes,
+            journal=Path(tmp) / "j.nblabel.db",
+            k=10,
+            ef_construction=ef_construction,
+        )
+        row["session_s"] = time.perf_counter() - t0
+        row["session_MB"] = _rss_mb()[1]
+        times, modes = [], []
+        for i in rng.choice(np.flatnonzero(given < 0), clicks, replace=False):
+            t0 = time.perf_counter()
+            s.label(str(i), classes[y[i]])
+            times.append(time.perf_counter() - t0)
+            modes.append(s._propagator.last_update_["mode"])
+        row["click_ms_median"] = 1e3 * float(np.median(times))
+        row["sparse"] = f"{modes.count('sparse')}/{len(modes)}"
+        row["clicks_MB"], row["peak_MB"] = _rss_mb()[0], _rss_mb()[1]
+        s.close()
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[100_000])
+    ap.add_argument("--classes", type=int, nargs="*", default=[10, 100])
+    ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--ef-construction", type=int, default=16)
+    ap.add_argument("--clicks", type=int, default=20)
+    ap.add_argument("--code", type=Path, default=ROOT, help="checkout whose nblabel is measured")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(_child(**json.loads(args.child))), flush=True)
+        return
+    rows = []
+    env = {**os.environ, "PYTHONPATH": str(args.code)}
+    for n in args.sizes:
+        for c in args.classes:
+            cfg = {"n": n, "d": args.dim, "c": c, "ef_construction": args.ef_construction}
+            cfg["clicks"] = args.clicks
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", json.dumps(cfg)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if out.returncode != 0:
+                print(out.stderr[-2000:], file=sys.stderr)
+                rows.append({"n": n, "d": args.dim, "classes": c, "peak_MB": f"failed ({out.returncode})"})
+                continue
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print("done", rows[-1], flush=True)
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    print(f"\ncode: {args.code}\n")
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---|" * len(keys))
+    for r in rows:
+        cells = (f"{r[k]:.4g}" if isinstance(r.get(k), float) else str(r.get(k, "")) for k in keys)
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
