@@ -18,6 +18,7 @@ from pathlib import Path
 import hnswlib
 import numpy as np
 import scipy.sparse as sp
+from tqdm.auto import tqdm
 
 from nblabel._validation import check_embeddings, check_k, check_positive
 
@@ -27,6 +28,8 @@ AUTO_T_QUANTILES = (0.1, 0.9)
 AUTO_T_SCALE = 0.5
 #: Floor for the automatic temperature, so a graph of near-duplicates still gets finite, distinct weights.
 AUTO_T_MIN = 1e-4
+#: From this many items on, :meth:`KnnGraph.fit` shows a progress bar by default (the build takes minutes).
+PROGRESS_MIN_ITEMS = 50_000
 _FORMAT_VERSION = 1
 
 
@@ -180,6 +183,8 @@ class KnnGraph:
         Threads for hnswlib; default all cores.
     seed : int
         hnswlib's random seed (level assignment), so a rebuild gives the same graph.
+    progress : bool, optional
+        Show a tqdm bar while building; default: for :data:`PROGRESS_MIN_ITEMS` items or more.
 
     Attributes
     ----------
@@ -202,6 +207,7 @@ class KnnGraph:
         ef: int | None = None,
         num_threads: int | None = None,
         seed: int = 0,
+        progress: bool | None = None,
     ) -> None:
         self.k = k
         self.T = T
@@ -211,6 +217,7 @@ class KnnGraph:
         self.ef = ef
         self.num_threads = num_threads
         self.seed = seed
+        self.progress = progress
 
     # -- building -------------------------------------------------------------------------------------------
     def _threads(self) -> int:
@@ -250,20 +257,35 @@ class KnnGraph:
         X = check_embeddings(X)
         n, d = X.shape
         k = check_k(self.k, n)
-        Xn = _normalize_rows(X)
         index = hnswlib.Index(space="ip", dim=d)
         index.init_index(
             max_elements=n, ef_construction=self.ef_construction, M=self.M, random_seed=self.seed
         )
         index.set_num_threads(self._threads())
-        index.add_items(Xn, np.arange(n), num_threads=self._threads())
-        index.set_ef(max(self._ef(), k + 1))
+        self.neighbors_ = np.empty((n, k), np.int32)
+        self.similarities_ = np.empty((n, k), np.float32)
+        # In chunks: for the progress bar, and so that no normalised copy of all of X (256 MB at 1M x 64) or
+        # (n, k + 1) uint64 result is held at once.
+        chunk = max(1_000, -(-n // 100))
+        show = n >= PROGRESS_MIN_ITEMS if self.progress is None else bool(self.progress)
+        with tqdm(total=2 * n, desc="kNN graph: index", unit="item", disable=not show) as bar:
+            for lo in range(0, n, chunk):
+                hi = min(lo + chunk, n)
+                index.add_items(_normalize_rows(X[lo:hi]), np.arange(lo, hi), num_threads=self._threads())
+                bar.update(hi - lo)
+            index.set_ef(max(self._ef(), k + 1))
+            bar.set_description("kNN graph: neighbours")
+            for lo in range(0, n, chunk):
+                hi = min(lo + chunk, n)
+                labels, dists = index.knn_query(
+                    _normalize_rows(X[lo:hi]), k=k + 1, num_threads=self._threads()
+                )
+                nbrs, dists = _drop_self(labels, dists, np.arange(lo, hi))
+                self.neighbors_[lo:hi] = nbrs
+                self.similarities_[lo:hi] = np.clip(1.0 - dists, -1.0, 1.0)
+                bar.update(hi - lo)
         self._index = index
         self.dim_ = d
-        labels, dists = index.knn_query(Xn, k=k + 1, num_threads=self._threads())
-        nbrs, dists = _drop_self(labels, dists, np.arange(n))
-        self.neighbors_ = nbrs.astype(np.int32)
-        self.similarities_ = np.clip(1.0 - dists, -1.0, 1.0).astype(np.float32)
         self.T_ = auto_temperature(self.similarities_) if self.T == "auto" else float(self.T)
         self._build_matrices()
         return self

@@ -121,3 +121,14 @@ def test_bad_input(kwargs, X, fragment):
 def test_unfitted_graph_raises():
     with pytest.raises(ValueError, match="fit"):
         KnnGraph().query(_data(3))
+
+
+def test_progress_bar_while_building(capsys):
+    X = np.random.default_rng(0).standard_normal((3000, 8)).astype(np.float32)
+    quiet = KnnGraph(k=5, num_threads=1).fit(X)  # small sets build in a blink: no bar by default
+    assert "kNN graph" not in capsys.readouterr().err
+    shown = KnnGraph(k=5, num_threads=1, progress=True).fit(X)
+    err = capsys.readouterr().err
+    assert "kNN graph: neighbours" in err and "6000/6000" in err
+    # One thread: the same insertion order, so the same index and lists.
+    np.testing.assert_array_equal(np.sort(shown.neighbors_, axis=1), np.sort(quiet.neighbors_, axis=1))
