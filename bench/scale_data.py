@@ -28,7 +28,7 @@ def blobs(n: int, d: int = 64, n_clusters: int = 50, n_classes: int = 10, seed: 
 
 
 def augmented_digits(n: int, d: int = 32, seed: int = 0, chunk: int = 100_000):
-    """The digits under random rotation (+-15 deg), scale (0.9-1.1), shift (+-1 px) and pixel noise, PCA-embedded.
+    """Digits under random rotation (+-15 deg), scale (0.9-1.1), shift (+-1 px) and noise, PCA-embedded.
 
     Returns
     -------
