@@ -789,8 +789,17 @@ class Session:
             found = [j for j in found[0] if j != i][:n]
         return [self._ids[j] for j in found]
 
-    def layout(self, seed: int = 0, **umap_kwargs: Any) -> np.ndarray:
+    def layout(self, seed: int = 0, *, compute: bool = True, **umap_kwargs: Any) -> np.ndarray | None:
         """2-D layout of the items (UMAP on the session's kNN graph), cached in memory and beside the journal.
+
+        Parameters
+        ----------
+        seed : int
+            UMAP's random state.
+        compute : bool
+            If False, return None instead of computing a layout that is not cached yet.
+        **umap_kwargs
+            Passed to :func:`nblabel.layout.umap_layout`.
 
         Returns
         -------
@@ -812,6 +821,8 @@ class Session:
                 layout = np.load(cached, allow_pickle=False)
             except (ValueError, OSError):
                 layout = None  # a damaged cache is recomputed
+        if (layout is None or layout.shape != (self.n_items, 2)) and not compute:
+            return None
         if layout is None or layout.shape != (self.n_items, 2):
             from nblabel.layout import umap_layout
 
