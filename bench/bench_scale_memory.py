@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,11 +36,15 @@ def _rss_mb() -> tuple[float, float]:
 
     with open("/proc/self/statm") as fh:
         current = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    return current / 1e6, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    return current / 1e6, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # maxrss: KiB
 
 
-def _child(n: int, d: int, c: int, ef_construction: int, clicks: int) -> dict:
-    """One configuration, in this (fresh) process."""
+def _child(n: int, d: int, c: int, ef_construction: int, clicks: int, workdir: str) -> dict:
+    """One configuration, in this (fresh) process.
+
+    The journal lives in ``workdir``; it is removed afterwards but the graph cached beside it is kept, so the
+    next configuration with the same data loads the graph instead of building it again.
+    """
     from nblabel.session import Session
 
     row: dict = {"n": n, "d": d, "classes": c}
@@ -54,16 +59,11 @@ def _child(n: int, d: int, c: int, ef_construction: int, clicks: int) -> dict:
     del blob
     row["X_MB"] = _rss_mb()[1]
     classes = [f"c{i}" for i in range(c)]
-    with tempfile.TemporaryDirectory() as tmp:
+    journal = Path(workdir) / "j.nblabel.db"
+    row["graph"] = "loaded" if any(Path(workdir).glob("j.nblabel.db-graph-*.npz")) else "built"
+    try:
         t0 = time.perf_counter()
-        s = Session(
-            X,
-            given=given,
-            classes=classes,
-            journal=Path(tmp) / "j.nblabel.db",
-            k=10,
-            ef_construction=ef_construction,
-        )
+        s = Session(X, given=given, classes=classes, journal=journal, k=10, ef_construction=ef_construction)
         row["session_s"] = time.perf_counter() - t0
         row["session_MB"] = _rss_mb()[1]
         times, modes = [], []
@@ -76,6 +76,10 @@ def _child(n: int, d: int, c: int, ef_construction: int, clicks: int) -> dict:
         row["sparse"] = f"{modes.count('sparse')}/{len(modes)}"
         row["clicks_MB"], row["peak_MB"] = _rss_mb()[0], _rss_mb()[1]
         s.close()
+    finally:
+        for f in Path(workdir).glob("j.nblabel.db*"):
+            if "-graph-" not in f.name and "-embeddings" not in f.name:
+                f.unlink()
     return row
 
 
@@ -95,9 +99,10 @@ def main() -> None:
     rows = []
     env = {**os.environ, "PYTHONPATH": str(args.code)}
     for n in args.sizes:
+        workdir = tempfile.mkdtemp(prefix=f"nblabel-mem-{n}-")
         for c in args.classes:
             cfg = {"n": n, "d": args.dim, "c": c, "ef_construction": args.ef_construction}
-            cfg["clicks"] = args.clicks
+            cfg["clicks"], cfg["workdir"] = args.clicks, workdir
             out = subprocess.run(
                 [sys.executable, __file__, "--child", json.dumps(cfg)],
                 env=env,
@@ -111,6 +116,7 @@ def main() -> None:
                 continue
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print("done", rows[-1], flush=True)
+        shutil.rmtree(workdir, ignore_errors=True)
     keys = list(dict.fromkeys(k for r in rows for k in r))
     print(f"\ncode: {args.code}\n")
     print("| " + " | ".join(keys) + " |")

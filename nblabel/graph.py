@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 import hnswlib
@@ -436,10 +438,6 @@ class KnnGraph:
 
         """
         self._check_fitted()
-        with tempfile.TemporaryDirectory() as tmp:
-            index_file = os.path.join(tmp, "index.bin")
-            self._index.save_index(index_file)
-            index_bytes = np.fromfile(index_file, dtype=np.uint8)
         params = {
             "k": self.k,
             "T": self.T,
@@ -450,17 +448,27 @@ class KnnGraph:
             "num_threads": self.num_threads,
             "seed": self.seed,
         }
-        with open(path, "wb") as fh:
-            np.savez(
-                fh,
-                format_version=_FORMAT_VERSION,
-                params=np.array(repr(params)),
-                T_=self.T_,
-                dim_=self.dim_,
-                neighbors_=self.neighbors_,
-                similarities_=self.similarities_,
-                index=index_bytes,
-            )
+        arrays = {
+            "format_version": np.asarray(_FORMAT_VERSION),
+            "params": np.array(repr(params)),
+            "T_": np.asarray(self.T_),
+            "dim_": np.asarray(self.dim_),
+            "neighbors_": self.neighbors_,
+            "similarities_": self.similarities_,
+        }
+        # The index (400 MB at 1M x 64) is streamed from hnswlib's file into the archive, never held whole.
+        with tempfile.TemporaryDirectory() as tmp:
+            index_file = os.path.join(tmp, "index.bin")
+            self._index.save_index(index_file)
+            with open(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+                for name, value in arrays.items():
+                    with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, value, allow_pickle=False)
+                size = os.path.getsize(index_file)
+                header = {"descr": "|u1", "fortran_order": False, "shape": (size,)}
+                with zf.open("index.npy", "w", force_zip64=True) as member, open(index_file, "rb") as src:
+                    np.lib.format.write_array_header_1_0(member, header)
+                    shutil.copyfileobj(src, member, 1 << 20)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> KnnGraph:
@@ -491,11 +499,18 @@ class KnnGraph:
             graph.dim_ = int(z["dim_"])
             graph.neighbors_ = z["neighbors_"]
             graph.similarities_ = z["similarities_"]
-            index_bytes = z["index"]
         n = graph.neighbors_.shape[0]
         with tempfile.TemporaryDirectory() as tmp:
             index_file = os.path.join(tmp, "index.bin")
-            index_bytes.tofile(index_file)
+            # Streamed out of the archive to hnswlib's file, so the index is in memory once, not three times.
+            with zipfile.ZipFile(path) as zf, zf.open("index.npy") as member, open(index_file, "wb") as dst:
+                if np.lib.format.read_magic(member) == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                if dtype != np.uint8 or len(shape) != 1:
+                    raise ValueError(f"{path}: expected the hnswlib index as bytes; got {dtype} {shape}.")
+                shutil.copyfileobj(member, dst, 1 << 20)
             index = hnswlib.Index(space="ip", dim=graph.dim_)
             index.load_index(index_file, max_elements=n)
         index.set_num_threads(graph._threads())
