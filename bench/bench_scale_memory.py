@@ -63,7 +63,10 @@ def _child(n: int, d: int, c: int, ef_construction: int, clicks: int, workdir: s
     row["graph"] = "loaded" if any(Path(workdir).glob("j.nblabel.db-graph-*.npz")) else "built"
     try:
         t0 = time.perf_counter()
-        s = Session(X, given=given, classes=classes, journal=journal, k=10, ef_construction=ef_construction)
+        # ef fixed: the automatic width would chase recall on this deliberately cheap index.
+        s = Session(
+            X, given=given, classes=classes, journal=journal, k=10, ef_construction=ef_construction, ef=64
+        )
         row["session_s"] = time.perf_counter() - t0
         row["session_MB"] = _rss_mb()[1]
         times, modes = [], []
