@@ -173,7 +173,7 @@ def _mutual_positions(neighbors: np.ndarray, chunk: int = 1 << 16) -> np.ndarray
     return out
 
 
-def _exact_neighbors(X: np.ndarray, rows: np.ndarray, k: int, chunk: int = 1 << 16) -> np.ndarray:
+def _exact_neighbors(X: np.ndarray, rows: np.ndarray, k: int, chunk: int = 8192) -> np.ndarray:
     """Exact cosine k nearest neighbours of ``X[rows]`` among all rows (self excluded), by brute force.
 
     Returns
@@ -184,7 +184,7 @@ def _exact_neighbors(X: np.ndarray, rows: np.ndarray, k: int, chunk: int = 1 << 
     Q = _normalize_rows(X[rows])
     best_s = np.full((rows.size, 0), -np.inf, np.float32)
     best_i = np.zeros((rows.size, 0), np.int64)
-    for lo in range(0, X.shape[0], chunk):  # in chunks: no normalised copy of all of X
+    for lo in range(0, X.shape[0], chunk):  # small chunks: a few MB at a time, whatever n
         sims = Q @ _normalize_rows(X[lo : lo + chunk]).T
         mine = (rows >= lo) & (rows < lo + sims.shape[1])
         sims[np.flatnonzero(mine), rows[mine] - lo] = -np.inf
