@@ -8,9 +8,12 @@ answered by the fast update. Prints a markdown table.
     python bench/bench_scale_memory.py --sizes 1000000       # the 1M row (minutes: the hnswlib build)
     python bench/bench_scale_memory.py --code /work/main     # the same with another checkout's nblabel
 
-The graph's memory is set by hnswlib's ``M`` and the data, not by ``ef_construction``, which only sets how
-hard the build searches; ``--ef-construction`` (default 16) makes the 1M build affordable here. The neighbour
-lists are then less exact, which changes what LP computes but not how much memory it holds.
+The graph's memory is set by hnswlib's ``M`` and the data, not by ``ef_construction``, which only sets
+how hard the build searches; ``--ef-construction`` (default 16) makes the build cheaper. On a loaded 2-core
+machine even that takes most of an hour at 1M, so ``--lattice`` gives the session a graph with known
+neighbours instead (items on a 2-D torus grid, each linked to its 10 nearest grid points) and adds the
+hnswlib index it does not build, whose size is fixed: ``n * (4 d + 8 M + 12)`` bytes for level 0
+(hnswlib's layout, M = 16) plus ~5 % for the upper levels.
 """
 
 from __future__ import annotations
@@ -39,7 +42,35 @@ def _rss_mb() -> tuple[float, float]:
     return current / 1e6, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # maxrss: KiB
 
 
-def _child(n: int, d: int, c: int, ef_construction: int, clicks: int, workdir: str) -> dict:
+def lattice_graph(n: int, k: int = 10):
+    """A fitted KnnGraph over a 2-D torus grid: each item's k nearest grid points, without hnswlib."""
+    from nblabel.graph import KnnGraph, auto_temperature
+
+    side = int(round(np.sqrt(n)))
+    if side * side != n:
+        raise ValueError(f"--lattice needs a square n; got {n}")
+    offsets = sorted(
+        ((dy, dx) for dy in range(-3, 4) for dx in range(-3, 4) if (dy, dx) != (0, 0)),
+        key=lambda o: (o[0] ** 2 + o[1] ** 2, o),
+    )[:k]
+    r, c = np.divmod(np.arange(n, dtype=np.int64), side)
+    nbrs = np.stack([((r + dy) % side) * side + (c + dx) % side for dy, dx in offsets], axis=1)
+    dist2 = np.array([dy * dy + dx * dx for dy, dx in offsets], np.float32)
+    g = KnnGraph(k=k)
+    g.neighbors_ = nbrs.astype(np.int32)
+    g.similarities_ = np.broadcast_to(1.0 - 0.01 * dist2, (n, k)).astype(np.float32)
+    g.T_ = auto_temperature(g.similarities_[: min(n, 10_000)] + 1e-4 * np.arange(k))
+    g.ef_, g.recall_, g.dim_ = 64, 1.0, 64
+    g._build_matrices()
+    return g
+
+
+def index_mb(n: int, d: int, M: int = 16) -> float:
+    """hnswlib's memory for n items: level 0 (vector, 2M links, count, label) plus ~5 % upper levels."""
+    return n * (4 * d + 8 * M + 12) * 1.05 / 1e6
+
+
+def _child(n: int, d: int, c: int, ef_construction: int, clicks: int, workdir: str, lattice: bool) -> dict:
     """One configuration, in this (fresh) process.
 
     The journal lives in ``workdir``; it is removed afterwards but the graph cached beside it is kept, so the
@@ -61,6 +92,10 @@ def _child(n: int, d: int, c: int, ef_construction: int, clicks: int, workdir: s
     classes = [f"c{i}" for i in range(c)]
     journal = Path(workdir) / "j.nblabel.db"
     row["graph"] = "loaded" if any(Path(workdir).glob("j.nblabel.db-graph-*.npz")) else "built"
+    if lattice:
+        graph = lattice_graph(n)
+        Session._load_or_build_graph = lambda self: graph  # the bench gives the graph; nothing is built
+        row["graph"] = "lattice"
     try:
         t0 = time.perf_counter()
         # ef fixed: the automatic width would chase recall on this deliberately cheap index.
@@ -78,6 +113,9 @@ def _child(n: int, d: int, c: int, ef_construction: int, clicks: int, workdir: s
         row["click_ms_median"] = 1e3 * float(np.median(times))
         row["sparse"] = f"{modes.count('sparse')}/{len(modes)}"
         row["clicks_MB"], row["peak_MB"] = _rss_mb()[0], _rss_mb()[1]
+        if lattice:
+            row["+ hnswlib index MB"] = index_mb(n, d)
+            row["peak_MB"] += row["+ hnswlib index MB"]
         s.close()
     finally:
         for f in Path(workdir).glob("j.nblabel.db*"):
@@ -94,6 +132,7 @@ def main() -> None:
     ap.add_argument("--ef-construction", type=int, default=16)
     ap.add_argument("--clicks", type=int, default=20)
     ap.add_argument("--code", type=Path, default=ROOT, help="checkout whose nblabel is measured")
+    ap.add_argument("--lattice", action="store_true", help="known-neighbour graph, index size added")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -105,7 +144,7 @@ def main() -> None:
         workdir = tempfile.mkdtemp(prefix=f"nblabel-mem-{n}-")
         for c in args.classes:
             cfg = {"n": n, "d": args.dim, "c": c, "ef_construction": args.ef_construction}
-            cfg["clicks"], cfg["workdir"] = args.clicks, workdir
+            cfg["clicks"], cfg["workdir"], cfg["lattice"] = args.clicks, workdir, args.lattice
             out = subprocess.run(
                 [sys.executable, __file__, "--child", json.dumps(cfg)],
                 env=env,
