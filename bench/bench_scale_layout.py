@@ -7,7 +7,10 @@ loaded from ``--cache``), then :func:`nblabel.layout.landmark_layout` (the first
 10k items) and by scikit-learn's trustworthiness (on 3k items). Prints a markdown table.
 
     python bench/bench_scale_layout.py                          # n = 100k, first and final map
-    python bench/bench_scale_layout.py --sizes 1000000 --no-umap
+    python bench/bench_scale_layout.py --sizes 1000000 --no-umap --kinds torus
+
+``torus``: items on a 2-D torus grid with known neighbours (``bench_scale_memory.lattice_graph``), embedded
+as (cos, sin) of both angles; no hnswlib build, so the first map can be timed at 1M on a loaded machine.
 """
 
 from __future__ import annotations
@@ -31,10 +34,28 @@ def trust(X: np.ndarray, xy: np.ndarray, n_sample: int = 3000, seed: int = 0) ->
     return float(trustworthiness(Xn, xy[rows], n_neighbors=10))
 
 
+def torus(n: int):
+    """The lattice graph of ``bench_scale_memory`` and matching 4-D embeddings of its grid points."""
+    from bench_scale_memory import lattice_graph
+
+    g = lattice_graph(n)
+    side = int(round(np.sqrt(n)))
+    a, b = np.divmod(np.arange(n), side)
+    a, b = 2 * np.pi * a / side, 2 * np.pi * b / side
+    X = np.stack([np.cos(a), np.sin(a), np.cos(b), np.sin(b)], axis=1).astype(np.float32)
+    g.vectors = lambda rows: X[rows] / np.sqrt(2.0)  # what the index would return: unit rows
+    return X, g
+
+
 def run(kind: str, n: int, cache: Path, with_umap: bool) -> list[dict]:
-    X, _ = blobs(n) if kind == "blobs" else augmented_digits(n)
+    if kind == "torus":
+        X, g = torus(n)
+    else:
+        X, _ = blobs(n) if kind == "blobs" else augmented_digits(n)
     path = cache / f"layout-graph-{kind}-{n}.npz"
-    if path.exists():
+    if kind == "torus":
+        pass
+    elif path.exists():
         g = KnnGraph.load(path)
     else:
         g = KnnGraph(k=10).fit(X)
