@@ -1195,7 +1195,8 @@ class Session:
         else:
             predicted, confidence = prev.predicted.copy(), prev.confidence.copy()
             susp, evidence, disagree = prev.suspicion.copy(), prev.evidence.copy(), prev.disagree.copy()
-        Pr, given_r = P[rows], given[rows]
+        # All rows (sorted unique, so size n means all): no (n, c) copy, 400 MB at 1M x 100 classes.
+        Pr, given_r = (P, given) if rows.size == P.shape[0] else (P[rows], given[rows])
         confidence[rows] = Pr.max(axis=1, initial=0.0)
         predicted[rows] = np.where(confidence[rows] > 0, Pr.argmax(axis=1), -1)
         susp[rows] = suspicion(Pr, given_r)
