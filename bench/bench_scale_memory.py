@@ -53,11 +53,13 @@ def lattice_graph(n: int, k: int = 10):
         ((dy, dx) for dy in range(-3, 4) for dx in range(-3, 4) if (dy, dx) != (0, 0)),
         key=lambda o: (o[0] ** 2 + o[1] ** 2, o),
     )[:k]
-    r, c = np.divmod(np.arange(n, dtype=np.int64), side)
-    nbrs = np.stack([((r + dy) % side) * side + (c + dx) % side for dy, dx in offsets], axis=1)
+    r, c = np.divmod(np.arange(n, dtype=np.int32), side)
+    nbrs = np.empty((n, k), np.int32)  # filled column by column: the bench's own temporaries stay small
+    for j, (dy, dx) in enumerate(offsets):
+        nbrs[:, j] = ((r + dy) % side) * side + (c + dx) % side
     dist2 = np.array([dy * dy + dx * dx for dy, dx in offsets], np.float32)
     g = KnnGraph(k=k)
-    g.neighbors_ = nbrs.astype(np.int32)
+    g.neighbors_ = nbrs
     g.similarities_ = np.broadcast_to(1.0 - 0.01 * dist2, (n, k)).astype(np.float32)
     g.T_ = auto_temperature(g.similarities_[: min(n, 10_000)] + 1e-4 * np.arange(k))
     g.ef_, g.recall_, g.dim_ = 64, 1.0, 64
