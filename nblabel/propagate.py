@@ -11,16 +11,25 @@ trajectory obeys
 
     Delta(s+1) = P_u' Wn Delta(s)          on rows whose labels did not change,
 
-and is computed directly from the stored old (pre-clamp) trajectory on the changed rows. ``Delta`` starts
-on the changed rows and its support grows one hop per step, so :meth:`Propagator.update` propagates only
-those rows (CSR row slices) and drops, at each step, the smallest rows of ``Delta`` whose total Frobenius
-norm is at most ``eps``. Since ``||P_u' Wn||_2 <= rho`` (``rho = 1`` for the symmetric graph, whose ``Wn``
-has spectral norm 1), the result differs from a full rerun by at most
-``sum_s rho^(t-1-s) * dropped_s <= (t - 1) * eps`` in Frobenius norm (so in every entry). Errors of
-successive updates add up; the running bound is kept in ``error_bound_``, and a full rerun resets it when
-it would exceed ``max_error``.
+and is set on the changed rows from their own old values (a newly clamped row jumps to its seed, a row
+that is no longer clamped takes its old pre-clamp value plus the change). ``Delta`` starts on the changed
+rows and its support grows one hop per step, so :meth:`Propagator.update` propagates only those rows (CSR
+row slices) and drops, at each step, the smallest rows of ``Delta`` whose total Frobenius norm is at most
+``eps``. Since ``||P_u' Wn||_2 <= rho`` (``rho = 1`` for the symmetric graph, whose ``Wn`` has spectral
+norm 1), the result differs from a full rerun by at most ``sum_s rho^(t-1-s) * dropped_s <= (t - 1) * eps``
+in Frobenius norm (so in every entry). Errors of successive updates add up; the running bound is kept in
+``error_bound_``, and a full rerun resets it when it would exceed ``max_error``.
 
-Memory: the pre-clamp trajectory is stored, ``t * n * c`` float32 (800 MB at n = 1M, c = 10, t = 20).
+Memory: the old trajectory is needed only on the changed rows, so it is not stored. The iterate ``Y(s)``
+is kept every ``checkpoint_every`` steps (float32, ``(t - 1) // checkpoint_every`` arrays of ``n * c``:
+2 at the default ``t = 20, checkpoint_every = 7``, against 20 for the whole trajectory), and the steps in
+between are recomputed for the changed rows from the checkpoint before them on the rows within
+``checkpoint_every`` hops of them. Recomputing from a checkpoint is the same iteration, so the bound above
+holds unchanged: the checkpoints carry the earlier updates' truncations exactly as a full stored
+trajectory would, and the steps in between follow from them by the exact recursion. At n = 1M this stores
+80 MB instead of 800 MB with 10 classes, 0.8 GB instead of 8 GB with 100; see
+``bench/bench_scale_memory.py``. The recomputation costs a click 0-30 % more CPU than reading a stored
+trajectory (blobs at 100k: 15 / 20 / 32 ms median every 5 / 7 / 10 steps, against 17 ms stored).
 """
 
 from __future__ import annotations
@@ -88,9 +97,9 @@ def propagate(
             f"clamped: expected a bool array of shape ({n},); got shape {clamped.shape}."
             " Fix: one flag per item."
         )
-    Y0 = Y0.astype(np.float32)
-    Y = _run(sp.csr_matrix(Wn, dtype=np.float32), Y0, np.flatnonzero(clamped), _check_t(t), None, num_threads)
-    return Y
+    Y0 = Y0.astype(np.float32)  # a copy: _run works in it
+    Wn = sp.csr_matrix(Wn, dtype=np.float32)
+    return _run(Wn, Y0, np.flatnonzero(clamped), _check_t(t), {}, num_threads)
 
 
 def _n_threads(num_threads: int | None) -> int:
@@ -106,15 +115,23 @@ def _row_blocks(A: sp.csr_matrix, n_blocks: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
 
 
+def _row_view(A: sp.csr_matrix, lo: int, hi: int) -> sp.csr_matrix:
+    """Rows ``lo:hi`` of ``A`` sharing its data and indices (``A[lo:hi]`` copies them: 120 MB at 1M items)."""
+    a, b = int(A.indptr[lo]), int(A.indptr[hi])
+    return sp.csr_matrix(
+        (A.data[a:b], A.indices[a:b], A.indptr[lo : hi + 1] - a), shape=(hi - lo, A.shape[1]), copy=False
+    )
+
+
 def _run(
     Wn: sp.csr_matrix,
     Y0: np.ndarray,
     clamped_idx: np.ndarray,
     t: int,
-    traj: np.ndarray | None,
+    keep: dict[int, np.ndarray],
     num_threads: int | None = None,
 ) -> np.ndarray:
-    """Eq. 3 loop; if ``traj`` (t, n, c) is given, store each step's pre-clamp ``Wn @ Y`` in it.
+    """Eq. 3 loop, working in ``Y0`` (which it overwrites); copies ``Y(s)`` into ``keep[s]`` for each key s.
 
     scipy's sparse-dense product runs on one core but releases the GIL, so on large graphs the rows are
     split into blocks multiplied on a thread pool (measured 1.8-2.3x faster on 2 cores at n = 200k). The
@@ -122,16 +139,15 @@ def _run(
     """
     threads = min(_n_threads(num_threads), max(1, Wn.nnz // PARALLEL_MIN_NNZ))
     seeds = Y0[clamped_idx]
+    Y = Y0
     if threads == 1:
-        Y = Y0
-        for s in range(t):
+        for s in range(1, t + 1):
             Y = Wn @ Y
-            if traj is not None:
-                traj[s] = Y  # a copy: the clamping below must not touch the stored pre-clamp values
             Y[clamped_idx] = seeds
+            if s in keep:
+                keep[s][...] = Y
         return Y
-    blocks = [(lo, hi, Wn[lo:hi]) for lo, hi in _row_blocks(Wn, threads)]
-    Y = Y0.copy()
+    blocks = [(lo, hi, _row_view(Wn, lo, hi)) for lo, hi in _row_blocks(Wn, threads)]
     out = np.empty_like(Y)
     with ThreadPoolExecutor(len(blocks)) as pool:
 
@@ -139,12 +155,12 @@ def _run(
             lo, hi, rows = block
             out[lo:hi] = rows @ Y
 
-        for s in range(t):
+        for s in range(1, t + 1):
             list(pool.map(product, blocks))
-            if traj is not None:
-                traj[s] = out
             Y, out = out, Y
             Y[clamped_idx] = seeds
+            if s in keep:
+                keep[s][...] = Y
     return Y
 
 
@@ -175,6 +191,10 @@ class Propagator:
         has touched, plus the current support times the steps left, exceed it, a full rerun is done instead.
         A row on the sparse path costs about 5-7x a row of the full sparse product (measured at n = 100k and
         10k), so the default 0.15 keeps the sparse path only where it is the cheaper one.
+    checkpoint_every : int
+        Keep ``Y(s)`` every this many steps (see the module docstring). Larger: less memory
+        (``(t - 1) // checkpoint_every`` arrays of ``n * c`` float32), but each update recomputes the old
+        values of the changed rows on a ball of that many hops, which grows fast on high-dimensional data.
 
     Attributes
     ----------
@@ -203,6 +223,7 @@ class Propagator:
         eps: float = 2e-5,
         max_error: float = 1e-2,
         max_work: float = 0.15,
+        checkpoint_every: int = 7,
     ) -> None:
         if not isinstance(graph, KnnGraph) or not hasattr(graph, "normalized_"):
             raise ValueError(
@@ -219,6 +240,16 @@ class Propagator:
         self.eps = float(eps)
         self.max_error = float(max_error)
         self.max_work = float(max_work)
+        if (
+            isinstance(checkpoint_every, bool)
+            or not isinstance(checkpoint_every, (int, np.integer))
+            or (checkpoint_every < 1)
+        ):
+            raise ValueError(
+                f"checkpoint_every: expected a positive integer number of steps; got {checkpoint_every!r}."
+                " Fix: keep the default 7."
+            )
+        self.checkpoint_every = int(checkpoint_every)
 
     # -- full run -------------------------------------------------------------------------------------------
     def fit(self, given: np.ndarray | None = None, verified: np.ndarray | None = None) -> Propagator:
@@ -256,12 +287,26 @@ class Propagator:
         lab = np.where(self.verified_[idx] >= 0, self.verified_[idx], self.given_[idx])
         return _one_hot_rows(lab, self.n_classes)
 
+    def _checkpoint_steps(self) -> list[int]:
+        """Return the kept steps: every ``checkpoint_every`` before ``t`` (``Y(t)`` is ``result_``)."""
+        return list(range(self.checkpoint_every, self.t, self.checkpoint_every))
+
     def _full(self) -> None:
         n, c = self.graph.n_items_, self.n_classes
-        self._Y0 = self._seed_rows(np.arange(n))
-        self._traj = np.empty((self.t, n, c), np.float32)
+        steps = self._checkpoint_steps()
+        old = getattr(self, "_ckpt", [])
+        # Reuse the checkpoint arrays and drop the old outputs before the run: at n = 1M, c = 100 each
+        # (n, c) array is 400 MB, and holding the old ones while the new ones are computed doubles the peak.
+        self._ckpt = old if [a.shape for a in old] == [(n, c)] * len(steps) else []
+        del old
+        self.result_ = self.proba_ = None
+        if not self._ckpt:
+            self._ckpt = [np.empty((n, c), np.float32) for _ in steps]
         clamped = np.flatnonzero(self.verified_ >= 0)
-        self.result_ = _run(self._Wn, self._Y0, clamped, self.t, self._traj, self.graph.num_threads)
+        keep = dict(zip(steps, self._ckpt, strict=True))
+        self.result_ = _run(
+            self._Wn, self._seed_rows(np.arange(n)), clamped, self.t, keep, self.graph.num_threads
+        )
         self.error_bound_ = 0.0
         self._refresh()
 
@@ -306,8 +351,9 @@ class Propagator:
         self.n_classes += 1
         if hasattr(self, "result_"):
             pad = ((0, 0), (0, 1))
-            self._Y0 = np.pad(self._Y0, pad)
-            self._traj = np.pad(self._traj, ((0, 0), (0, 0), (0, 1)))
+            # One array at a time, so the peak grows by one (n, c) array, not by all of them.
+            for j in range(len(self._ckpt)):
+                self._ckpt[j] = np.pad(self._ckpt[j], pad)
             self.result_ = np.pad(self.result_, pad)
             self._refresh()
         return self.n_classes - 1
@@ -357,22 +403,108 @@ class Propagator:
         if idx.size == 0:
             self.last_update_ = {"mode": "none", "support": 0, "bound": 0.0, "rows": np.zeros(0, np.int64)}
             return self
+        # The old values of the changed rows come from the old state: read them before it changes.
+        old_y0 = self._seed_rows(idx)
+        budget = self.max_work * self.t * n
+        history = self._old_values(idx, budget)
         old_clamped = self.verified_[idx] >= 0
         self.verified_[idx] = lab
-        if not self._sparse_update(idx, old_clamped):
+        if history is None or not self._sparse_update(idx, old_clamped, old_y0, *history, budget):
             self._full()
             self.last_update_ = {"mode": "full", "support": n, "bound": 0.0, "rows": np.arange(n)}
         return self
 
-    def _sparse_update(self, changed: np.ndarray, old_clamped: np.ndarray) -> bool:
+    def _ball(self, rows: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows within ``radius`` hops of ``rows`` along ``Wn``'s rows, ordered by hop count.
+
+        Returns
+        -------
+        ball : numpy.ndarray, shape (b,), int64
+            ``rows`` first, then the rows one hop away, and so on.
+        sizes : numpy.ndarray, shape (radius + 1,), int64
+            ``ball[:sizes[r]]`` are the rows within ``r`` hops.
+
+        """
+        mark = self._mark
+        parts, sizes, frontier = [rows], [rows.size], rows
+        mark[rows] = True
+        for _ in range(radius):
+            cols = self._Wn[frontier].indices
+            new = np.unique(cols[~mark[cols]])
+            mark[new] = True
+            parts.append(new)
+            sizes.append(sizes[-1] + new.size)
+            frontier = new
+        ball = np.concatenate(parts).astype(np.int64)
+        mark[ball] = False  # leave the scratch clean for the next call
+        return ball, np.asarray(sizes, np.int64)
+
+    def _old_values(self, changed: np.ndarray, budget: float) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """Old pre- and post-clamp values of the changed rows at every step, from the checkpoints.
+
+        Between two checkpoints ``s0 < s1`` the iterate on the changed rows depends on ``Y(s0)`` only
+        within ``s1 - s0`` hops: rerun Eq. 3 there, on a shrinking set of rows (those within ``s1 - s0 - r``
+        hops at step ``s0 + r``, whose inputs are all known), starting from the checkpoint. At the kept
+        steps the post-clamp value is read back instead of recomputed, since the kept arrays (and
+        ``result_``) carry the earlier updates' truncation and the update must continue from them.
+
+        Returns
+        -------
+        pre, post : numpy.ndarray, shape (t, m, c), float32
+            ``Wn @ Y(s - 1)`` and ``Y(s)`` on the changed rows, for ``s = 1 .. t``.
+        work : int
+            Rows multiplied, for the update's budget; None if that already exceeds ``budget``.
+
+        """
+        t, c, m = self.t, self.n_classes, changed.size
+        starts = [0, *self._checkpoint_steps()]
+        ends = [*starts[1:], t]
+        radius = max(e - s for s, e in zip(starts, ends, strict=True))
+        ball, sizes = self._ball(changed, radius)
+        work = int(sizes[:-1].sum()) * len(starts)
+        if work > budget:
+            return None
+        # Rows within radius - 1 hops, with their columns renumbered into the ball (all of them lie in it).
+        self._slot[ball] = np.arange(ball.size)
+        rows = self._Wn[ball[: sizes[-2]]]
+        sub = sp.csr_matrix(
+            (rows.data, self._slot[rows.indices], rows.indptr), shape=(rows.shape[0], ball.size), copy=False
+        )
+        prefixes = [sub[: sizes[r]] for r in range(radius)]
+        clamped = np.flatnonzero(self.verified_[ball] >= 0)
+        seeds = self._seed_rows(ball[clamped])
+        pre = np.empty((t, m, c), np.float32)
+        post = np.empty((t, m, c), np.float32)
+        for j, (s0, s1) in enumerate(zip(starts, ends, strict=True)):
+            # Y(s0) on the ball: the seeds at s0 = 0, else the checkpoint.
+            Y = self._seed_rows(ball) if s0 == 0 else np.take(self._ckpt[j - 1], ball, axis=0)
+            for s in range(s0 + 1, s1 + 1):
+                r = s1 - s  # rows within r hops are exact at step s
+                Y[: sizes[r]] = prefixes[r] @ Y
+                pre[s - 1] = Y[:m]
+                Y[clamped] = seeds
+                post[s - 1] = Y[:m]
+            kept = self._ckpt[j] if s1 < t else self.result_
+            post[s1 - 1] = kept[changed]
+        return pre, post, work
+
+    def _sparse_update(
+        self,
+        changed: np.ndarray,
+        old_clamped: np.ndarray,
+        old_y0: np.ndarray,
+        old_pre: np.ndarray,
+        old_post: np.ndarray,
+        work: int,
+        budget: float,
+    ) -> bool:
         """Apply the Delta recursion; return False (state untouched) if a full rerun is the better choice."""
-        n, t = self.graph.n_items_, self.t
-        budget = self.max_work * t * n
-        work = 0
+        t = self.t
         new_clamped = self.verified_[changed] >= 0
-        old_y0 = self._Y0[changed]
+        released = old_clamped & ~new_clamped  # clamped before, free now
         new_y0 = self._seed_rows(changed)
-        # Rows to write back at the end; the stored trajectory is only modified once the update is committed.
+        kept_at = {s: j for j, s in enumerate(self._checkpoint_steps())}
+        # Checkpoint rows to write at the end; the kept state is only modified once the update is committed.
         writes: list[tuple[int, np.ndarray, np.ndarray]] = []
         S, D = changed, new_y0 - old_y0  # support and Delta(0) on it
         dropped_bound = 0.0
@@ -391,25 +523,15 @@ class Propagator:
             # The gathered rows with columns renumbered into U form a CSR block (support x U); its transpose
             # times Delta is one compiled product, ~10x faster than a weighted bincount per class.
             block = sp.csr_matrix((rows.data, inv[:total], rows.indptr), shape=(S.size, U.size), copy=False)
-            Dt = np.asarray(block.T @ D, dtype=np.float32)
-            old_pre = np.take(self._traj[s], U, axis=0)  # take: faster than [U] on 2-D arrays
-            # The exact values are >= 0 (Wn and Y0 are); float32 cancellation when a label is replaced can
-            # leave -1e-9. Clipping projects onto the non-negative orthant, so it only moves closer to the
-            # exact run.
-            new_pre = np.maximum(old_pre + Dt, 0.0)
+            Dn = np.asarray(block.T @ D, dtype=np.float32)
             in_i = inv[total:]  # positions of the changed rows inside U
-            clamp_u = self.verified_[U] >= 0  # new clamp state (verified_ is already updated)
-            old_clamp_u = clamp_u.copy()
-            old_clamp_u[in_i] = old_clamped
-            old_post = old_pre.copy()
-            old_post[old_clamp_u] = self._Y0[U[old_clamp_u]]
-            new_post = new_pre.copy()
-            new_post[clamp_u] = self._Y0[U[clamp_u]]
-            new_post[in_i[new_clamped]] = new_y0[new_clamped]
-            Dn = new_post - old_post
-            writes.append((s, U, new_pre))
+            # Rows clamped before and after keep their seed; the changed rows follow their own old values.
+            Dn[self.verified_[U] >= 0] = 0.0
+            Dn[in_i[released]] += old_pre[s][released] - old_y0[released]
+            Dn[in_i[new_clamped]] = new_y0[new_clamped] - old_post[s][new_clamped]
+            if s + 1 in kept_at:
+                writes.append((kept_at[s + 1], U, Dn.copy()))
             if s == t - 1:
-                final_U, final_post = U, new_post
                 break
             # Truncate: drop the smallest rows whose norms add up (in quadrature) to at most eps.
             sq = np.einsum("ij,ij->i", Dn, Dn)
@@ -426,24 +548,29 @@ class Propagator:
             S, D = U[keep], Dn[keep]
         if self.error_bound_ + dropped_bound > self.max_error:
             return False
-        for s, U, new_pre in writes:
-            self._traj[s][U] = new_pre
-        self._Y0[changed] = new_y0
-        self.result_[final_U] = final_post
+        seeded = changed[new_clamped]
+        for j, Uj, Dj in writes:
+            self._ckpt[j][Uj] += Dj
+            self._ckpt[j][seeded] = new_y0[new_clamped]  # exactly the seed, not old value + (seed - old)
+        # The exact values are >= 0 (Wn and Y0 are); float32 cancellation when a label is replaced can
+        # leave -1e-9. Clipping projects onto the non-negative orthant, so it only moves closer to the
+        # exact run.
+        self.result_[U] = np.maximum(self.result_[U] + Dn, 0.0)
+        self.result_[seeded] = new_y0[new_clamped]
         self.error_bound_ += dropped_bound
-        self._refresh_rows(final_U)
+        self._refresh_rows(U)
         self.last_update_ = {
             "mode": "sparse",
             "support": int(support_max),
             "bound": dropped_bound,
-            "rows": final_U.astype(np.int64),
+            "rows": U.astype(np.int64),
         }
         return True
 
     def _unique_inverse(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``np.unique(cols, return_inverse=True)`` without a sort, using two scratch arrays of length n.
 
-        Sorted ``U`` keeps the later gathers from the (t, n, c) trajectory in memory order.
+        Sorted ``U`` keeps the gathers from the (n, c) arrays in memory order.
         """
         self._mark[cols] = True
         U = np.flatnonzero(self._mark)

@@ -863,8 +863,17 @@ class Session:
             found = [j for j in found[0] if j != i][:n]
         return [self._ids[j] for j in found]
 
-    def layout(self, seed: int = 0, **umap_kwargs: Any) -> np.ndarray:
+    def layout(self, seed: int = 0, *, compute: bool = True, **umap_kwargs: Any) -> np.ndarray | None:
         """2-D layout of the items (UMAP on the session's kNN graph), cached in memory and beside the journal.
+
+        Parameters
+        ----------
+        seed : int
+            UMAP's random state.
+        compute : bool
+            If False, return None instead of computing a layout that is not cached yet.
+        **umap_kwargs
+            Passed to :func:`nblabel.layout.umap_layout`.
 
         Returns
         -------
@@ -886,6 +895,8 @@ class Session:
                 layout = np.load(cached, allow_pickle=False)
             except (ValueError, OSError):
                 layout = None  # a damaged cache is recomputed
+        if (layout is None or layout.shape != (self.n_items, 2)) and not compute:
+            return None
         if layout is None or layout.shape != (self.n_items, 2):
             from nblabel.layout import umap_layout
 
@@ -1642,10 +1653,11 @@ class Session:
             thresholds = prev.thresholds
             predicted, confidence = prev.predicted.copy(), prev.confidence.copy()
             susp, alternative = prev.suspicion.copy(), prev.alternative.copy()
-        Pr = P[rows]
+        # All rows (sorted unique, so size n means all): no (n, c) copy, 400 MB at 1M x 100 classes.
+        Pr, given_r = (P, given) if rows.size == P.shape[0] else (P[rows], given[rows])
         confidence[rows] = Pr.max(axis=1, initial=0.0)
         predicted[rows] = np.where(confidence[rows] > 0, Pr.argmax(axis=1), -1)
-        susp[rows], alternative[rows] = label_evidence(Pr, given[rows], thresholds)
+        susp[rows], alternative[rows] = label_evidence(Pr, given_r, thresholds)
         flags, noise = flags_from_evidence(susp, predicted, confidence, given, c)
         if c and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
             flags, noise = calibrate(self._prior_noise(c), susp, given, verified)

@@ -23,6 +23,7 @@ import numpy as np
 import traitlets as t
 
 from nblabel.clusters import DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_RESOLUTION
+from nblabel.layout import FIRST_MAP_MIN_ITEMS, landmark_layout
 
 __all__ = ["Labeler", "MESSAGES", "MODES", "COLOR_BY", "pack_arrays"]
 
@@ -365,7 +366,14 @@ class Labeler(anywidget.AnyWidget):
 
     def _compute_layout(self) -> None:
         try:
-            xy = np.asarray(self._session.layout(), dtype=np.float32)
+            xy = self._session.layout(compute=False)
+            if xy is None and self.n_items >= FIRST_MAP_MIN_ITEMS:
+                # UMAP takes minutes on large sets: show a coarse map first, swapped when UMAP is done.
+                first = landmark_layout(self._session.graph)
+                with self._push_lock:
+                    self._xy = first
+                    self._send_layout()
+            xy = np.asarray(self._session.layout() if xy is None else xy, dtype=np.float32)
         except Exception as exc:  # noqa: BLE001 - on a thread nobody would see it; the page shows it instead
             self.error = f"Could not compute the 2-D layout: {type(exc).__name__}: {exc}"
             return

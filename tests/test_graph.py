@@ -121,3 +121,45 @@ def test_bad_input(kwargs, X, fragment):
 def test_unfitted_graph_raises():
     with pytest.raises(ValueError, match="fit"):
         KnnGraph().query(_data(3))
+
+
+def test_progress_bar_while_building(capsys):
+    X = np.random.default_rng(0).standard_normal((3000, 8)).astype(np.float32)
+    quiet = KnnGraph(k=5, num_threads=1).fit(X)  # small sets build in a blink: no bar by default
+    assert "kNN graph" not in capsys.readouterr().err
+    shown = KnnGraph(k=5, num_threads=1, progress=True).fit(X)
+    err = capsys.readouterr().err
+    assert "kNN graph: neighbours" in err and "6000/6000" in err
+    # One thread: the same insertion order, so the same index and lists.
+    np.testing.assert_array_equal(np.sort(shown.neighbors_, axis=1), np.sort(quiet.neighbors_, axis=1))
+
+
+def _true_recall(graph, X):
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    sims = Xn @ Xn.T
+    np.fill_diagonal(sims, -np.inf)
+    exact = np.argpartition(-sims, graph.k - 1, axis=1)[:, : graph.k]
+    return (graph.neighbors_[:, :, None] == exact[:, None, :]).any(axis=2).mean()
+
+
+def test_ef_is_raised_until_the_recall_suffices():
+    # A poor index (M=8, ef_construction=16) on 64-d noise: the starting width is not enough.
+    X = np.random.default_rng(0).standard_normal((4000, 64)).astype(np.float32)
+    fixed = KnnGraph(k=10, M=8, ef_construction=16, ef=16, num_threads=1).fit(X)
+    assert fixed.ef_ == 16
+    assert abs(fixed.recall_ - _true_recall(fixed, X)) < 0.05  # the sample estimate tracks the truth
+    auto = KnnGraph(k=10, M=8, ef_construction=16, num_threads=1).fit(X)
+    assert auto.ef_ > 64 and auto.recall_ >= 0.97
+    assert _true_recall(auto, X) >= 0.95 > _true_recall(fixed, X)
+    # An index too poor for any width says so, and what to do.
+    with pytest.warns(UserWarning, match="ef_construction"):
+        KnnGraph(k=10, M=4, ef_construction=4, num_threads=1).fit(X)
+
+
+def test_chosen_ef_survives_save_and_load(tmp_path):
+    X = np.random.default_rng(1).standard_normal((2000, 32)).astype(np.float32)
+    g = KnnGraph(k=10, M=4, ef_construction=4).fit(X)
+    g.save(tmp_path / "g.npz")
+    back = KnnGraph.load(tmp_path / "g.npz")
+    assert (back.ef_, back.recall_) == (g.ef_, g.recall_)
+    np.testing.assert_array_equal(back.query(X[:5])[0], g.query(X[:5])[0])

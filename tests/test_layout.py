@@ -97,3 +97,73 @@ def test_reserved_kwargs_and_unfitted_graph_are_rejected(fitted):
         umap_layout(graph, n_neighbors=5)
     with pytest.raises(ValueError, match="graph.fit"):
         umap_layout(KnnGraph(k=5))
+
+
+# -- the first map ------------------------------------------------------------------------------------------
+from nblabel.layout import landmark_layout, neighbor_recall_2d  # noqa: E402
+
+
+def test_neighbor_recall_2d_known_answers():
+    # Points on a line, laid out on that line: the map neighbours are the graph neighbours.
+    t = np.linspace(0, 1, 400)
+    X = np.stack([np.cos(t), np.sin(t), np.ones_like(t)], axis=1).astype(np.float32)
+    graph = KnnGraph(k=4).fit(X)
+    assert neighbor_recall_2d(graph, np.stack([t, np.zeros_like(t)], axis=1)) == 1.0
+    shuffled = np.random.default_rng(0).permutation(400)
+    assert neighbor_recall_2d(graph, np.stack([t[shuffled], np.zeros_like(t)], axis=1)) < 0.1
+    with pytest.raises(ValueError, match="one row per graph item"):
+        neighbor_recall_2d(graph, np.zeros((3, 2)))
+
+
+def test_landmark_layout_separates_clusters_and_keeps_neighbours():
+    X, y = blobs(300, n_blobs=4)
+    graph = KnnGraph(k=8).fit(X)
+    xy = landmark_layout(graph, n_landmarks=150, seed=0)
+    assert xy.shape == (1200, 2) and xy.dtype == np.float32 and np.isfinite(xy).all()
+    intra, inter = separated(xy, y)
+    assert intra < inter  # each cluster's points lie closer to their centre than to any other centre
+    # Items keep their graph neighbours nearby: 3x what a random spot in the right cluster gives (8 / 300).
+    assert neighbor_recall_2d(graph, xy) > 0.08
+    np.testing.assert_array_equal(landmark_layout(graph, n_landmarks=150, seed=0), xy)
+
+
+def test_landmark_layout_places_components_without_a_landmark():
+    # Two far groups joined by no edge; with 16 landmarks drawn from 400 items one group may get none.
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal(0, 0.05, (390, 6)) + 5, rng.normal(0, 0.05, (10, 6)) - 5]).astype(
+        np.float32
+    )
+    graph = KnnGraph(k=5).fit(X)
+    for seed in range(5):
+        xy = landmark_layout(graph, n_landmarks=16, seed=seed)
+        assert np.isfinite(xy).all() and xy.shape == (400, 2)
+
+
+def test_widget_shows_the_first_map_then_swaps_in_umap(tmp_path, monkeypatch):
+    import nblabel.widget as widget_module
+    from nblabel.session import Session
+
+    X, y = blobs(100)
+    session = Session(X, given=y, journal=tmp_path / "j.nblabel.db", k=5)
+    sent: list[np.ndarray] = []
+
+    def record(self, content, buffers=None):
+        if content["type"] == "layout":
+            (field,) = content["fields"]
+            sent.append(np.frombuffer(bytes(buffers[0]), dtype=field["dtype"]).reshape(field["shape"]))
+
+    monkeypatch.setattr(widget_module, "FIRST_MAP_MIN_ITEMS", 0)
+    monkeypatch.setattr(widget_module.Labeler, "send", record)
+    w = widget_module.Labeler(session, background=False)
+    assert w.wait_for_layout(120)
+    assert len(sent) == 2
+    np.testing.assert_array_equal(sent[0], landmark_layout(session.graph))
+    np.testing.assert_array_equal(sent[1], session.layout())
+    w.close()
+    # Reopened with the UMAP layout cached: no first map, the cached one at once.
+    sent.clear()
+    w = widget_module.Labeler(session, background=False)
+    assert w.wait_for_layout(30) and len(sent) == 1
+    np.testing.assert_array_equal(sent[0], session.layout())
+    w.close()
+    session.close()

@@ -1,0 +1,175 @@
+"""Peak memory of a Session at scale: n items x d = 64, with 10 or 100 classes.
+
+Each configuration runs in a fresh process and reports its peak resident set size (``ru_maxrss``) after
+each phase: the embeddings, the session (kNN graph, full propagation, quality scores), and 20 clicks
+answered by the fast update. Prints a markdown table.
+
+    python bench/bench_scale_memory.py                       # n = 100k, 10 and 100 classes
+    python bench/bench_scale_memory.py --sizes 1000000       # the 1M row (minutes: the hnswlib build)
+    python bench/bench_scale_memory.py --code /work/main     # the same with another checkout's nblabel
+
+The graph's memory is set by hnswlib's ``M`` and the data, not by ``ef_construction``, which only sets
+how hard the build searches; ``--ef-construction`` (default 16) makes the build cheaper. On a loaded 2-core
+machine even that takes most of an hour at 1M, so ``--lattice`` gives the session a graph with known
+neighbours instead (items on a 2-D torus grid, each linked to its 10 nearest grid points) and adds the
+hnswlib index it does not build, whose size is fixed: ``n * (4 d + 8 M + 12)`` bytes for level 0
+(hnswlib's layout, M = 16) plus ~5 % for the upper levels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _rss_mb() -> tuple[float, float]:
+    """Current and peak resident set size of this process, in MB."""
+    import resource
+
+    with open("/proc/self/statm") as fh:
+        current = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return current / 1e6, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # maxrss: KiB
+
+
+def lattice_graph(n: int, k: int = 10):
+    """A fitted KnnGraph over a 2-D torus grid: each item's k nearest grid points, without hnswlib."""
+    from nblabel.graph import KnnGraph, auto_temperature
+
+    side = int(round(np.sqrt(n)))
+    if side * side != n:
+        raise ValueError(f"--lattice needs a square n; got {n}")
+    offsets = sorted(
+        ((dy, dx) for dy in range(-3, 4) for dx in range(-3, 4) if (dy, dx) != (0, 0)),
+        key=lambda o: (o[0] ** 2 + o[1] ** 2, o),
+    )[:k]
+    r, c = np.divmod(np.arange(n, dtype=np.int32), side)
+    nbrs = np.empty((n, k), np.int32)  # filled column by column: the bench's own temporaries stay small
+    for j, (dy, dx) in enumerate(offsets):
+        nbrs[:, j] = ((r + dy) % side) * side + (c + dx) % side
+    dist2 = np.array([dy * dy + dx * dx for dy, dx in offsets], np.float32)
+    g = KnnGraph(k=k)
+    g.neighbors_ = nbrs
+    g.similarities_ = np.broadcast_to(1.0 - 0.01 * dist2, (n, k)).astype(np.float32)
+    g.T_ = auto_temperature(g.similarities_[: min(n, 10_000)] + 1e-4 * np.arange(k))
+    g.ef_, g.recall_, g.dim_ = 64, 1.0, 64
+    g._build_matrices()
+    return g
+
+
+def index_mb(n: int, d: int, M: int = 16) -> float:
+    """hnswlib's memory for n items: level 0 (vector, 2M links, count, label) plus ~5 % upper levels."""
+    return n * (4 * d + 8 * M + 12) * 1.05 / 1e6
+
+
+def _child(n: int, d: int, c: int, ef_construction: int, clicks: int, workdir: str, lattice: bool) -> dict:
+    """One configuration, in this (fresh) process.
+
+    The journal lives in ``workdir``; it is removed afterwards but the graph cached beside it is kept, so the
+    next configuration with the same data loads the graph instead of building it again.
+    """
+    from nblabel.session import Session
+
+    row: dict = {"n": n, "d": d, "classes": c}
+    row["base_MB"] = _rss_mb()[1]
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(4 * c, d)).astype(np.float32) * 2
+    blob = rng.integers(0, 4 * c, n)
+    X = centers[blob]
+    for lo in range(0, n, 100_000):  # in chunks: the bench's own noise array would add a second X to the peak
+        X[lo : lo + 100_000] += rng.standard_normal((min(100_000, n - lo), d), dtype=np.float32)
+    y = blob % c
+    given = np.where(rng.random(n) < 0.5, y, -1)  # half the items come with a label
+    del blob
+    row["X_MB"] = _rss_mb()[1]
+    classes = [f"c{i}" for i in range(c)]
+    journal = Path(workdir) / "j.nblabel.db"
+    row["graph"] = "loaded" if any(Path(workdir).glob("j.nblabel.db-graph-*.npz")) else "built"
+    if lattice:
+        graph = lattice_graph(n)
+        Session._load_or_build_graph = lambda self: graph  # the bench gives the graph; nothing is built
+        row["graph"] = "lattice"
+    try:
+        t0 = time.perf_counter()
+        # ef fixed: the automatic width would chase recall on this deliberately cheap index.
+        s = Session(
+            X, given=given, classes=classes, journal=journal, k=10, ef_construction=ef_construction, ef=64
+        )
+        row["session_s"] = time.perf_counter() - t0
+        row["session_MB"] = _rss_mb()[1]
+        times, modes = [], []
+        for i in rng.choice(np.flatnonzero(given < 0), clicks, replace=False):
+            t0 = time.perf_counter()
+            s.label(str(i), classes[y[i]])
+            times.append(time.perf_counter() - t0)
+            modes.append(s._propagator.last_update_["mode"])
+        row["click_ms_median"] = 1e3 * float(np.median(times))
+        row["sparse"] = f"{modes.count('sparse')}/{len(modes)}"
+        row["clicks_MB"], row["peak_MB"] = _rss_mb()[0], _rss_mb()[1]
+        if lattice:
+            row["+ hnswlib index MB"] = index_mb(n, d)
+            row["peak_MB"] += row["+ hnswlib index MB"]
+        s.close()
+    finally:
+        for f in Path(workdir).glob("j.nblabel.db*"):
+            if "-graph-" not in f.name and "-embeddings" not in f.name:
+                f.unlink()
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[100_000])
+    ap.add_argument("--classes", type=int, nargs="*", default=[10, 100])
+    ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--ef-construction", type=int, default=16)
+    ap.add_argument("--clicks", type=int, default=20)
+    ap.add_argument("--code", type=Path, default=ROOT, help="checkout whose nblabel is measured")
+    ap.add_argument("--lattice", action="store_true", help="known-neighbour graph, index size added")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(_child(**json.loads(args.child))), flush=True)
+        return
+    rows = []
+    env = {**os.environ, "PYTHONPATH": str(args.code)}
+    for n in args.sizes:
+        workdir = tempfile.mkdtemp(prefix=f"nblabel-mem-{n}-")
+        for c in args.classes:
+            cfg = {"n": n, "d": args.dim, "c": c, "ef_construction": args.ef_construction}
+            cfg["clicks"], cfg["workdir"], cfg["lattice"] = args.clicks, workdir, args.lattice
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", json.dumps(cfg)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if out.returncode != 0:
+                print(out.stderr[-2000:], file=sys.stderr)
+                rows.append({"n": n, "d": args.dim, "classes": c, "peak_MB": f"failed ({out.returncode})"})
+                continue
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print("done", rows[-1], flush=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    print(f"\ncode: {args.code}\n")
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---|" * len(keys))
+    for r in rows:
+        cells = (f"{r[k]:.4g}" if isinstance(r.get(k), float) else str(r.get(k, "")) for k in keys)
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
