@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -185,10 +186,11 @@ def check_ids(ids: Sequence[object], n: int | None = None, *, name: str = "ids")
             f"{name}: expected {n} ids (one per item); got {len(out)}. Fix: pass one id per embedding row."
         )
     if len(set(out)) != len(out):
-        seen: set[str] = set()
-        dups = [i for i in out if i in seen or seen.add(i)]
+        counts = Counter(out)
+        dups = [i for i, count in counts.items() if count > 1]
         raise ValueError(
-            f"{name}: expected unique ids; got {len(dups)} duplicate(s), e.g. {sorted(set(dups))[:5]}. "
+            f"{name}: expected unique ids; got {sum(counts[i] - 1 for i in dups)} duplicate(s), "
+            f"e.g. {sorted(dups)[:5]}. "
             "Fix: make them unique, e.g. use relative file paths instead of file names."
         )
     return out

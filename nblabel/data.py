@@ -131,7 +131,7 @@ class ImageSource:
         self._array = array
         self._thumb_cache_size = int(thumb_cache_size)
         self._thumbs: OrderedDict[tuple[int, int], bytes] = OrderedDict()
-        self._hashes: dict[int, str] = {}
+        self._hashes: dict[int, tuple[tuple[int, int], str]] = {}  # index -> ((size, mtime), hash)
         self._lock = threading.Lock()
 
     # DataLoader workers receive a pickled copy; locks cannot be pickled and caches need not travel.
@@ -773,7 +773,7 @@ def _error_message(errors: list[tuple[str, str]], shown: int = 10) -> str:
 def _file_source(
     ids: list[str],
     paths: list[Path],
-    labels: list[object],
+    labels: Sequence[object],
     classes: Sequence[str] | None,
     check: str,
     thumb_cache_size: int,

@@ -214,6 +214,10 @@ class Propagator:
 
     """
 
+    # Fitted attributes, set by fit(); declared here so a type checker knows them (sklearn style).
+    result_: np.ndarray
+    proba_: np.ndarray
+
     def __init__(
         self,
         graph: KnnGraph,
@@ -299,7 +303,8 @@ class Propagator:
         # (n, c) array is 400 MB, and holding the old ones while the new ones are computed doubles the peak.
         self._ckpt = old if [a.shape for a in old] == [(n, c)] * len(steps) else []
         del old
-        self.result_ = self.proba_ = None
+        for name in ("result_", "proba_"):
+            self.__dict__.pop(name, None)
         if not self._ckpt:
             self._ckpt = [np.empty((n, c), np.float32) for _ in steps]
         clamped = np.flatnonzero(self.verified_ >= 0)
