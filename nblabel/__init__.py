@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from nblabel.byol import BYOL, train_byol
     from nblabel.embed import Encoder, WeightsUnavailableError, embed_images
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "Encoder": "nblabel.embed",
