@@ -6,7 +6,7 @@ answered by the fast update. Prints a markdown table.
 
     python bench/bench_scale_memory.py                       # n = 100k, 10 and 100 classes
     python bench/bench_scale_memory.py --sizes 1000000       # the 1M row (minutes: the hnswlib build)
-    python bench/bench_scale_memory.py --code /work/main     # the same with another checkout's nblabel
+    python bench/bench_scale_memory.py --code ../nblabel-0.1.0   # the same with another checkout's nblabel
 
 The graph's memory is set by hnswlib's ``M`` and the data, not by ``ef_construction``, which only sets
 how hard the build searches; ``--ef-construction`` (default 16) makes the build cheaper. On a loaded 2-core

@@ -41,7 +41,13 @@ export function mountNoisePanel({ model, doc, browse }) {
   const table = doc.createElement("table");
   table.dataset.testid = "nbl-noise-matrix";
   table.className = "nbl-noise-matrix";
-  el.append(line, table);
+  // Folded by default: with ten classes the matrix is as tall as the map, which a review needs in view.
+  const fold = doc.createElement("details");
+  fold.dataset.testid = "nbl-noise-fold";
+  const summary = doc.createElement("summary");
+  summary.textContent = "noise matrix: given × likely class of the flagged labels (click a count to list them)";
+  fold.append(summary, table);
+  el.append(line, fold);
 
   function render() {
     const classes = model.get("classes") || [];
@@ -53,6 +59,7 @@ export function mountNoisePanel({ model, doc, browse }) {
     matrixCells(matrix, classes).forEach(({ g, j }) => used.add(g).add(j));
     const shown = [...used].sort((a, b) => a - b);
     table.replaceChildren();
+    fold.hidden = !shown.length;
     if (!shown.length) return;
     const head = doc.createElement("tr");
     const corner = doc.createElement("th");
