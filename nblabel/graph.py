@@ -173,12 +173,15 @@ def _mutual_positions(neighbors: np.ndarray, chunk: int = 1 << 16) -> np.ndarray
     return out
 
 
-def _exact_neighbors(X: np.ndarray, rows: np.ndarray, k: int, chunk: int = 8192) -> np.ndarray:
+def _exact_neighbors(
+    X: np.ndarray, rows: np.ndarray, k: int, chunk: int = 8192
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact cosine k nearest neighbours of ``X[rows]`` among all rows (self excluded), by brute force.
 
     Returns
     -------
-    numpy.ndarray, shape (len(rows), k), int64
+    indices : numpy.ndarray, shape (len(rows), k), int64
+    similarities : numpy.ndarray, shape (len(rows), k), float32
 
     """
     Q = _normalize_rows(X[rows])
@@ -194,7 +197,7 @@ def _exact_neighbors(X: np.ndarray, rows: np.ndarray, k: int, chunk: int = 8192)
         )
         top = np.argpartition(-cand_s, k - 1, axis=1)[:, :k]
         best_s, best_i = np.take_along_axis(cand_s, top, 1), np.take_along_axis(cand_i, top, 1)
-    return best_i
+    return best_i, best_s
 
 
 class KnnGraph:
@@ -338,14 +341,17 @@ class KnnGraph:
         """Return the query width and its recall@k on a sample (``ef``, or doubled until recall suffices)."""
         n = X.shape[0]
         rows = np.sort(np.random.default_rng(self.seed).choice(n, min(n, RECALL_SAMPLE), replace=False))
-        exact = _exact_neighbors(X, rows, k)
+        # Ties make "which" neighbour arbitrary (exact duplicates are common among images): a found neighbour
+        # counts as recalled when it is at least as similar as the exact k-th one.
+        _, exact_sims = _exact_neighbors(X, rows, k)
+        kth = exact_sims.min(axis=1, keepdims=True) - 1e-5
         Q = _normalize_rows(X[rows])
         ef = self._ef() if self.ef is not None else max(64, 2 * (k + 1))
         while True:
             index.set_ef(max(ef, k + 1))
             labels, dists = index.knn_query(Q, k=k + 1, num_threads=self._threads())
-            found, _ = _drop_self(labels.astype(np.int64), dists, rows)
-            recall = float((found[:, :, None] == exact[:, None, :]).any(axis=2).mean())
+            _, found_dists = _drop_self(labels.astype(np.int64), dists, rows)
+            recall = float(((1.0 - found_dists) >= kth).mean())
             if self.ef is None and recall < AUTO_EF_RECALL and ef >= AUTO_EF_MAX:
                 warnings.warn(
                     f"kNN graph: expected recall@{k} >= {AUTO_EF_RECALL} at some query width ef <= "

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -38,6 +40,16 @@ def test_exact_duplicates_never_list_self():
     copies = np.stack([(rows[:, 0] + 40) % 120, (rows[:, 0] + 80) % 120], axis=1)
     for nb, cp in zip(g.neighbors_, copies, strict=True):
         assert set(cp) <= set(nb)
+
+
+def test_recall_counts_ties_so_duplicates_raise_no_false_alarm():
+    # Three copies of each point: which equally near copy comes back is arbitrary, and the graph above is
+    # exact. Counting neighbours by index called that recall 0.79 and warned the user to rebuild.
+    base = _data(40, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = KnnGraph(k=4).fit(np.vstack([base, base, base]))
+    assert g.recall_ == 1.0
     assert len({tuple(sorted(r)) for r in g.neighbors_}) > 1
 
 
