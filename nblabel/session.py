@@ -18,7 +18,6 @@ import io
 import json
 import os
 import sqlite3
-import stat
 import threading
 import uuid
 import warnings
@@ -39,6 +38,15 @@ from nblabel._validation import (
     check_positive,
     encode_labels,
     is_missing_label,
+)
+from nblabel.cache import (
+    atomic_write,
+    cached_clustering,
+    cached_graph,
+    cached_layout,
+    load_saved_embeddings,
+    save_embeddings,
+    siblings,
 )
 from nblabel.clusters import DEFAULT_RESOLUTION
 from nblabel.graph import KnnGraph
@@ -179,42 +187,6 @@ class _LPResult:
     thresholds: np.ndarray | None
 
 
-def _side_file(journal: Path, suffix: str) -> Path:
-    # Files that belong to a journal sit next to it as "<journal>-<suffix>" (covered by *.nblabel.db-*).
-    return journal.with_name(f"{journal.name}-{suffix}")
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None], *, replace: bool = True) -> None:
-    """Write a file under a temporary name beside ``path`` and move it into place in one step.
-
-    With ``replace=False`` an existing ``path`` (even one that appeared meanwhile) is never overwritten:
-    ``FileExistsError``.  A replaced file's permission bits are kept.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        write(tmp)
-        if not replace:
-            try:
-                os.link(tmp, path)  # fails if path exists, unlike a rename
-            except FileExistsError:
-                raise FileExistsError(
-                    f"{path} appeared while it was being written; nothing was overwritten. "
-                    "Fix: pass overwrite=True to replace it, or choose another path."
-                ) from None
-            except OSError:  # a filesystem without hard links
-                if path.exists():
-                    raise FileExistsError(f"{path} appeared while it was being written.") from None
-                os.rename(tmp, path)
-            return
-        try:
-            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
-        except FileNotFoundError:
-            pass
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 #: A CSV cell starting with one of these is a formula (or hides one) in spreadsheet programs; ``'`` is
 #: included so that the added quote can be told apart from one that was already there.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
@@ -305,7 +277,7 @@ class Session:
             store = _resume(path, timeout, fp, ids, given_codes, class_list, params)
         else:
             meta = {"fingerprint": fp, "shape": list(X.shape), "classes": class_list, "params": params}
-            before = _siblings(path)
+            before = siblings(path)
             try:
                 store = LabelStore.create(path, ids=ids, given=given_codes, meta=meta, timeout=timeout)
                 created = True
@@ -318,7 +290,7 @@ class Session:
             # A session that failed to start leaves nothing behind, unless another notebook already
             # resumed the new journal and labeled in it.
             if created and not _has_events(path):
-                for leftover in _siblings(path) - before:
+                for leftover in siblings(path) - before:
                     (path.parent / leftover).unlink(missing_ok=True)
             raise
 
@@ -357,7 +329,7 @@ class Session:
             _check_session_args(int(store.meta["shape"][0]), user=user, source=source, timeout=timeout)
             _repair_params(store)
             if embeddings is None:
-                X = _load_saved_embeddings(_side_file(store.path, "embeddings.npy"))
+                X = load_saved_embeddings(store.path)
             else:
                 X = check_embeddings(embeddings)
             if fingerprint(X) != store.meta["fingerprint"]:
@@ -471,30 +443,16 @@ class Session:
         self._reference: tuple[int, NoiseEstimate] | None = None  # see _prior_noise
         self._history.apply(store.read())
         self.graph = self._load_or_build_graph()
-        saved = _side_file(store.path, "embeddings.npy")
-        if not _saved_embeddings_ok(saved, self._X):  # missing or damaged: rebuilt from the embeddings in use
-            _atomic_write(saved, lambda tmp: _save_npy(tmp, self._X))
+        save_embeddings(store.path, self._X)
         self._lp = self._run_lp(set())
         self._state = self._make_state()
 
     def _load_or_build_graph(self) -> KnnGraph:
         p = self._params
         graph_kw = {key: p[key] for key in _GRAPH_PARAMS if key in p}
-        key = hashlib.blake2b(
-            json.dumps([self._store.meta["fingerprint"], p["k"], p["T"], graph_kw], sort_keys=True).encode(),
-            digest_size=6,
-        ).hexdigest()
-        cached = _side_file(self._store.path, f"graph-{key}.npz")
-        if cached.is_file():
-            try:
-                graph = KnnGraph.load(cached)
-            except (ValueError, OSError, KeyError):
-                graph = None  # a stale or truncated cache is rebuilt below, never trusted
-            if graph is not None and graph.n_items_ == self.n_items:
-                return graph
-        graph = KnnGraph(k=p["k"], T=p["T"], **graph_kw).fit(self._X)
-        _atomic_write(cached, graph.save)
-        return graph
+        return cached_graph(
+            self._store.path, self._store.meta["fingerprint"], p["k"], p["T"], graph_kw, self._X
+        )
 
     # ------------------------------------------------------------------ basic properties
     @property
@@ -790,24 +748,9 @@ class Session:
         """
         if self._layout is not None and not umap_kwargs and seed == 0:
             return self._layout
-        key = hashlib.blake2b(
-            json.dumps(
-                [self._store.meta["fingerprint"], self._params, seed, umap_kwargs], sort_keys=True
-            ).encode(),
-            digest_size=6,
-        ).hexdigest()
-        cached = _side_file(self._store.path, f"layout-{key}.npy")
-        layout = None
-        if cached.is_file():
-            try:
-                layout = np.load(cached, allow_pickle=False)
-            except (ValueError, OSError):
-                layout = None  # a damaged cache is recomputed
-        if layout is None or layout.shape != (self.n_items, 2):
-            from nblabel.layout import umap_layout
-
-            layout = np.asarray(umap_layout(self.graph, seed=seed, **umap_kwargs), dtype=np.float32)
-            _atomic_write(cached, lambda tmp: _save_npy(tmp, layout))
+        layout = cached_layout(
+            self._store.path, self._store.meta["fingerprint"], self._params, self.graph, seed, umap_kwargs
+        )
         layout = _frozen(layout)
         if not umap_kwargs and seed == 0:
             self._layout = layout
@@ -1074,8 +1017,6 @@ class Session:
 
     def _clustering(self, resolution: float) -> Clustering:
         """Clusters at one resolution: from memory, else from the side file, else computed and saved."""
-        from nblabel.clusters import Clustering, cluster
-
         number = (int, float, np.integer, np.floating)
         ok = not isinstance(resolution, bool) and isinstance(resolution, number)
         if not ok or not 0.0 < float(resolution) <= 100.0:
@@ -1086,20 +1027,9 @@ class Session:
         res = float(resolution)
         if res in self._clusterings:
             return self._clusterings[res]
-        key = hashlib.blake2b(
-            json.dumps([self._store.meta["fingerprint"], self._params, res], sort_keys=True).encode(),
-            digest_size=6,
-        ).hexdigest()
-        cached = _side_file(self._store.path, f"clusters-{key}.npz")
-        found = None
-        if cached.is_file():
-            try:
-                found = Clustering.load(cached, self.n_items)
-            except (ValueError, OSError, KeyError):
-                found = None  # a damaged or stale cache is recomputed
-        if found is None:
-            found = cluster(self.graph, res, t=self._params["t"])
-            _atomic_write(cached, found.save)
+        found = cached_clustering(
+            self._store.path, self._store.meta["fingerprint"], self._params, self.graph, res
+        )
         for a in (found.labels, found.centrality, found.share):
             _frozen(a)
         self._clusterings[res] = found
@@ -1215,7 +1145,7 @@ class Session:
             write = lambda tmp: tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False))  # noqa: E731
         # Through a symlink: replace the file it names, so the link stays a link.
         target = Path(os.path.realpath(path)) if path.is_symlink() else path
-        _atomic_write(target, write, replace=overwrite)
+        atomic_write(target, write, replace=overwrite)
         return path
 
     def import_labels(self, path: str | os.PathLike[str], *, add_classes: bool = False) -> int:
@@ -1795,15 +1725,6 @@ def _resume(
     return store
 
 
-def _siblings(path: Path) -> set[str]:
-    """Names of the journal and the files that belong to it (``<journal>``, ``<journal>-*``)."""
-    if not path.parent.is_dir():
-        return set()
-    return {
-        p.name for p in path.parent.iterdir() if p.name == path.name or p.name.startswith(f"{path.name}-")
-    }
-
-
 def _has_events(path: Path) -> bool:
     """Whether the journal at ``path`` holds any event (True when that cannot be read: then keep it)."""
     try:
@@ -1811,30 +1732,6 @@ def _has_events(path: Path) -> bool:
             return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM nblabel_events)").fetchone()[0])
     except sqlite3.Error:
         return True
-
-
-def _saved_embeddings_ok(path: Path, X: np.ndarray) -> bool:
-    """Whether ``path`` is a readable .npy of X's shape and dtype (its header only: cheap at any n)."""
-    try:
-        saved = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError):
-        return False
-    return saved.shape == X.shape and saved.dtype == X.dtype
-
-
-def _load_saved_embeddings(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing; expected the embeddings saved next to the journal. "
-            "Fix: pass embeddings= (the same array the session was created with)."
-        )
-    try:
-        return check_embeddings(np.load(path, allow_pickle=False))
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(
-            f"{path} is damaged ({type(exc).__name__}); expected the embeddings saved next to the journal. "
-            "Fix: pass embeddings= (the array the session was created with); the file is rewritten from it."
-        ) from None
 
 
 def _corrected(s: SessionState) -> np.ndarray:
@@ -1888,11 +1785,6 @@ def _check_count(n: Any, name: str) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"{name}: expected a positive integer; got {n!r}. Fix: pass e.g. {name}=20.")
     return int(n)
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    with open(path, "wb") as fh:
-        np.save(fh, array, allow_pickle=False)
 
 
 def _read_labels_file(path: Path) -> pd.DataFrame:
