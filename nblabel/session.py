@@ -159,16 +159,20 @@ class SessionState:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _LPResult:
-    """Propagation output for the labels as of journal position ``seq``."""
+    """Propagation output for the labels as of journal position ``seq``, built by keyword.
+
+    Arrays are read-only, shapes as in :class:`SessionState`; ``flags`` are the flags before verified items
+    are taken out.
+    """
 
     seq: int
     proba: np.ndarray
     predicted: np.ndarray
     confidence: np.ndarray
     suspicion: np.ndarray
-    issues: np.ndarray
+    flags: np.ndarray
     alternative: np.ndarray
     noise: NoiseEstimate | None
     # Class thresholds of the last full scoring: kept between updates so each row's scores depend on that row
@@ -1377,15 +1381,15 @@ class Session:
         if n_classes == 0:
             empty = np.zeros((n, 0), np.float32)
             return _LPResult(
-                seq,
-                empty,
-                np.full(n, -1, np.int32),
-                np.zeros(n, np.float32),
-                np.full(n, np.nan, np.float32),
-                np.zeros(n, bool),
-                np.full(n, -1, np.int32),
-                None,
-                None,
+                seq=seq,
+                proba=empty,
+                predicted=np.full(n, -1, np.int32),
+                confidence=np.zeros(n, np.float32),
+                suspicion=np.full(n, np.nan, np.float32),
+                flags=np.zeros(n, bool),
+                alternative=np.full(n, -1, np.int32),
+                noise=None,
+                thresholds=None,
             )
         prop = self._propagator
         try:
@@ -1449,10 +1453,15 @@ class Session:
         if c and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
             flags, noise = calibrate(self._prior_noise(c), susp, given, verified)
         return _LPResult(
-            seq,
-            *(_frozen(a) for a in (P, predicted, confidence, susp, flags, alternative)),
-            noise,
-            thresholds,
+            seq=seq,
+            proba=_frozen(P),
+            predicted=_frozen(predicted),
+            confidence=_frozen(confidence),
+            suspicion=_frozen(susp),
+            flags=_frozen(flags),
+            alternative=_frozen(alternative),
+            noise=noise,
+            thresholds=thresholds,
         )
 
     def _prior_noise(self, n_classes: int) -> NoiseEstimate:
@@ -1511,7 +1520,7 @@ class Session:
             predicted=lp.predicted,
             confidence=lp.confidence,
             suspicion=lp.suspicion,
-            flagged=_frozen(lp.issues & (verified < 0)),
+            flagged=_frozen(lp.flags & (verified < 0)),
             alternative=lp.alternative,
             noise=lp.noise,
         )
