@@ -160,6 +160,16 @@ class SessionState:
 
 
 @dataclass(frozen=True, kw_only=True)
+class _LPInputs:
+    """What one propagation run reads from the history, copied under the session lock."""
+
+    seq: int  # journal position of verified
+    n_classes: int
+    verified: np.ndarray  # (n,) int32, a copy
+    changed: set[int]  # rows whose verified label may have changed since the last run
+
+
+@dataclass(frozen=True, kw_only=True)
 class _LPResult:
     """Propagation output for the labels as of journal position ``seq``, built by keyword.
 
@@ -237,8 +247,14 @@ class Session:
         source: ImageSource | None = None,
         background: bool = False,
         timeout: float = 5.0,
+        _opened: LabelStore | None = None,
         **graph_kw: Any,
     ) -> None:
+        # Both constructors end in _init: Session(...) creates or resumes the journal here; Session.open
+        # checks an existing one and passes it as _opened with its embeddings (then nothing else is used).
+        if _opened is not None:
+            self._init(_opened, embeddings, source=source, user=user, background=background)
+            return
         # Every parameter is checked before anything is written: a check that fails leaves no journal and no
         # side files, and a value that would only fail later (t with no class yet) cannot reach the journal.
         X = check_embeddings(embeddings)
@@ -320,9 +336,7 @@ class Session:
         except BaseException:
             store.close()
             raise
-        session = cls.__new__(cls)
-        session._init(store, X, source=source, user=user, background=background)
-        return session
+        return cls(X, source=source, user=user, background=background, timeout=timeout, _opened=store)
 
     @classmethod
     def from_source(
@@ -397,6 +411,11 @@ class Session:
         self._ids = ids
         self._given = _frozen(given)
         self._history = LabelHistory(ids, store.meta["classes"])
+        # Lock order, one rule: _lock before _lp_lock, never _lock while holding _lp_lock.  A change holds
+        # _lock and, in the foreground, runs LP under _lp_lock inside it (_flush); the background worker
+        # copies LP's inputs under _lock, releases it, then runs LP under _lp_lock alone (_work), so clicks
+        # never wait for a background run.  _run_lp therefore takes no lock: it gets a copy (_lp_inputs).
+        # _deliver_lock is taken with neither held (_deliver runs after _changing releases _lock).
         self._lock = threading.RLock()  # guards the history and the journal cursor
         self._lp_lock = threading.Lock()  # guards the propagator (one LP run at a time)
         self._cond = threading.Condition(self._lock)
@@ -422,7 +441,7 @@ class Session:
         self._history.apply(store.read())
         self.graph = self._load_or_build_graph()
         save_embeddings(store.path, self._X)
-        self._lp = self._run_lp(set())
+        self._lp = self._run_lp(self._lp_inputs(set()))
         self._state = self._make_state()
 
     def _load_or_build_graph(self) -> KnnGraph:
@@ -1351,7 +1370,7 @@ class Session:
             return
         try:
             with self._lp_lock:
-                lp = self._run_lp(changed)
+                lp = self._run_lp(self._lp_inputs(changed))
         except Exception as exc:
             # The change is already committed, so it must not be reported as failed: like a failed background
             # run, the error goes to .error and on_error, the state stays pending, the next change refits.
@@ -1366,17 +1385,20 @@ class Session:
         self._publish(lp)
 
     # ------------------------------------------------------------------ internals: propagation
-    def _run_lp(self, changed: set[int]) -> _LPResult:
-        """Bring the propagator up to date with the history and return its results (caller holds _lp_lock).
+    def _lp_inputs(self, changed: set[int]) -> _LPInputs:
+        """Copy what propagation needs from the history (caller holds ``_lock``), see :meth:`_run_lp`."""
+        h = self._history
+        return _LPInputs(seq=h.seq, n_classes=len(h.classes), verified=h.verified.copy(), changed=changed)
 
-        Takes what it needs from the history under the session lock, so it may run on the worker thread.
+    def _run_lp(self, inputs: _LPInputs) -> _LPResult:
+        """Bring the propagator up to date with ``inputs`` and return its results (caller holds _lp_lock).
+
+        Takes no lock itself: ``inputs`` is a copy taken under ``_lock`` (:meth:`_lp_inputs`), so it may
+        run on the worker thread while clicks take ``_lock`` (see the lock order in :meth:`_setup`).
         """
         from nblabel.propagate import Propagator
 
-        with self._lock:
-            seq = self._history.seq
-            n_classes = len(self._history.classes)
-            verified = self._history.verified.copy()
+        seq, n_classes, verified, changed = inputs.seq, inputs.n_classes, inputs.verified, inputs.changed
         n = self.n_items
         if n_classes == 0:
             empty = np.zeros((n, 0), np.float32)
@@ -1491,10 +1513,11 @@ class Session:
                 if not self._lp_stale:  # stopping with nothing left to do
                     return
                 changed, self._dirty, self._lp_stale = self._dirty, set(), False
+                inputs = self._lp_inputs(changed)  # under _lock: _run_lp must not take it (lock order)
                 self._busy = True
             try:
                 with self._lp_lock:
-                    lp = self._run_lp(changed)
+                    lp = self._run_lp(inputs)
                 self._publish(lp)
                 self._deliver()
             except Exception as exc:  # surfaced through .error, wait() and on_error, never swallowed
