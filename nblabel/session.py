@@ -674,14 +674,12 @@ class Session:
 
         """
         from nblabel.clusters import label_conflicts
+        from nblabel.quality import suspect_order
 
         s = self._state if state is None else state
-        candidates = np.flatnonzero((s.verified < 0) & ~np.isnan(s.suspicion))
         current = np.where(s.verified >= 0, s.verified, s.given)
-        conflict = label_conflicts(self._scores()[1], current)[candidates]
-        # lexsort's last key is the primary one: conflicts first, then the most suspicious.
-        order = np.lexsort((-s.suspicion[candidates], ~conflict))
-        return candidates[order].astype(np.int64)
+        conflict = label_conflicts(self._scores()[1], current)
+        return suspect_order(s.suspicion, np.flatnonzero(s.verified < 0), first=conflict)
 
     def next_batch(self, n: int = 20, strategy: str = "margin", seed: int | None = None) -> list[str]:
         """Ids of the items to label next.
@@ -1081,9 +1079,9 @@ class Session:
             mask &= s.given == self.classes.index(self._check_class(given))
         if likely is not None and s.alternative is not None:
             mask &= s.alternative == self.classes.index(self._check_class(likely))
-        rows = np.flatnonzero(mask)
-        rows = rows[np.argsort(-s.suspicion[rows], kind="stable")]
-        return [self._ids[i] for i in rows]
+        from nblabel.quality import suspect_order
+
+        return [self._ids[i] for i in suspect_order(s.suspicion, np.flatnonzero(mask))]
 
     # ------------------------------------------------------------------ export / import
     def export(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
