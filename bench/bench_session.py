@@ -96,8 +96,8 @@ def stages(session: Session, items: list[str], y: np.ndarray) -> dict[str, list[
     names = ("journal commit", "LP update", "quality scores", "snapshot", "widget message", "total")
     out: dict[str, list[float]] = {k: [] for k in names}
     timed(session._store, "append", out["journal commit"])
-    timed(session._propagator, "update", out["LP update"])
-    timed(session, "_derive", out["quality scores"])
+    timed(session._scorer.propagator, "update", out["LP update"])
+    timed(session._scorer, "_derive", out["quality scores"])
     timed(session, "_make_state", out["snapshot"])
     for item in items:
         before = session.state
@@ -112,8 +112,8 @@ def stages(session: Session, items: list[str], y: np.ndarray) -> dict[str, list[
         out["total"].append(time.perf_counter() - t0)
     for obj, name in (
         (session._store, "append"),
-        (session._propagator, "update"),
-        (session, "_derive"),
+        (session._scorer.propagator, "update"),
+        (session._scorer, "_derive"),
         (session, "_make_state"),
     ):
         delattr(obj, name)

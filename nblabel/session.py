@@ -47,13 +47,13 @@ from nblabel.clusters import DEFAULT_RESOLUTION
 from nblabel.graph import KnnGraph
 from nblabel.history import LabelHistory, owner
 from nblabel.labelfiles import EXPORT_COLUMNS, check_export_path, read_labels_file, write_labels_file
+from nblabel.scoring import LPInputs, LPResult, Scorer, frozen
 from nblabel.store import JournalError, JournalGoneError, LabelStore
 
 if TYPE_CHECKING:
     from nblabel.clusters import Clustering
     from nblabel.data import ImageSource
     from nblabel.embed import Encoder
-    from nblabel.propagate import Propagator
     from nblabel.quality import NoiseEstimate
 
 __all__ = ["Session", "SessionState", "fingerprint"]
@@ -82,11 +82,6 @@ def fingerprint(X: np.ndarray) -> str:
     h.update(f"{X.shape}:{X.dtype.str}".encode())
     h.update(memoryview(np.ascontiguousarray(X)).cast("B"))
     return h.hexdigest()
-
-
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False
-    return a
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,37 +152,6 @@ class SessionState:
             f"verified={int((self.verified >= 0).sum())}, flagged={int(self.flagged.sum())}, "
             f"pending={self.pending})"
         )
-
-
-@dataclass(frozen=True, kw_only=True)
-class _LPInputs:
-    """What one propagation run reads from the history, copied under the session lock."""
-
-    seq: int  # journal position of verified
-    n_classes: int
-    verified: np.ndarray  # (n,) int32, a copy
-    changed: set[int]  # rows whose verified label may have changed since the last run
-
-
-@dataclass(frozen=True, kw_only=True)
-class _LPResult:
-    """Propagation output for the labels as of journal position ``seq``, built by keyword.
-
-    Arrays are read-only, shapes as in :class:`SessionState`; ``flags`` are the flags before verified items
-    are taken out.
-    """
-
-    seq: int
-    proba: np.ndarray
-    predicted: np.ndarray
-    confidence: np.ndarray
-    suspicion: np.ndarray
-    flags: np.ndarray
-    alternative: np.ndarray
-    noise: NoiseEstimate | None
-    # Class thresholds of the last full scoring: kept between updates so each row's scores depend on that row
-    # alone and the next run recomputes changed rows only (see _derive).
-    thresholds: np.ndarray | None
 
 
 class Session:
@@ -400,7 +364,7 @@ class Session:
         self, store: LabelStore, X: np.ndarray, *, source: ImageSource | None, user: str | None
     ) -> None:
         self._store = store
-        self._X = _frozen(X.view())  # a read-only view: the caller's own array stays writeable
+        self._X = frozen(X.view())  # a read-only view: the caller's own array stays writeable
         self.source = source
         self.user = user
         # Who this session is in the journal's undo history (see owner): a named user, else this instance.
@@ -409,7 +373,7 @@ class Session:
         self._params = dict(store.meta["params"])
         ids, given = store.items()
         self._ids = ids
-        self._given = _frozen(given)
+        self._given = frozen(given)
         self._history = LabelHistory(ids, store.meta["classes"])
         # Lock order, one rule: _lock before _lp_lock, never _lock while holding _lp_lock.  A change holds
         # _lock and, in the foreground, runs LP under _lp_lock inside it (_flush); the background worker
@@ -432,14 +396,11 @@ class Session:
         self._worker: threading.Thread | None = None
         self._stopping = False
         self._layout: np.ndarray | None = None
-        self._propagator: Propagator | None = None
-        self._needs_fit = True
-        self._lp_last: _LPResult | None = None  # what _run_lp last derived from the propagator
         self._clusterings: dict[float, Clustering] = {}  # by resolution; see clusters()
         self._graph_scores: tuple[np.ndarray, np.ndarray] | None = None  # outlier, duplicate group
-        self._reference: tuple[int, NoiseEstimate] | None = None  # see _prior_noise
         self._history.apply(store.read())
         self.graph = self._load_or_build_graph()
+        self._scorer = Scorer(self.graph, self._given, self._params["t"])
         save_embeddings(store.path, self._X)
         self._lp = self._run_lp(self._lp_inputs(set()))
         self._state = self._make_state()
@@ -746,7 +707,7 @@ class Session:
         layout = cached_layout(
             self._store.path, self._store.meta["fingerprint"], self._params, self.graph, seed, umap_kwargs
         )
-        layout = _frozen(layout)
+        layout = frozen(layout)
         if not umap_kwargs and seed == 0:
             self._layout = layout
         return layout
@@ -1005,8 +966,8 @@ class Session:
             from nblabel.clusters import duplicate_groups, outlier_scores
 
             self._graph_scores = (
-                _frozen(outlier_scores(self.graph)),
-                _frozen(duplicate_groups(self.graph)),
+                frozen(outlier_scores(self.graph)),
+                frozen(duplicate_groups(self.graph)),
             )
         return self._graph_scores
 
@@ -1026,7 +987,7 @@ class Session:
             self._store.path, self._store.meta["fingerprint"], self._params, self.graph, res
         )
         for a in (found.labels, found.centrality, found.share):
-            _frozen(a)
+            frozen(a)
         self._clusterings[res] = found
         return found
 
@@ -1383,126 +1344,18 @@ class Session:
         self._publish(lp)
 
     # ------------------------------------------------------------------ internals: propagation
-    def _lp_inputs(self, changed: set[int]) -> _LPInputs:
+    def _lp_inputs(self, changed: set[int]) -> LPInputs:
         """Copy what propagation needs from the history (caller holds ``_lock``), see :meth:`_run_lp`."""
         h = self._history
-        return _LPInputs(seq=h.seq, n_classes=len(h.classes), verified=h.verified.copy(), changed=changed)
+        return LPInputs(seq=h.seq, n_classes=len(h.classes), verified=h.verified.copy(), changed=changed)
 
-    def _run_lp(self, inputs: _LPInputs) -> _LPResult:
-        """Bring the propagator up to date with ``inputs`` and return its results (caller holds _lp_lock).
+    def _run_lp(self, inputs: LPInputs) -> LPResult:
+        """Bring propagation and scores up to date with ``inputs`` (caller holds ``_lp_lock``).
 
         Takes no lock itself: ``inputs`` is a copy taken under ``_lock`` (:meth:`_lp_inputs`), so it may
         run on the worker thread while clicks take ``_lock`` (see the lock order in :meth:`_setup`).
         """
-        from nblabel.propagate import Propagator
-
-        seq, n_classes, verified, changed = inputs.seq, inputs.n_classes, inputs.verified, inputs.changed
-        n = self.n_items
-        if n_classes == 0:
-            empty = np.zeros((n, 0), np.float32)
-            return _LPResult(
-                seq=seq,
-                proba=empty,
-                predicted=np.full(n, -1, np.int32),
-                confidence=np.zeros(n, np.float32),
-                suspicion=np.full(n, np.nan, np.float32),
-                flags=np.zeros(n, bool),
-                alternative=np.full(n, -1, np.int32),
-                noise=None,
-                thresholds=None,
-            )
-        prop = self._propagator
-        try:
-            rows: np.ndarray | None = None  # rows whose propagation output changed; None = all
-            if prop is None or self._needs_fit:
-                prop = Propagator(self.graph, n_classes, t=self._params["t"]).fit(self._given, verified)
-            else:
-                grew = prop.n_classes < n_classes
-                while prop.n_classes < n_classes:
-                    prop.add_class()
-                idx = np.fromiter(sorted(i for i in changed if i >= 0), dtype=np.int64)
-                rows = np.zeros(0, np.int64)
-                if idx.size:
-                    prop.update(idx, verified[idx])
-                    rows = prop.last_update_["rows"]
-                if grew:
-                    rows = None
-            lp = self._derive(seq, prop, rows)
-        except BaseException:
-            self._needs_fit = True
-            raise
-        self._propagator, self._needs_fit, self._lp_last = prop, False, lp
-        return lp
-
-    def _derive(self, seq: int, prop: Propagator, rows: np.ndarray | None) -> _LPResult:
-        """Snapshot the propagator's outputs and the label-quality scores derived from them.
-
-        Every score is a function of its own row of ``proba_`` and the class thresholds, which are refitted
-        on full runs only; so after an update that changed ``rows`` only those rows are recomputed (the rest
-        is copied from the previous result), and the flags and the noise estimate take O(n c) vector work
-        (one partition per class for the cores, one for the flags): measured 6-15 ms at n = 100k, c = 10 on a
-        loaded 2-core machine. ``rows=None`` recomputes everything.
-        """
-        from nblabel.quality import (
-            MIN_REVIEWS,
-            calibrate,
-            class_thresholds,
-            flags_from_evidence,
-            label_evidence,
-        )
-
-        given, prev = self._given, self._lp_last
-        verified = prop.verified_
-        # proba_ is updated in place by the next update(): a snapshot needs its own copy.
-        P = np.array(prop.proba_, dtype=np.float32)
-        n, c = P.shape
-        if rows is None or prev is None or prev.proba.shape != P.shape or prev.thresholds is None:
-            rows = np.arange(n)
-            thresholds = class_thresholds(P, np.where(verified >= 0, -1, given))
-            predicted, confidence = np.empty(n, np.int32), np.empty(n, np.float32)
-            susp, alternative = np.empty(n, np.float32), np.empty(n, np.int32)
-        else:
-            thresholds = prev.thresholds
-            predicted, confidence = prev.predicted.copy(), prev.confidence.copy()
-            susp, alternative = prev.suspicion.copy(), prev.alternative.copy()
-        Pr = P[rows]
-        confidence[rows] = Pr.max(axis=1, initial=0.0)
-        predicted[rows] = np.where(confidence[rows] > 0, Pr.argmax(axis=1), -1)
-        susp[rows], alternative[rows] = label_evidence(Pr, given[rows], thresholds)
-        flags, noise = flags_from_evidence(susp, predicted, confidence, given, c)
-        if c and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
-            flags, noise = calibrate(self._prior_noise(c), susp, given, verified)
-        return _LPResult(
-            seq=seq,
-            proba=_frozen(P),
-            predicted=_frozen(predicted),
-            confidence=_frozen(confidence),
-            suspicion=_frozen(susp),
-            flags=_frozen(flags),
-            alternative=_frozen(alternative),
-            noise=noise,
-            thresholds=thresholds,
-        )
-
-    def _prior_noise(self, n_classes: int) -> NoiseEstimate:
-        """Estimate the noise from propagation of the given labels alone, before any review; computed once.
-
-        Review calibration corrects the pre-review estimate by what the reviews found (see
-        :func:`nblabel.quality.calibrate`); reviewed rows are clamped afterwards, so the estimate it corrects
-        is the one from before: one extra propagation without a stored trajectory, O(n c) memory.
-        """
-        from nblabel.propagate import propagate
-        from nblabel.quality import noise_estimate
-
-        ref = self._reference
-        if ref is None or ref[0] != n_classes:
-            given = self._given
-            Y0 = np.zeros((self.n_items, n_classes), np.float32)
-            has = np.flatnonzero(given >= 0)
-            Y0[has, given[has]] = 1.0
-            P0 = propagate(self.graph.normalized_, Y0, np.zeros(self.n_items, bool), self._params["t"])
-            ref = self._reference = (n_classes, noise_estimate(P0, given))
-        return ref[1]
+        return self._scorer.run(inputs)
 
     def _work(self) -> None:
         while True:
@@ -1528,7 +1381,7 @@ class Session:
     # ------------------------------------------------------------------ internals: states
     def _make_state(self) -> SessionState:
         h, lp = self._history, self._lp
-        verified = _frozen(h.verified.copy())
+        verified = frozen(h.verified.copy())
         self._version += 1
         return SessionState(
             version=self._version,
@@ -1541,12 +1394,12 @@ class Session:
             predicted=lp.predicted,
             confidence=lp.confidence,
             suspicion=lp.suspicion,
-            flagged=_frozen(lp.flags & (verified < 0)),
+            flagged=frozen(lp.flags & (verified < 0)),
             alternative=lp.alternative,
             noise=lp.noise,
         )
 
-    def _publish(self, lp: _LPResult | None) -> None:
+    def _publish(self, lp: LPResult | None) -> None:
         """Swap in a new snapshot; subscribers hear of it in :meth:`_deliver`."""
         with self._lock:
             if lp is not None:
