@@ -312,6 +312,33 @@ def suspect_order(
     return rows[np.lexsort(keys)].astype(np.int64)
 
 
+def flag_matrix(
+    flagged: np.ndarray, given: np.ndarray, alternative: np.ndarray, n_classes: int
+) -> np.ndarray:
+    """Count flagged items by given class (rows) and the class they likely should be (columns).
+
+    Parameters
+    ----------
+    flagged : numpy.ndarray, shape (n,), bool
+        The flags (e.g. ``SessionState.flagged``).
+    given, alternative : numpy.ndarray, shape (n,), int
+        Given label and likely class (-1 none) of each item.
+    n_classes : int
+        Size of the matrix; items of a class at or beyond it are not counted (a class being added).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_classes, n_classes), int64
+
+    """
+    matrix = np.zeros((n_classes, n_classes), np.int64)
+    rows = np.flatnonzero(np.asarray(flagged, bool) & (np.asarray(alternative) >= 0))
+    g, j = np.asarray(given)[rows], np.asarray(alternative)[rows]
+    ok = (g < n_classes) & (j < n_classes)
+    np.add.at(matrix, (g[ok], j[ok]), 1)
+    return matrix
+
+
 def rank_suspects(P: np.ndarray, given: np.ndarray, n: int | None = None) -> np.ndarray:
     """Items with a given label, most suspicious first.
 

@@ -47,6 +47,7 @@ from nblabel.clusters import DEFAULT_RESOLUTION
 from nblabel.graph import KnnGraph
 from nblabel.history import LabelHistory, owner
 from nblabel.labelfiles import EXPORT_COLUMNS, check_export_path, read_labels_file, write_labels_file
+from nblabel.quality import flag_matrix
 from nblabel.scoring import LPInputs, LPResult, Scorer, frozen
 from nblabel.store import JournalError, JournalGoneError, LabelStore
 
@@ -1016,8 +1017,7 @@ class Session:
         c = len(s.classes)
         counts = np.zeros((c, c), np.int64)
         if s.alternative is not None:
-            rows = np.flatnonzero(s.flagged & (s.alternative >= 0))
-            np.add.at(counts, (s.given[rows], s.alternative[rows]), 1)
+            counts = flag_matrix(s.flagged, s.given, s.alternative, c)
         index = pd.Index(list(s.classes), name="given")
         return pd.DataFrame(counts, index=index, columns=pd.Index(list(s.classes), name="likely"))
 

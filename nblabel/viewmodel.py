@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nblabel.clusters import DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_RESOLUTION
+from nblabel.quality import flag_matrix
 
 if TYPE_CHECKING:
     from nblabel.session import Session, SessionState
@@ -220,13 +221,10 @@ def noise_counts(state: SessionState, n_classes: int) -> dict[str, Any]:
     panel's cells open ``browse_filter="flagged:<g>:<j>"``.
     """
     noise, alternative = getattr(state, "noise", None), getattr(state, "alternative", None)
-    matrix = np.zeros((n_classes, n_classes), np.int64)
-    if alternative is not None:
-        rows = np.flatnonzero(np.asarray(state.flagged, bool) & (np.asarray(alternative) >= 0))
-        given = np.asarray(state.given)[rows]
-        likely = np.asarray(alternative)[rows]
-        ok = (given < n_classes) & (likely < n_classes)  # a class being added may not be counted yet
-        np.add.at(matrix, (given[ok], likely[ok]), 1)
+    if alternative is None:
+        matrix = np.zeros((n_classes, n_classes), np.int64)
+    else:  # a class being added may not be counted yet: flag_matrix leaves it out
+        matrix = flag_matrix(state.flagged, state.given, alternative, n_classes)
     if noise is None:
         return {"noise_matrix": matrix.tolist()}
     return {
