@@ -12,14 +12,12 @@ propagation runs on one worker thread; clicks that arrive while it runs are coal
 
 from __future__ import annotations
 
-import hashlib
 import os
-import sqlite3
 import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,8 +29,6 @@ from nblabel._validation import (
     check_class_name,
     check_embeddings,
     check_ids,
-    check_k,
-    check_positive,
     encode_labels,
 )
 from nblabel.cache import (
@@ -48,8 +44,18 @@ from nblabel.graph import KnnGraph
 from nblabel.history import LabelHistory, owner
 from nblabel.labelfiles import EXPORT_COLUMNS, check_export_path, read_labels_file, write_labels_file
 from nblabel.quality import flag_matrix
+from nblabel.resume import (
+    GRAPH_PARAMS,
+    check_params,
+    check_session_args,
+    check_session_meta,
+    fingerprint,
+    has_events,
+    repair_params,
+    resume,
+)
 from nblabel.scoring import LPInputs, LPResult, Scorer, frozen
-from nblabel.store import JournalError, JournalGoneError, LabelStore
+from nblabel.store import JournalGoneError, LabelStore
 
 if TYPE_CHECKING:
     from nblabel.clusters import Clustering
@@ -61,28 +67,6 @@ __all__ = ["Session", "SessionState", "fingerprint"]
 
 _Callback = Callable[["SessionState"], None]
 _ErrorCallback = Callable[[BaseException], None]
-
-_GRAPH_PARAMS = ("symmetric", "M", "ef_construction", "ef", "num_threads", "seed")
-
-
-def fingerprint(X: np.ndarray) -> str:
-    """Hash an embedding matrix, so a journal is never replayed against other embeddings.
-
-    Parameters
-    ----------
-    X : (n, d) float32, C-contiguous
-        As returned by :func:`nblabel._validation.check_embeddings`.
-
-    Returns
-    -------
-    str
-        32 hex digits; covers the shape and every value.
-
-    """
-    h = hashlib.blake2b(digest_size=16)
-    h.update(f"{X.shape}:{X.dtype.str}".encode())
-    h.update(memoryview(np.ascontiguousarray(X)).cast("B"))
-    return h.hexdigest()
 
 
 @dataclass(frozen=True, eq=False)
@@ -224,16 +208,16 @@ class Session:
         # side files, and a value that would only fail later (t with no class yet) cannot reach the journal.
         X = check_embeddings(embeddings)
         n = X.shape[0]
-        params = _check_params(n, k=k, T=T, t=t, **graph_kw)
+        params = check_params(n, k=k, T=T, t=t, **graph_kw)
         ids = check_ids(range(n) if ids is None else ids, n)
         given_codes, class_list = encode_labels(given, classes, n=n, name="given")
-        _check_session_args(n, user=user, source=source, timeout=timeout)
+        check_session_args(n, user=user, source=source, timeout=timeout)
         fp = fingerprint(X)
         path = Path(journal) if journal is not None else Path.cwd() / f"session-{fp[:8]}.nblabel.db"
         path = path.expanduser().absolute()
         created = False
         if path.exists():
-            store = _resume(path, timeout, fp, ids, given_codes, class_list, params)
+            store = resume(path, timeout, fp, ids, given_codes, class_list, params)
         else:
             meta = {"fingerprint": fp, "shape": list(X.shape), "classes": class_list, "params": params}
             before = siblings(path)
@@ -242,13 +226,13 @@ class Session:
                 created = True
             except FileExistsError:
                 # Another notebook created this journal between our check and our create: resume theirs.
-                store = _resume(path, timeout, fp, ids, given_codes, class_list, params)
+                store = resume(path, timeout, fp, ids, given_codes, class_list, params)
         try:
             self._init(store, X, source=source, user=user, background=background)
         except BaseException:
             # A session that failed to start leaves nothing behind, unless another notebook already
             # resumed the new journal and labeled in it.
-            if created and not _has_events(path):
+            if created and not has_events(path):
                 for leftover in siblings(path) - before:
                     (path.parent / leftover).unlink(missing_ok=True)
             raise
@@ -284,9 +268,9 @@ class Session:
         """
         store = LabelStore(path, timeout=timeout)
         try:
-            _check_session_meta(store)
-            _check_session_args(int(store.meta["shape"][0]), user=user, source=source, timeout=timeout)
-            _repair_params(store)
+            check_session_meta(store)
+            check_session_args(int(store.meta["shape"][0]), user=user, source=source, timeout=timeout)
+            repair_params(store)
             if embeddings is None:
                 X = load_saved_embeddings(store.path)
             else:
@@ -408,7 +392,7 @@ class Session:
 
     def _load_or_build_graph(self) -> KnnGraph:
         p = self._params
-        graph_kw = {key: p[key] for key in _GRAPH_PARAMS if key in p}
+        graph_kw = {key: p[key] for key in GRAPH_PARAMS if key in p}
         return cached_graph(
             self._store.path, self._store.meta["fingerprint"], p["k"], p["T"], graph_kw, self._X
         )
@@ -1449,126 +1433,6 @@ class Session:
         return frame
 
 
-def _check_params(n: int, *, k: Any, T: Any, t: Any, **graph_kw: Any) -> dict[str, Any]:
-    """Check the graph and propagation parameters; return them as plain JSON values for the journal.
-
-    numpy scalars (``np.int64(5)``, ``np.float32(.05)``) are normal input and become Python numbers.
-    """
-    from nblabel.propagate import _check_t
-
-    unknown = sorted(set(graph_kw) - set(_GRAPH_PARAMS))
-    if unknown:
-        raise ValueError(
-            f"unexpected keyword arguments {unknown}; expected KnnGraph parameters from "
-            f"{list(_GRAPH_PARAMS)}. Fix: check the spelling."
-        )
-    params: dict[str, Any] = {"k": check_k(k, n)}
-    if isinstance(T, str):
-        params["T"] = T
-    elif isinstance(T, bool):
-        raise ValueError(f'T: expected a positive number or "auto"; got {T!r}. Fix: pass T="auto" or T=0.05.')
-    else:
-        params["T"] = check_positive(T, "T")
-    params["t"] = _check_t(t)
-    for name, value in graph_kw.items():
-        if name == "symmetric":
-            if not isinstance(value, bool | np.bool_):
-                raise ValueError(f"symmetric: expected True or False; got {value!r}. Fix: keep the default.")
-            params[name] = bool(value)
-        elif value is None and name in ("ef", "num_threads"):
-            params[name] = None
-        else:
-            low = 0 if name == "seed" else 1
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                raise ValueError(
-                    f"{name}: expected an integer >= {low}; got {value!r}. Fix: keep the default."
-                )
-            params[name] = int(value)
-    # KnnGraph's own check (T's "auto", M and ef_construction ranges), run now rather than at the first fit.
-    KnnGraph(k=params["k"], T=params["T"], **{key: params[key] for key in graph_kw})._check_params()
-    return params
-
-
-def _repair_params(store: LabelStore) -> None:
-    """Replace stored parameters that this version refuses (older versions let some through) by defaults.
-
-    A journal must always reopen: its labels do not depend on the graph parameters, so a bad ``t`` or ``k``
-    is no reason to lock a person out of their labels.  The repair is recorded in the journal and reported.
-    """
-    n = int(store.meta["shape"][0])
-    params = dict(store.meta["params"])
-    defaults = {"k": min(10, n - 1), "T": "auto", "t": 20}
-    try:
-        _check_params(n, **{**defaults, **params})
-        return
-    except (ValueError, TypeError) as exc:
-        first = str(exc)
-    fixed: dict[str, Any] = {}
-    for name, value in {**defaults, **params}.items():
-        trial = {**defaults, **fixed, name: value}
-        try:
-            _check_params(n, **trial)
-        except (ValueError, TypeError):
-            if name in defaults:
-                fixed[name] = defaults[name]
-            continue  # a bad graph parameter falls back to KnnGraph's own default
-        fixed[name] = value
-    fixed = _check_params(n, **fixed)
-    warnings.warn(
-        f"{store.path.name} records parameters this nblabel refuses ({first}); using {fixed} instead. The "
-        "labels are unaffected. Pass other values by resuming with "
-        "Session(embeddings, ..., journal=path, ...).",
-        UserWarning,
-        stacklevel=3,
-    )
-    store.set_meta("params", fixed)
-
-
-def _check_session_args(n: int, *, user: Any, source: Any, timeout: Any) -> None:
-    if user is not None and (not isinstance(user, str) or not user.strip() or len(user) > 200):
-        raise ValueError(
-            f"user: expected a short non-empty name or None; got {str(user)[:40]!r}. "
-            "Fix: pass e.g. user='ann'."
-        )
-    if source is not None and len(source) != n:
-        raise ValueError(
-            f"source: expected one image per embedding row ({n}); got {len(source)} images. "
-            "Fix: pass the ImageSource the embeddings were computed from."
-        )
-    check_positive(timeout, "timeout")
-
-
-def _resume(
-    path: Path,
-    timeout: float,
-    fp: str,
-    ids: list[str],
-    given: np.ndarray,
-    classes: list[str],
-    params: dict[str, Any],
-) -> LabelStore:
-    """Open an existing journal for the same data, recording the parameters now in use."""
-    store = LabelStore(path, timeout=timeout)
-    try:
-        _check_same_data(store, fp, ids, given, classes)
-        if store.meta.get("params") != params:
-            # Labels do not depend on the graph; the journal records the parameters now in use.
-            store.set_meta("params", params)
-    except BaseException:
-        store.close()
-        raise
-    return store
-
-
-def _has_events(path: Path) -> bool:
-    """Whether the journal at ``path`` holds any event (True when that cannot be read: then keep it)."""
-    try:
-        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
-            return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM nblabel_events)").fetchone()[0])
-    except sqlite3.Error:
-        return True
-
-
 def _corrected(s: SessionState) -> np.ndarray:
     """Return the labels to use downstream: verified, else given with flagged ones replaced, else -1.
 
@@ -1582,38 +1446,6 @@ def _corrected(s: SessionState) -> np.ndarray:
         fix = s.flagged & (s.alternative >= 0) & (s.suspicion > CERTAIN)
         out[fix] = s.alternative[fix]
     return out
-
-
-def _check_session_meta(store: LabelStore) -> None:
-    missing = sorted({"fingerprint", "shape", "classes", "params"} - set(store.meta))
-    if missing:
-        raise JournalError(
-            f"{store.path} is an nblabel journal without session metadata (missing {missing}). "
-            "Fix: open journals written by Session, or read this one with LabelStore."
-        )
-
-
-def _check_same_data(
-    store: LabelStore, fp: str, ids: list[str], given: np.ndarray, classes: list[str]
-) -> None:
-    _check_session_meta(store)
-    name = store.path.name
-    if store.meta["fingerprint"] != fp:
-        raise ValueError(
-            f"journal {name} was made for other embeddings (fingerprint {store.meta['fingerprint'][:8]}, "
-            f"shape {tuple(store.meta['shape'])}); got fingerprint {fp[:8]}. "
-            "Fix: pass journal= a new path for these embeddings, or the original embeddings."
-        )
-    stored_ids, stored_given = store.items()
-    if stored_ids != ids:
-        raise ValueError(
-            f"journal {name} holds other item ids. Fix: pass the same ids, or a new journal path."
-        )
-    if store.meta["classes"] != classes or not np.array_equal(stored_given, given):
-        raise ValueError(
-            f"journal {name} was made with other given labels or classes ({store.meta['classes']}); "
-            f"got classes {classes}. Fix: pass the same given labels, or a new journal path."
-        )
 
 
 def _check_count(n: Any, name: str) -> int:
