@@ -56,6 +56,7 @@ from nblabel.resume import (
 )
 from nblabel.scoring import LPInputs, LPResult, Scorer, frozen
 from nblabel.store import JournalGoneError, LabelStore
+from nblabel.subscribers import Subscribers
 
 if TYPE_CHECKING:
     from nblabel.clusters import Clustering
@@ -64,9 +65,6 @@ if TYPE_CHECKING:
     from nblabel.quality import NoiseEstimate
 
 __all__ = ["Session", "SessionState", "fingerprint"]
-
-_Callback = Callable[["SessionState"], None]
-_ErrorCallback = Callable[[BaseException], None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -364,15 +362,12 @@ class Session:
         # _lock and, in the foreground, runs LP under _lp_lock inside it (_flush); the background worker
         # copies LP's inputs under _lock, releases it, then runs LP under _lp_lock alone (_work), so clicks
         # never wait for a background run.  _run_lp therefore takes no lock: it gets a copy (_lp_inputs).
-        # _deliver_lock is taken with neither held (_deliver runs after _changing releases _lock).
+        # The subscribers' lock is taken with neither held (_deliver runs after _changing releases _lock).
         self._lock = threading.RLock()  # guards the history and the journal cursor
         self._lp_lock = threading.Lock()  # guards the propagator (one LP run at a time)
         self._cond = threading.Condition(self._lock)
-        self._deliver_lock = threading.RLock()
-        self._subscribers: list[tuple[_Callback, _ErrorCallback | None]] = []
-        self._delivered = 0
+        self._subscribers = Subscribers()  # its own lock: taken with neither _lock nor _lp_lock held
         self._version = 0
-        self._error: BaseException | None = None
         self._unpropagated: set[int] = set()  # indices changed by pulled events, not yet handed to LP
         self._moved = False  # pulled events not yet published
         self._dirty: set[int] = set()  # background mode: indices waiting for the worker
@@ -444,7 +439,7 @@ class Session:
     @property
     def error(self) -> BaseException | None:
         """The last exception raised by background propagation or a subscriber, None when all went well."""
-        return self._error
+        return self._subscribers.error
 
     # ------------------------------------------------------------------ changes
     def label(self, ids: str | Sequence[str], cls: str | int) -> None:
@@ -1183,7 +1178,7 @@ class Session:
         with self._cond:
             if not self._cond.wait_for(lambda: not self._lp_stale and not self._busy, timeout=timeout):
                 raise TimeoutError(f"wait: background propagation still running after {timeout} s.")
-            error, self._error = self._error, None
+            error, self._subscribers.error = self._subscribers.error, None
         if error is not None:
             raise RuntimeError(
                 f"background work failed (label propagation or a subscriber callback): {error!r}"
@@ -1206,16 +1201,7 @@ class Session:
             Call it to unsubscribe.
 
         """
-        entry = (callback, on_error)
-        with self._deliver_lock:
-            self._subscribers.append(entry)
-
-        def unsubscribe() -> None:
-            with self._deliver_lock:
-                if entry in self._subscribers:
-                    self._subscribers.remove(entry)
-
-        return unsubscribe
+        return self._subscribers.subscribe(callback, on_error)
 
     def close(self) -> None:
         """Stop the worker and close the journal (every change is already on disk)."""
@@ -1317,7 +1303,7 @@ class Session:
         except Exception as exc:
             # The change is already committed, so it must not be reported as failed: like a failed background
             # run, the error goes to .error and on_error, the state stays pending, the next change refits.
-            self._report(exc)
+            self._subscribers.report(exc)
             warnings.warn(
                 f"label propagation failed after the change was saved ({type(exc).__name__}: {exc}); the "
                 "labels are in the journal, predictions are stale until the next change (see session.error).",
@@ -1356,7 +1342,7 @@ class Session:
                 self._publish(lp)
                 self._deliver()
             except Exception as exc:  # surfaced through .error, wait() and on_error, never swallowed
-                self._report(exc)
+                self._subscribers.report(exc)
             finally:
                 with self._cond:
                     self._busy = False
@@ -1392,23 +1378,7 @@ class Session:
 
     def _deliver(self) -> None:
         """Hand the newest snapshot to subscribers unless they have seen it (never called under ``_lock``)."""
-        with self._deliver_lock:
-            state = self._state
-            if state.version <= self._delivered:
-                return
-            self._delivered = state.version
-            for callback, on_error in list(self._subscribers):
-                try:
-                    callback(state)
-                except Exception as exc:
-                    self._report(exc, on_error)
-
-    def _report(self, exc: BaseException, only: Callable[[BaseException], None] | None = None) -> None:
-        self._error = exc
-        handlers = [only] if only is not None else [h for _, h in list(self._subscribers)]
-        for handler in handlers:
-            if handler is not None:
-                handler(exc)
+        self._subscribers.deliver(lambda: self._state)
 
     def _frame(self, s: SessionState, rows: np.ndarray) -> pd.DataFrame:
         categories = list(s.classes)
