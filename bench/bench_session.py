@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nblabel.session import Session  # noqa: E402
 from nblabel.store import LabelStore  # noqa: E402
-from nblabel.widget import _STATE_FIELDS, _patch, pack_arrays  # noqa: E402
+from nblabel.viewmodel import STATE_FIELDS, row_patch  # noqa: E402
+from nblabel.widget import _ITEMSIZE, pack_arrays  # noqa: E402
 
 
 def blobs(n: int, d: int, c: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -95,8 +96,8 @@ def stages(session: Session, items: list[str], y: np.ndarray) -> dict[str, list[
     names = ("journal commit", "LP update", "quality scores", "snapshot", "widget message", "total")
     out: dict[str, list[float]] = {k: [] for k in names}
     timed(session._store, "append", out["journal commit"])
-    timed(session._propagator, "update", out["LP update"])
-    timed(session, "_derive", out["quality scores"])
+    timed(session._scorer.propagator, "update", out["LP update"])
+    timed(session._scorer, "_derive", out["quality scores"])
     timed(session, "_make_state", out["snapshot"])
     for item in items:
         before = session.state
@@ -104,15 +105,15 @@ def stages(session: Session, items: list[str], y: np.ndarray) -> dict[str, list[
         session.label(item, int(y[int(item)]))
         after = session.state
         w0 = time.perf_counter()
-        sent = {k: getattr(before, k) for k in _STATE_FIELDS}
-        changed = {k: getattr(after, k) for k in _STATE_FIELDS if getattr(after, k) is not sent[k]}
-        pack_arrays(_patch(changed, sent))
+        sent = {k: getattr(before, k) for k in STATE_FIELDS}
+        changed = {k: getattr(after, k) for k in STATE_FIELDS if getattr(after, k) is not sent[k]}
+        pack_arrays(row_patch(changed, sent, _ITEMSIZE))
         out["widget message"].append(time.perf_counter() - w0)
         out["total"].append(time.perf_counter() - t0)
     for obj, name in (
         (session._store, "append"),
-        (session._propagator, "update"),
-        (session, "_derive"),
+        (session._scorer.propagator, "update"),
+        (session._scorer, "_derive"),
         (session, "_make_state"),
     ):
         delattr(obj, name)

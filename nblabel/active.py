@@ -20,6 +20,8 @@ import numpy as np
 
 from nblabel._validation import check_proba
 from nblabel.graph import KnnGraph
+from nblabel.propagate import normalize_rows
+from nblabel.quality import suspect_order
 
 STRATEGIES = ("margin", "least_confident", "random", "coverage", "suspects")
 #: At most this many labeled items seed the coverage distances (a random sample beyond it), to bound the cost.
@@ -106,7 +108,7 @@ def next_batch(
     if m == 0:
         return np.empty(0, np.int64)
     total = P.sum(axis=1, keepdims=True)
-    Pn = np.divide(P, total, out=np.zeros_like(P), where=total > 0)
+    Pn = normalize_rows(P)
     if strategy == "random":
         return rng.choice(candidates, m, replace=False).astype(np.int64)
     if strategy == "least_confident":
@@ -133,5 +135,4 @@ def next_batch(
         raise ValueError(
             f"suspicion: expected shape ({n_items},); got {susp.shape}. Fix: one score per item."
         )
-    candidates = candidates[~np.isnan(susp[candidates])]
-    return _top_first(susp, candidates, min(m, candidates.size)).astype(np.int64)
+    return suspect_order(susp, candidates)[:m]

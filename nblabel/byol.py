@@ -28,6 +28,7 @@ from torch import nn
 from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
+from nblabel.cache import atomic_write
 from nblabel.data import ImageSource, as_source
 from nblabel.embed import BYOL_CHECKPOINT_FORMAT, create_backbone, resolve_device
 
@@ -601,6 +602,4 @@ def _save(
         "losses": losses,  # the loss of every step so far, to inspect training (and to test it)
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from nblabel.cache import atomic_write, cache_folder, save_npy
 from nblabel.data import ImageSource, from_array
 
 __all__ = ["Digits", "digits", "digits_embeddings", "digits_source"]
@@ -159,13 +160,6 @@ def _shipped(tag: str) -> Path:
     return _ASSETS / f"digits-byol-{tag}.npy"
 
 
-def _default_cache() -> Path:
-    base = os.environ.get("NBLABEL_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nblabel"
-    )
-    return Path(base) / "datasets"
-
-
 def digits_embeddings(
     cache_dir: str | os.PathLike | None = None,
     steps: int = _STEPS,
@@ -201,14 +195,12 @@ def digits_embeddings(
     tag, _ = _recipe_tag(steps, seed)
     if not retrain and _shipped(tag).is_file():
         return _unit_rows(np.load(_shipped(tag)))
-    folder = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache()
+    folder = Path(cache_dir).expanduser() if cache_dir is not None else cache_folder("datasets")
     out = folder / f"digits-byol-{tag}.npy"
     if not retrain and out.is_file():
         return np.load(out)
     X = _train_digits(folder, tag, steps, seed, progress)
-    tmp = folder / f"digits-byol-{tag}.tmp.npy"
-    np.save(tmp, X)
-    os.replace(tmp, out)
+    atomic_write(out, lambda tmp: save_npy(tmp, X))
     return X
 
 

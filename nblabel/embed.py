@@ -36,6 +36,7 @@ from timm.data import create_transform, resolve_data_config
 from torch import nn
 from tqdm.auto import tqdm
 
+from nblabel.cache import cache_folder
 from nblabel.data import ImageSource, as_source
 
 __all__ = [
@@ -325,10 +326,7 @@ def create_backbone(
 
 def default_cache_dir() -> Path:
     """Folder of the embedding cache: ``$NBLABEL_CACHE/embeddings`` or ``~/.cache/nblabel/embeddings``."""
-    base = os.environ.get("NBLABEL_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nblabel"
-    )
-    return Path(base) / "embeddings"
+    return cache_folder("embeddings")
 
 
 class _EmbeddingCache:

@@ -102,6 +102,24 @@ def propagate(
     return _run(Wn, Y0, np.flatnonzero(clamped), _check_t(t), {}, num_threads)
 
 
+def normalize_rows(scores: np.ndarray) -> np.ndarray:
+    """Scale each row of non-negative class scores to sum to 1; all-zero rows (no label reached) stay zero.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray, shape (n, c)
+        Non-negative class scores (e.g. propagation results before normalisation).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, c), same dtype
+        A new array.
+
+    """
+    total = scores.sum(axis=1, keepdims=True)
+    return np.divide(scores, total, out=np.zeros_like(scores), where=total > 0)
+
+
 def _n_threads(num_threads: int | None) -> int:
     if num_threads is None or num_threads < 1:
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -316,8 +334,7 @@ class Propagator:
         self._refresh()
 
     def _refresh(self) -> None:
-        total = self.result_.sum(axis=1, keepdims=True)
-        self.proba_ = np.divide(self.result_, total, out=np.zeros_like(self.result_), where=total > 0)
+        self.proba_ = normalize_rows(self.result_)
 
     # -- outputs --------------------------------------------------------------------------------------------
     def predict(self) -> np.ndarray:
@@ -584,9 +601,7 @@ class Propagator:
         return U, self._slot[cols]
 
     def _refresh_rows(self, rows: np.ndarray) -> None:
-        r = self.result_[rows]
-        total = r.sum(axis=1, keepdims=True)
-        self.proba_[rows] = np.divide(r, total, out=np.zeros_like(r), where=total > 0)
+        self.proba_[rows] = normalize_rows(self.result_[rows])
 
 
 def _spectral_norm_bound(A: sp.csr_matrix) -> float:
@@ -644,6 +659,4 @@ def knn_classify(
     idx, sims = graph.query(X_new, k=k)
     # A per-row shift is harmless here: each point's weights are normalised on their own.
     w = np.exp((sims - sims.max(axis=1, keepdims=True, initial=-1.0)) / graph.T_).astype(np.float32)
-    scores = np.einsum("mk,mkc->mc", w, votes[idx])
-    total = scores.sum(axis=1, keepdims=True)
-    return np.divide(scores, total, out=np.zeros_like(scores), where=total > 0)
+    return normalize_rows(np.einsum("mk,mkc->mc", w, votes[idx]))

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nblabel._validation import check_labels, check_proba
+from nblabel.propagate import normalize_rows
 
 #: Share of each predicted class, most confident first, that forms its core (see the module docstring).
 CORE_SHARE = 0.5
@@ -57,9 +58,7 @@ def _inputs(P: np.ndarray, given: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     """Return row-normalised P (zero rows stay zero), the given labels, and the mask of labeled items."""
     P = check_proba(P)
     given = check_labels(given, P.shape[0], P.shape[1], name="given")
-    total = P.sum(axis=1, keepdims=True)
-    Pn = np.divide(P, total, out=np.zeros_like(P), where=total > 0)
-    return Pn, given, given >= 0
+    return normalize_rows(P), given, given >= 0
 
 
 def class_thresholds(P: np.ndarray, given: np.ndarray) -> np.ndarray:
@@ -286,6 +285,60 @@ def corrected_labels(P: np.ndarray, given: np.ndarray, noise_rate: float | str =
     return out
 
 
+def suspect_order(
+    suspicion: np.ndarray, rows: np.ndarray | None = None, first: np.ndarray | None = None
+) -> np.ndarray:
+    """Order items for review: most suspicious first, ties in item order; the one definition nblabel uses.
+
+    Parameters
+    ----------
+    suspicion : numpy.ndarray, shape (n,)
+        As from :func:`suspicion`; NaN (no given label) rows are left out.
+    rows : numpy.ndarray, shape (m,), optional
+        Only these items (default all), in item order.
+    first : numpy.ndarray, shape (n,), bool, optional
+        Items that lead whatever their score (e.g. label conflicts between near-duplicates).
+
+    Returns
+    -------
+    numpy.ndarray, shape (k,), int64
+        Item indices.
+
+    """
+    s = np.asarray(suspicion)
+    rows = np.flatnonzero(~np.isnan(s)) if rows is None else np.asarray(rows)[~np.isnan(s[rows])]
+    # lexsort is stable and its last key is the primary one: the leading items, then the most suspicious.
+    keys = (-s[rows],) if first is None else (-s[rows], ~np.asarray(first, bool)[rows])
+    return rows[np.lexsort(keys)].astype(np.int64)
+
+
+def flag_matrix(
+    flagged: np.ndarray, given: np.ndarray, alternative: np.ndarray, n_classes: int
+) -> np.ndarray:
+    """Count flagged items by given class (rows) and the class they likely should be (columns).
+
+    Parameters
+    ----------
+    flagged : numpy.ndarray, shape (n,), bool
+        The flags (e.g. ``SessionState.flagged``).
+    given, alternative : numpy.ndarray, shape (n,), int
+        Given label and likely class (-1 none) of each item.
+    n_classes : int
+        Size of the matrix; items of a class at or beyond it are not counted (a class being added).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_classes, n_classes), int64
+
+    """
+    matrix = np.zeros((n_classes, n_classes), np.int64)
+    rows = np.flatnonzero(np.asarray(flagged, bool) & (np.asarray(alternative) >= 0))
+    g, j = np.asarray(given)[rows], np.asarray(alternative)[rows]
+    ok = (g < n_classes) & (j < n_classes)
+    np.add.at(matrix, (g[ok], j[ok]), 1)
+    return matrix
+
+
 def rank_suspects(P: np.ndarray, given: np.ndarray, n: int | None = None) -> np.ndarray:
     """Items with a given label, most suspicious first.
 
@@ -302,9 +355,7 @@ def rank_suspects(P: np.ndarray, given: np.ndarray, n: int | None = None) -> np.
         Item indices; ties keep index order.
 
     """
-    s = suspicion(P, given)
-    rows = np.flatnonzero(~np.isnan(s))
-    order = rows[np.argsort(-s[rows], kind="stable")]
+    order = suspect_order(suspicion(P, given))
     if n is not None:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"n: expected a non-negative integer; got {n!r}. Fix: pass e.g. n=50.")

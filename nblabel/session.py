@@ -12,18 +12,12 @@ propagation runs on one worker thread; clicks that arrive while it runs are coal
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import json
 import os
-import sqlite3
-import stat
 import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,60 +29,42 @@ from nblabel._validation import (
     check_class_name,
     check_embeddings,
     check_ids,
-    check_k,
-    check_positive,
     encode_labels,
-    is_missing_label,
+)
+from nblabel.cache import (
+    cached_clustering,
+    cached_graph,
+    cached_layout,
+    load_saved_embeddings,
+    save_embeddings,
+    siblings,
 )
 from nblabel.clusters import DEFAULT_RESOLUTION
 from nblabel.graph import KnnGraph
-from nblabel.store import CorruptJournalError, Event, JournalError, JournalGoneError, LabelStore
+from nblabel.history import LabelHistory, owner
+from nblabel.labelfiles import EXPORT_COLUMNS, check_export_path, read_labels_file, write_labels_file
+from nblabel.quality import flag_matrix
+from nblabel.resume import (
+    GRAPH_PARAMS,
+    check_params,
+    check_session_args,
+    check_session_meta,
+    fingerprint,
+    has_events,
+    repair_params,
+    resume,
+)
+from nblabel.scoring import LPInputs, LPResult, Scorer, frozen
+from nblabel.store import JournalGoneError, LabelStore
+from nblabel.subscribers import Subscribers
 
 if TYPE_CHECKING:
     from nblabel.clusters import Clustering
     from nblabel.data import ImageSource
     from nblabel.embed import Encoder
-    from nblabel.propagate import Propagator
     from nblabel.quality import NoiseEstimate
 
 __all__ = ["Session", "SessionState", "fingerprint"]
-
-_Callback = Callable[["SessionState"], None]
-_ErrorCallback = Callable[[BaseException], None]
-
-#: Columns of :attr:`Session.predictions` and of the files written by :meth:`Session.export`.
-EXPORT_COLUMNS = ("id", "given", "verified", "predicted", "confidence", "suspicion", "flagged") + (
-    "corrected",  # the labels to use downstream (see Session.predictions)
-    "outlier",  # the graph's structure (nblabel.clusters): how far from its neighbours,
-    "duplicate_group",  # and which near-duplicate group, -1 for none
-)
-_EXPORT_FORMAT = "nblabel-export"
-_GRAPH_PARAMS = ("symmetric", "M", "ef_construction", "ef", "num_threads", "seed")
-
-
-def fingerprint(X: np.ndarray) -> str:
-    """Hash an embedding matrix, so a journal is never replayed against other embeddings.
-
-    Parameters
-    ----------
-    X : (n, d) float32, C-contiguous
-        As returned by :func:`nblabel._validation.check_embeddings`.
-
-    Returns
-    -------
-    str
-        32 hex digits; covers the shape and every value.
-
-    """
-    h = hashlib.blake2b(digest_size=16)
-    h.update(f"{X.shape}:{X.dtype.str}".encode())
-    h.update(memoryview(np.ascontiguousarray(X)).cast("B"))
-    return h.hexdigest()
-
-
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False
-    return a
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,158 +137,6 @@ class SessionState:
         )
 
 
-@dataclass(frozen=True)
-class _LPResult:
-    """Propagation output for the labels as of journal position ``seq``."""
-
-    seq: int
-    proba: np.ndarray
-    predicted: np.ndarray
-    confidence: np.ndarray
-    suspicion: np.ndarray
-    issues: np.ndarray
-    alternative: np.ndarray
-    noise: NoiseEstimate | None
-    # Class thresholds of the last full scoring: kept between updates so each row's scores depend on that row
-    # alone and the next run recomputes changed rows only (see _derive).
-    thresholds: np.ndarray | None
-
-
-def _owner(user: str | None, origin: str | None) -> tuple[str, str | None]:
-    """Whose undo history an event belongs to: the named ``user``, else the session instance that made it.
-
-    A named user gets one history across notebooks and restarts; sessions without a user each get their own.
-    Events from journals written before ``origin`` was recorded (user and origin None) share one history.
-    """
-    return ("user", user) if user is not None else ("session", origin)
-
-
-class _LabelHistory:
-    """Verified labels, class list and per-owner undo/redo stacks, rebuilt by replaying journal events.
-
-    Each owner (see :func:`_owner`) has a linear history: their new change clears their redo stack, and their
-    ``undo`` reverts their own most recent change still in effect, never someone else's.  An undo (or redo)
-    restores an item only if it still holds the label that change left; an item someone else changed since
-    keeps their label.  Nothing here is stored on its own: replaying the same events always rebuilds the same
-    stacks, which is what makes ``Session.open`` restore undo history.
-    """
-
-    def __init__(self, ids: list[str], classes: list[str]) -> None:
-        self.index = {item: i for i, item in enumerate(ids)}
-        self.classes = list(classes)
-        self.class_index = {name: j for j, name in enumerate(self.classes)}
-        self.verified = np.full(len(ids), -1, dtype=np.int32)
-        self.seq = 0
-        # Per owner; each entry is one action: [(item index, label before, label after), ...] in order.
-        self.undo_stacks: dict[tuple[str, str | None], list[list[tuple[int, int, int]]]] = {}
-        self.redo_stacks: dict[tuple[str, str | None], list[list[tuple[int, int, int]]]] = {}
-
-    def apply(self, events: Sequence[Event]) -> set[int]:
-        """Apply events in ``seq`` order; return the indices whose verified label may have changed."""
-        changed: set[int] = set()
-        start = 0
-        while start < len(events):
-            stop = start + 1
-            while stop < len(events) and events[stop].action == events[start].action:
-                stop += 1
-            changed |= self._apply_action(events[start:stop])
-            start = stop
-        if events:
-            self.seq = events[-1].seq
-        return changed
-
-    def _apply_action(self, action: Sequence[Event]) -> set[int]:
-        owner = _owner(action[0].user, action[0].origin)
-        kind = action[0].kind
-        if kind in ("undo", "redo"):
-            undo, redo = self.undo_stacks.setdefault(owner, []), self.redo_stacks.setdefault(owner, [])
-            source, target = (undo, redo) if kind == "undo" else (redo, undo)
-            if not source:  # another session of this owner emptied the stack first: a no-op
-                return set()
-            changes = source.pop()
-            steps = reversed(changes) if kind == "undo" else changes
-            for i, before, after in steps:
-                expect, new = (after, before) if kind == "undo" else (before, after)
-                if self.verified[i] == expect:  # else someone changed it since: their label stays
-                    self.verified[i] = new
-            target.append(changes)
-            return {i for i, _, _ in changes}
-        # One action may add classes and then label with them (import_labels): classes first, labels after.
-        changes = []
-        for e in action:
-            if e.kind == "add_class":
-                # Two sessions may add the same name concurrently; the first one in the log wins.
-                if e.cls not in self.class_index:
-                    self.class_index[str(e.cls)] = len(self.classes)
-                    self.classes.append(str(e.cls))
-                continue
-            i = self.index.get(str(e.item))
-            after = -1 if e.kind == "unlabel" else self.class_index.get(str(e.cls))
-            if i is None or after is None:
-                raise CorruptJournalError(
-                    f"journal event {e.seq} ({e.kind} {e.item!r} {e.cls!r}) names an item or class the "
-                    "journal does not hold; it was edited by something other than nblabel. Fix: restore a "
-                    "backup, or start a new journal and import an export of this one."
-                )
-            changes.append((i, int(self.verified[i]), after))
-            self.verified[i] = after
-        if changes:
-            self.undo_stacks.setdefault(owner, []).append(changes)
-            self.redo_stacks.pop(owner, None)
-        return {i for i, _, _ in changes}
-
-
-def _side_file(journal: Path, suffix: str) -> Path:
-    # Files that belong to a journal sit next to it as "<journal>-<suffix>" (covered by *.nblabel.db-*).
-    return journal.with_name(f"{journal.name}-{suffix}")
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None], *, replace: bool = True) -> None:
-    """Write a file under a temporary name beside ``path`` and move it into place in one step.
-
-    With ``replace=False`` an existing ``path`` (even one that appeared meanwhile) is never overwritten:
-    ``FileExistsError``.  A replaced file's permission bits are kept.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        write(tmp)
-        if not replace:
-            try:
-                os.link(tmp, path)  # fails if path exists, unlike a rename
-            except FileExistsError:
-                raise FileExistsError(
-                    f"{path} appeared while it was being written; nothing was overwritten. "
-                    "Fix: pass overwrite=True to replace it, or choose another path."
-                ) from None
-            except OSError:  # a filesystem without hard links
-                if path.exists():
-                    raise FileExistsError(f"{path} appeared while it was being written.") from None
-                os.rename(tmp, path)
-            return
-        try:
-            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
-        except FileNotFoundError:
-            pass
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-#: A CSV cell starting with one of these is a formula (or hides one) in spreadsheet programs; ``'`` is
-#: included so that the added quote can be told apart from one that was already there.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
-
-
-def _csv_safe(text: str) -> str:
-    """Neutralise spreadsheet formula injection: prefix ``'`` to text a spreadsheet would evaluate."""
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
-
-
-def _csv_unsafe(text: str) -> str:
-    """Undo :func:`_csv_safe` on a value read back from a CSV export."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
-
-
 class Session:
     """Label a dataset by hand with label propagation filling in the rest; every change journaled on disk.
 
@@ -370,38 +194,44 @@ class Session:
         source: ImageSource | None = None,
         background: bool = False,
         timeout: float = 5.0,
+        _opened: LabelStore | None = None,
         **graph_kw: Any,
     ) -> None:
+        # Both constructors end in _init: Session(...) creates or resumes the journal here; Session.open
+        # checks an existing one and passes it as _opened with its embeddings (then nothing else is used).
+        if _opened is not None:
+            self._init(_opened, embeddings, source=source, user=user, background=background)
+            return
         # Every parameter is checked before anything is written: a check that fails leaves no journal and no
         # side files, and a value that would only fail later (t with no class yet) cannot reach the journal.
         X = check_embeddings(embeddings)
         n = X.shape[0]
-        params = _check_params(n, k=k, T=T, t=t, **graph_kw)
+        params = check_params(n, k=k, T=T, t=t, **graph_kw)
         ids = check_ids(range(n) if ids is None else ids, n)
         given_codes, class_list = encode_labels(given, classes, n=n, name="given")
-        _check_session_args(n, user=user, source=source, timeout=timeout)
+        check_session_args(n, user=user, source=source, timeout=timeout)
         fp = fingerprint(X)
         path = Path(journal) if journal is not None else Path.cwd() / f"session-{fp[:8]}.nblabel.db"
         path = path.expanduser().absolute()
         created = False
         if path.exists():
-            store = _resume(path, timeout, fp, ids, given_codes, class_list, params)
+            store = resume(path, timeout, fp, ids, given_codes, class_list, params)
         else:
             meta = {"fingerprint": fp, "shape": list(X.shape), "classes": class_list, "params": params}
-            before = _siblings(path)
+            before = siblings(path)
             try:
                 store = LabelStore.create(path, ids=ids, given=given_codes, meta=meta, timeout=timeout)
                 created = True
             except FileExistsError:
                 # Another notebook created this journal between our check and our create: resume theirs.
-                store = _resume(path, timeout, fp, ids, given_codes, class_list, params)
+                store = resume(path, timeout, fp, ids, given_codes, class_list, params)
         try:
             self._init(store, X, source=source, user=user, background=background)
         except BaseException:
             # A session that failed to start leaves nothing behind, unless another notebook already
             # resumed the new journal and labeled in it.
-            if created and not _has_events(path):
-                for leftover in _siblings(path) - before:
+            if created and not has_events(path):
+                for leftover in siblings(path) - before:
                     (path.parent / leftover).unlink(missing_ok=True)
             raise
 
@@ -436,11 +266,11 @@ class Session:
         """
         store = LabelStore(path, timeout=timeout)
         try:
-            _check_session_meta(store)
-            _check_session_args(int(store.meta["shape"][0]), user=user, source=source, timeout=timeout)
-            _repair_params(store)
+            check_session_meta(store)
+            check_session_args(int(store.meta["shape"][0]), user=user, source=source, timeout=timeout)
+            repair_params(store)
             if embeddings is None:
-                X = _load_saved_embeddings(_side_file(store.path, "embeddings.npy"))
+                X = load_saved_embeddings(store.path)
             else:
                 X = check_embeddings(embeddings)
             if fingerprint(X) != store.meta["fingerprint"]:
@@ -453,9 +283,7 @@ class Session:
         except BaseException:
             store.close()
             raise
-        session = cls.__new__(cls)
-        session._init(store, X, source=source, user=user, background=background)
-        return session
+        return cls(X, source=source, user=user, background=background, timeout=timeout, _opened=store)
 
     @classmethod
     def from_source(
@@ -519,25 +347,27 @@ class Session:
         self, store: LabelStore, X: np.ndarray, *, source: ImageSource | None, user: str | None
     ) -> None:
         self._store = store
-        self._X = _frozen(X.view())  # a read-only view: the caller's own array stays writeable
+        self._X = frozen(X.view())  # a read-only view: the caller's own array stays writeable
         self.source = source
         self.user = user
-        # Who this session is in the journal's undo history (see _owner): a named user, else this instance.
+        # Who this session is in the journal's undo history (see owner): a named user, else this instance.
         self._origin = uuid.uuid4().hex
-        self._owner = _owner(user, self._origin)
+        self._owner = owner(user, self._origin)
         self._params = dict(store.meta["params"])
         ids, given = store.items()
         self._ids = ids
-        self._given = _frozen(given)
-        self._history = _LabelHistory(ids, store.meta["classes"])
+        self._given = frozen(given)
+        self._history = LabelHistory(ids, store.meta["classes"])
+        # Lock order, one rule: _lock before _lp_lock, never _lock while holding _lp_lock.  A change holds
+        # _lock and, in the foreground, runs LP under _lp_lock inside it (_flush); the background worker
+        # copies LP's inputs under _lock, releases it, then runs LP under _lp_lock alone (_work), so clicks
+        # never wait for a background run.  _run_lp therefore takes no lock: it gets a copy (_lp_inputs).
+        # The subscribers' lock is taken with neither held (_deliver runs after _changing releases _lock).
         self._lock = threading.RLock()  # guards the history and the journal cursor
         self._lp_lock = threading.Lock()  # guards the propagator (one LP run at a time)
         self._cond = threading.Condition(self._lock)
-        self._deliver_lock = threading.RLock()
-        self._subscribers: list[tuple[_Callback, _ErrorCallback | None]] = []
-        self._delivered = 0
+        self._subscribers = Subscribers()  # its own lock: taken with neither _lock nor _lp_lock held
         self._version = 0
-        self._error: BaseException | None = None
         self._unpropagated: set[int] = set()  # indices changed by pulled events, not yet handed to LP
         self._moved = False  # pulled events not yet published
         self._dirty: set[int] = set()  # background mode: indices waiting for the worker
@@ -546,38 +376,21 @@ class Session:
         self._worker: threading.Thread | None = None
         self._stopping = False
         self._layout: np.ndarray | None = None
-        self._propagator: Propagator | None = None
-        self._needs_fit = True
-        self._lp_last: _LPResult | None = None  # what _run_lp last derived from the propagator
         self._clusterings: dict[float, Clustering] = {}  # by resolution; see clusters()
         self._graph_scores: tuple[np.ndarray, np.ndarray] | None = None  # outlier, duplicate group
-        self._reference: tuple[int, NoiseEstimate] | None = None  # see _prior_noise
         self._history.apply(store.read())
         self.graph = self._load_or_build_graph()
-        saved = _side_file(store.path, "embeddings.npy")
-        if not _saved_embeddings_ok(saved, self._X):  # missing or damaged: rebuilt from the embeddings in use
-            _atomic_write(saved, lambda tmp: _save_npy(tmp, self._X))
-        self._lp = self._run_lp(set())
+        self._scorer = Scorer(self.graph, self._given, self._params["t"])
+        save_embeddings(store.path, self._X)
+        self._lp = self._run_lp(self._lp_inputs(set()))
         self._state = self._make_state()
 
     def _load_or_build_graph(self) -> KnnGraph:
         p = self._params
-        graph_kw = {key: p[key] for key in _GRAPH_PARAMS if key in p}
-        key = hashlib.blake2b(
-            json.dumps([self._store.meta["fingerprint"], p["k"], p["T"], graph_kw], sort_keys=True).encode(),
-            digest_size=6,
-        ).hexdigest()
-        cached = _side_file(self._store.path, f"graph-{key}.npz")
-        if cached.is_file():
-            try:
-                graph = KnnGraph.load(cached)
-            except (ValueError, OSError, KeyError):
-                graph = None  # a stale or truncated cache is rebuilt below, never trusted
-            if graph is not None and graph.n_items_ == self.n_items:
-                return graph
-        graph = KnnGraph(k=p["k"], T=p["T"], **graph_kw).fit(self._X)
-        _atomic_write(cached, graph.save)
-        return graph
+        graph_kw = {key: p[key] for key in GRAPH_PARAMS if key in p}
+        return cached_graph(
+            self._store.path, self._store.meta["fingerprint"], p["k"], p["T"], graph_kw, self._X
+        )
 
     # ------------------------------------------------------------------ basic properties
     @property
@@ -626,7 +439,7 @@ class Session:
     @property
     def error(self) -> BaseException | None:
         """The last exception raised by background propagation or a subscriber, None when all went well."""
-        return self._error
+        return self._subscribers.error
 
     # ------------------------------------------------------------------ changes
     def label(self, ids: str | Sequence[str], cls: str | int) -> None:
@@ -802,14 +615,12 @@ class Session:
 
         """
         from nblabel.clusters import label_conflicts
+        from nblabel.quality import suspect_order
 
         s = self._state if state is None else state
-        candidates = np.flatnonzero((s.verified < 0) & ~np.isnan(s.suspicion))
         current = np.where(s.verified >= 0, s.verified, s.given)
-        conflict = label_conflicts(self._scores()[1], current)[candidates]
-        # lexsort's last key is the primary one: conflicts first, then the most suspicious.
-        order = np.lexsort((-s.suspicion[candidates], ~conflict))
-        return candidates[order].astype(np.int64)
+        conflict = label_conflicts(self._scores()[1], current)
+        return suspect_order(s.suspicion, np.flatnonzero(s.verified < 0), first=conflict)
 
     def next_batch(self, n: int = 20, strategy: str = "margin", seed: int | None = None) -> list[str]:
         """Ids of the items to label next.
@@ -857,7 +668,7 @@ class Session:
         i = self._history.index[item]
         n = min(n, self.n_items - 1)
         if n <= self.graph.neighbors_.shape[1]:
-            found = self.graph.neighbors_[i, :n]
+            found = self.graph.neighbors_[i, :n].tolist()
         else:
             found, _ = self.graph.query(self._X[i : i + 1], k=n + 1)
             found = [j for j in found[0] if j != i][:n]
@@ -882,27 +693,18 @@ class Session:
         """
         if self._layout is not None and not umap_kwargs and seed == 0:
             return self._layout
-        key = hashlib.blake2b(
-            json.dumps(
-                [self._store.meta["fingerprint"], self._params, seed, umap_kwargs], sort_keys=True
-            ).encode(),
-            digest_size=6,
-        ).hexdigest()
-        cached = _side_file(self._store.path, f"layout-{key}.npy")
-        layout = None
-        if cached.is_file():
-            try:
-                layout = np.load(cached, allow_pickle=False)
-            except (ValueError, OSError):
-                layout = None  # a damaged cache is recomputed
-        if (layout is None or layout.shape != (self.n_items, 2)) and not compute:
+        layout = cached_layout(
+            self._store.path,
+            self._store.meta["fingerprint"],
+            self._params,
+            self.graph,
+            seed,
+            umap_kwargs,
+            compute=compute,
+        )
+        if layout is None:
             return None
-        if layout is None or layout.shape != (self.n_items, 2):
-            from nblabel.layout import umap_layout
-
-            layout = np.asarray(umap_layout(self.graph, seed=seed, **umap_kwargs), dtype=np.float32)
-            _atomic_write(cached, lambda tmp: _save_npy(tmp, layout))
-        layout = _frozen(layout)
+        layout = frozen(layout)
         if not umap_kwargs and seed == 0:
             self._layout = layout
         return layout
@@ -1161,15 +963,13 @@ class Session:
             from nblabel.clusters import duplicate_groups, outlier_scores
 
             self._graph_scores = (
-                _frozen(outlier_scores(self.graph)),
-                _frozen(duplicate_groups(self.graph)),
+                frozen(outlier_scores(self.graph)),
+                frozen(duplicate_groups(self.graph)),
             )
         return self._graph_scores
 
     def _clustering(self, resolution: float) -> Clustering:
         """Clusters at one resolution: from memory, else from the side file, else computed and saved."""
-        from nblabel.clusters import Clustering, cluster
-
         number = (int, float, np.integer, np.floating)
         ok = not isinstance(resolution, bool) and isinstance(resolution, number)
         if not ok or not 0.0 < float(resolution) <= 100.0:
@@ -1180,22 +980,11 @@ class Session:
         res = float(resolution)
         if res in self._clusterings:
             return self._clusterings[res]
-        key = hashlib.blake2b(
-            json.dumps([self._store.meta["fingerprint"], self._params, res], sort_keys=True).encode(),
-            digest_size=6,
-        ).hexdigest()
-        cached = _side_file(self._store.path, f"clusters-{key}.npz")
-        found = None
-        if cached.is_file():
-            try:
-                found = Clustering.load(cached, self.n_items)
-            except (ValueError, OSError, KeyError):
-                found = None  # a damaged or stale cache is recomputed
-        if found is None:
-            found = cluster(self.graph, res, t=self._params["t"])
-            _atomic_write(cached, found.save)
+        found = cached_clustering(
+            self._store.path, self._store.meta["fingerprint"], self._params, self.graph, res
+        )
         for a in (found.labels, found.centrality, found.share):
-            _frozen(a)
+            frozen(a)
         self._clusterings[res] = found
         return found
 
@@ -1224,8 +1013,7 @@ class Session:
         c = len(s.classes)
         counts = np.zeros((c, c), np.int64)
         if s.alternative is not None:
-            rows = np.flatnonzero(s.flagged & (s.alternative >= 0))
-            np.add.at(counts, (s.given[rows], s.alternative[rows]), 1)
+            counts = flag_matrix(s.flagged, s.given, s.alternative, c)
         index = pd.Index(list(s.classes), name="given")
         return pd.DataFrame(counts, index=index, columns=pd.Index(list(s.classes), name="likely"))
 
@@ -1248,9 +1036,9 @@ class Session:
             mask &= s.given == self.classes.index(self._check_class(given))
         if likely is not None and s.alternative is not None:
             mask &= s.alternative == self.classes.index(self._check_class(likely))
-        rows = np.flatnonzero(mask)
-        rows = rows[np.argsort(-s.suspicion[rows], kind="stable")]
-        return [self._ids[i] for i in rows]
+        from nblabel.quality import suspect_order
+
+        return [self._ids[i] for i in suspect_order(s.suspicion, np.flatnonzero(mask))]
 
     # ------------------------------------------------------------------ export / import
     def export(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -1280,36 +1068,14 @@ class Session:
         Path
 
         """
-        path = Path(path).expanduser()
-        suffix = path.suffix.lower()
-        if suffix not in (".csv", ".json"):
-            raise ValueError(f"export: expected a path ending in .csv or .json; got {str(path)!r}.")
-        exists = path.exists() or path.is_symlink()
-        if exists and not overwrite:
-            raise FileExistsError(
-                f"export: {path} already exists; expected a new file. "
-                "Fix: pass overwrite=True to replace it, or choose another path."
-            )
+        path = check_export_path(path, overwrite=overwrite)
         try:
             self.refresh()
         except JournalGoneError:
             pass  # the journal is gone: export what this session holds, which is what a rescue needs
         s = self._state
         frame = self._frame(s, np.arange(self.n_items)).reset_index()[list(EXPORT_COLUMNS)]
-        if suffix == ".csv":
-            # Every text column (ids, class names), so a column added later cannot slip through.
-            for column in frame.select_dtypes(include=["object", "string", "category"]).columns:
-                frame[column] = frame[column].map(_csv_safe, na_action="ignore").astype(object)
-            write: Callable[[Path], None] = lambda tmp: frame.to_csv(  # noqa: E731
-                tmp, index=False, quoting=csv.QUOTE_NONNUMERIC
-            )
-        else:
-            records = json.loads(frame.to_json(orient="records"))
-            doc = {"format": _EXPORT_FORMAT, "version": 1, "classes": list(s.classes), "items": records}
-            write = lambda tmp: tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False))  # noqa: E731
-        # Through a symlink: replace the file it names, so the link stays a link.
-        target = Path(os.path.realpath(path)) if path.is_symlink() else path
-        _atomic_write(target, write, replace=overwrite)
+        write_labels_file(path, frame, s.classes, overwrite=overwrite)
         return path
 
     def import_labels(self, path: str | os.PathLike[str], *, add_classes: bool = False) -> int:
@@ -1336,7 +1102,7 @@ class Session:
 
         """
         path = Path(path).expanduser()
-        frame = _read_labels_file(path)
+        frame = read_labels_file(path)
         superseded = frame["id"].duplicated(keep="last")
         if superseded.any():
             repeated = sorted(set(frame["id"][superseded]))
@@ -1429,7 +1195,7 @@ class Session:
         with self._cond:
             if not self._cond.wait_for(lambda: not self._lp_stale and not self._busy, timeout=timeout):
                 raise TimeoutError(f"wait: background propagation still running after {timeout} s.")
-            error, self._error = self._error, None
+            error, self._subscribers.error = self._subscribers.error, None
         if error is not None:
             raise RuntimeError(
                 f"background work failed (label propagation or a subscriber callback): {error!r}"
@@ -1452,16 +1218,7 @@ class Session:
             Call it to unsubscribe.
 
         """
-        entry = (callback, on_error)
-        with self._deliver_lock:
-            self._subscribers.append(entry)
-
-        def unsubscribe() -> None:
-            with self._deliver_lock:
-                if entry in self._subscribers:
-                    self._subscribers.remove(entry)
-
-        return unsubscribe
+        return self._subscribers.subscribe(callback, on_error)
 
     def close(self) -> None:
         """Stop the worker and close the journal (every change is already on disk)."""
@@ -1559,11 +1316,11 @@ class Session:
             return
         try:
             with self._lp_lock:
-                lp = self._run_lp(changed)
+                lp = self._run_lp(self._lp_inputs(changed))
         except Exception as exc:
             # The change is already committed, so it must not be reported as failed: like a failed background
             # run, the error goes to .error and on_error, the state stays pending, the next change refits.
-            self._report(exc)
+            self._subscribers.report(exc)
             warnings.warn(
                 f"label propagation failed after the change was saved ({type(exc).__name__}: {exc}); the "
                 "labels are in the journal, predictions are stale until the next change (see session.error).",
@@ -1574,119 +1331,18 @@ class Session:
         self._publish(lp)
 
     # ------------------------------------------------------------------ internals: propagation
-    def _run_lp(self, changed: set[int]) -> _LPResult:
-        """Bring the propagator up to date with the history and return its results (caller holds _lp_lock).
+    def _lp_inputs(self, changed: set[int]) -> LPInputs:
+        """Copy what propagation needs from the history (caller holds ``_lock``), see :meth:`_run_lp`."""
+        h = self._history
+        return LPInputs(seq=h.seq, n_classes=len(h.classes), verified=h.verified.copy(), changed=changed)
 
-        Takes what it needs from the history under the session lock, so it may run on the worker thread.
+    def _run_lp(self, inputs: LPInputs) -> LPResult:
+        """Bring propagation and scores up to date with ``inputs`` (caller holds ``_lp_lock``).
+
+        Takes no lock itself: ``inputs`` is a copy taken under ``_lock`` (:meth:`_lp_inputs`), so it may
+        run on the worker thread while clicks take ``_lock`` (see the lock order in :meth:`_setup`).
         """
-        from nblabel.propagate import Propagator
-
-        with self._lock:
-            seq = self._history.seq
-            n_classes = len(self._history.classes)
-            verified = self._history.verified.copy()
-        n = self.n_items
-        if n_classes == 0:
-            empty = np.zeros((n, 0), np.float32)
-            return _LPResult(
-                seq,
-                empty,
-                np.full(n, -1, np.int32),
-                np.zeros(n, np.float32),
-                np.full(n, np.nan, np.float32),
-                np.zeros(n, bool),
-                np.full(n, -1, np.int32),
-                None,
-                None,
-            )
-        prop = self._propagator
-        try:
-            rows: np.ndarray | None = None  # rows whose propagation output changed; None = all
-            if prop is None or self._needs_fit:
-                prop = Propagator(self.graph, n_classes, t=self._params["t"]).fit(self._given, verified)
-            else:
-                grew = prop.n_classes < n_classes
-                while prop.n_classes < n_classes:
-                    prop.add_class()
-                idx = np.fromiter(sorted(i for i in changed if i >= 0), dtype=np.int64)
-                rows = np.zeros(0, np.int64)
-                if idx.size:
-                    prop.update(idx, verified[idx])
-                    rows = prop.last_update_["rows"]
-                if grew:
-                    rows = None
-            lp = self._derive(seq, prop, rows)
-        except BaseException:
-            self._needs_fit = True
-            raise
-        self._propagator, self._needs_fit, self._lp_last = prop, False, lp
-        return lp
-
-    def _derive(self, seq: int, prop: Propagator, rows: np.ndarray | None) -> _LPResult:
-        """Snapshot the propagator's outputs and the label-quality scores derived from them.
-
-        Every score is a function of its own row of ``proba_`` and the class thresholds, which are refitted
-        on full runs only; so after an update that changed ``rows`` only those rows are recomputed (the rest
-        is copied from the previous result), and the flags and the noise estimate take O(n c) vector work
-        (one partition per class for the cores, one for the flags): measured 6-15 ms at n = 100k, c = 10 on a
-        loaded 2-core machine. ``rows=None`` recomputes everything.
-        """
-        from nblabel.quality import (
-            MIN_REVIEWS,
-            calibrate,
-            class_thresholds,
-            flags_from_evidence,
-            label_evidence,
-        )
-
-        given, prev = self._given, self._lp_last
-        verified = prop.verified_
-        # proba_ is updated in place by the next update(): a snapshot needs its own copy.
-        P = np.array(prop.proba_, dtype=np.float32)
-        n, c = P.shape
-        if rows is None or prev is None or prev.proba.shape != P.shape or prev.thresholds is None:
-            rows = np.arange(n)
-            thresholds = class_thresholds(P, np.where(verified >= 0, -1, given))
-            predicted, confidence = np.empty(n, np.int32), np.empty(n, np.float32)
-            susp, alternative = np.empty(n, np.float32), np.empty(n, np.int32)
-        else:
-            thresholds = prev.thresholds
-            predicted, confidence = prev.predicted.copy(), prev.confidence.copy()
-            susp, alternative = prev.suspicion.copy(), prev.alternative.copy()
-        # All rows (sorted unique, so size n means all): no (n, c) copy, 400 MB at 1M x 100 classes.
-        Pr, given_r = (P, given) if rows.size == P.shape[0] else (P[rows], given[rows])
-        confidence[rows] = Pr.max(axis=1, initial=0.0)
-        predicted[rows] = np.where(confidence[rows] > 0, Pr.argmax(axis=1), -1)
-        susp[rows], alternative[rows] = label_evidence(Pr, given_r, thresholds)
-        flags, noise = flags_from_evidence(susp, predicted, confidence, given, c)
-        if c and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
-            flags, noise = calibrate(self._prior_noise(c), susp, given, verified)
-        return _LPResult(
-            seq,
-            *(_frozen(a) for a in (P, predicted, confidence, susp, flags, alternative)),
-            noise,
-            thresholds,
-        )
-
-    def _prior_noise(self, n_classes: int) -> NoiseEstimate:
-        """Estimate the noise from propagation of the given labels alone, before any review; computed once.
-
-        Review calibration corrects the pre-review estimate by what the reviews found (see
-        :func:`nblabel.quality.calibrate`); reviewed rows are clamped afterwards, so the estimate it corrects
-        is the one from before: one extra propagation without a stored trajectory, O(n c) memory.
-        """
-        from nblabel.propagate import propagate
-        from nblabel.quality import noise_estimate
-
-        ref = self._reference
-        if ref is None or ref[0] != n_classes:
-            given = self._given
-            Y0 = np.zeros((self.n_items, n_classes), np.float32)
-            has = np.flatnonzero(given >= 0)
-            Y0[has, given[has]] = 1.0
-            P0 = propagate(self.graph.normalized_, Y0, np.zeros(self.n_items, bool), self._params["t"])
-            ref = self._reference = (n_classes, noise_estimate(P0, given))
-        return ref[1]
+        return self._scorer.run(inputs)
 
     def _work(self) -> None:
         while True:
@@ -1695,14 +1351,15 @@ class Session:
                 if not self._lp_stale:  # stopping with nothing left to do
                     return
                 changed, self._dirty, self._lp_stale = self._dirty, set(), False
+                inputs = self._lp_inputs(changed)  # under _lock: _run_lp must not take it (lock order)
                 self._busy = True
             try:
                 with self._lp_lock:
-                    lp = self._run_lp(changed)
+                    lp = self._run_lp(inputs)
                 self._publish(lp)
                 self._deliver()
             except Exception as exc:  # surfaced through .error, wait() and on_error, never swallowed
-                self._report(exc)
+                self._subscribers.report(exc)
             finally:
                 with self._cond:
                     self._busy = False
@@ -1711,7 +1368,7 @@ class Session:
     # ------------------------------------------------------------------ internals: states
     def _make_state(self) -> SessionState:
         h, lp = self._history, self._lp
-        verified = _frozen(h.verified.copy())
+        verified = frozen(h.verified.copy())
         self._version += 1
         return SessionState(
             version=self._version,
@@ -1724,12 +1381,12 @@ class Session:
             predicted=lp.predicted,
             confidence=lp.confidence,
             suspicion=lp.suspicion,
-            flagged=_frozen(lp.issues & (verified < 0)),
+            flagged=frozen(lp.flags & (verified < 0)),
             alternative=lp.alternative,
             noise=lp.noise,
         )
 
-    def _publish(self, lp: _LPResult | None) -> None:
+    def _publish(self, lp: LPResult | None) -> None:
         """Swap in a new snapshot; subscribers hear of it in :meth:`_deliver`."""
         with self._lock:
             if lp is not None:
@@ -1738,23 +1395,7 @@ class Session:
 
     def _deliver(self) -> None:
         """Hand the newest snapshot to subscribers unless they have seen it (never called under ``_lock``)."""
-        with self._deliver_lock:
-            state = self._state
-            if state.version <= self._delivered:
-                return
-            self._delivered = state.version
-            for callback, on_error in list(self._subscribers):
-                try:
-                    callback(state)
-                except Exception as exc:
-                    self._report(exc, on_error)
-
-    def _report(self, exc: BaseException, only: Callable[[BaseException], None] | None = None) -> None:
-        self._error = exc
-        handlers = [only] if only is not None else [h for _, h in list(self._subscribers)]
-        for handler in handlers:
-            if handler is not None:
-                handler(exc)
+        self._subscribers.deliver(lambda: self._state)
 
     def _frame(self, s: SessionState, rows: np.ndarray) -> pd.DataFrame:
         categories = list(s.classes)
@@ -1779,159 +1420,6 @@ class Session:
         return frame
 
 
-def _check_params(n: int, *, k: Any, T: Any, t: Any, **graph_kw: Any) -> dict[str, Any]:
-    """Check the graph and propagation parameters; return them as plain JSON values for the journal.
-
-    numpy scalars (``np.int64(5)``, ``np.float32(.05)``) are normal input and become Python numbers.
-    """
-    from nblabel.propagate import _check_t
-
-    unknown = sorted(set(graph_kw) - set(_GRAPH_PARAMS))
-    if unknown:
-        raise ValueError(
-            f"unexpected keyword arguments {unknown}; expected KnnGraph parameters from "
-            f"{list(_GRAPH_PARAMS)}. Fix: check the spelling."
-        )
-    params: dict[str, Any] = {"k": check_k(k, n)}
-    if isinstance(T, str):
-        params["T"] = T
-    elif isinstance(T, bool):
-        raise ValueError(f'T: expected a positive number or "auto"; got {T!r}. Fix: pass T="auto" or T=0.05.')
-    else:
-        params["T"] = check_positive(T, "T")
-    params["t"] = _check_t(t)
-    for name, value in graph_kw.items():
-        if name == "symmetric":
-            if not isinstance(value, bool | np.bool_):
-                raise ValueError(f"symmetric: expected True or False; got {value!r}. Fix: keep the default.")
-            params[name] = bool(value)
-        elif value is None and name in ("ef", "num_threads"):
-            params[name] = None
-        else:
-            low = 0 if name == "seed" else 1
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                raise ValueError(
-                    f"{name}: expected an integer >= {low}; got {value!r}. Fix: keep the default."
-                )
-            params[name] = int(value)
-    # KnnGraph's own check (T's "auto", M and ef_construction ranges), run now rather than at the first fit.
-    KnnGraph(k=params["k"], T=params["T"], **{key: params[key] for key in graph_kw})._check_params()
-    return params
-
-
-def _repair_params(store: LabelStore) -> None:
-    """Replace stored parameters that this version refuses (older versions let some through) by defaults.
-
-    A journal must always reopen: its labels do not depend on the graph parameters, so a bad ``t`` or ``k``
-    is no reason to lock a person out of their labels.  The repair is recorded in the journal and reported.
-    """
-    n = int(store.meta["shape"][0])
-    params = dict(store.meta["params"])
-    defaults = {"k": min(10, n - 1), "T": "auto", "t": 20}
-    try:
-        _check_params(n, **{**defaults, **params})
-        return
-    except (ValueError, TypeError) as exc:
-        first = str(exc)
-    fixed: dict[str, Any] = {}
-    for name, value in {**defaults, **params}.items():
-        trial = {**defaults, **fixed, name: value}
-        try:
-            _check_params(n, **trial)
-        except (ValueError, TypeError):
-            if name in defaults:
-                fixed[name] = defaults[name]
-            continue  # a bad graph parameter falls back to KnnGraph's own default
-        fixed[name] = value
-    fixed = _check_params(n, **fixed)
-    warnings.warn(
-        f"{store.path.name} records parameters this nblabel refuses ({first}); using {fixed} instead. The "
-        "labels are unaffected. Pass other values by resuming with "
-        "Session(embeddings, ..., journal=path, ...).",
-        UserWarning,
-        stacklevel=3,
-    )
-    store.set_meta("params", fixed)
-
-
-def _check_session_args(n: int, *, user: Any, source: Any, timeout: Any) -> None:
-    if user is not None and (not isinstance(user, str) or not user.strip() or len(user) > 200):
-        raise ValueError(
-            f"user: expected a short non-empty name or None; got {str(user)[:40]!r}. "
-            "Fix: pass e.g. user='ann'."
-        )
-    if source is not None and len(source) != n:
-        raise ValueError(
-            f"source: expected one image per embedding row ({n}); got {len(source)} images. "
-            "Fix: pass the ImageSource the embeddings were computed from."
-        )
-    check_positive(timeout, "timeout")
-
-
-def _resume(
-    path: Path,
-    timeout: float,
-    fp: str,
-    ids: list[str],
-    given: np.ndarray,
-    classes: list[str],
-    params: dict[str, Any],
-) -> LabelStore:
-    """Open an existing journal for the same data, recording the parameters now in use."""
-    store = LabelStore(path, timeout=timeout)
-    try:
-        _check_same_data(store, fp, ids, given, classes)
-        if store.meta.get("params") != params:
-            # Labels do not depend on the graph; the journal records the parameters now in use.
-            store.set_meta("params", params)
-    except BaseException:
-        store.close()
-        raise
-    return store
-
-
-def _siblings(path: Path) -> set[str]:
-    """Names of the journal and the files that belong to it (``<journal>``, ``<journal>-*``)."""
-    if not path.parent.is_dir():
-        return set()
-    return {
-        p.name for p in path.parent.iterdir() if p.name == path.name or p.name.startswith(f"{path.name}-")
-    }
-
-
-def _has_events(path: Path) -> bool:
-    """Whether the journal at ``path`` holds any event (True when that cannot be read: then keep it)."""
-    try:
-        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
-            return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM nblabel_events)").fetchone()[0])
-    except sqlite3.Error:
-        return True
-
-
-def _saved_embeddings_ok(path: Path, X: np.ndarray) -> bool:
-    """Whether ``path`` is a readable .npy of X's shape and dtype (its header only: cheap at any n)."""
-    try:
-        saved = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError):
-        return False
-    return saved.shape == X.shape and saved.dtype == X.dtype
-
-
-def _load_saved_embeddings(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing; expected the embeddings saved next to the journal. "
-            "Fix: pass embeddings= (the same array the session was created with)."
-        )
-    try:
-        return check_embeddings(np.load(path, allow_pickle=False))
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(
-            f"{path} is damaged ({type(exc).__name__}); expected the embeddings saved next to the journal. "
-            "Fix: pass embeddings= (the array the session was created with); the file is rewritten from it."
-        ) from None
-
-
 def _corrected(s: SessionState) -> np.ndarray:
     """Return the labels to use downstream: verified, else given with flagged ones replaced, else -1.
 
@@ -1947,120 +1435,7 @@ def _corrected(s: SessionState) -> np.ndarray:
     return out
 
 
-def _check_session_meta(store: LabelStore) -> None:
-    missing = sorted({"fingerprint", "shape", "classes", "params"} - set(store.meta))
-    if missing:
-        raise JournalError(
-            f"{store.path} is an nblabel journal without session metadata (missing {missing}). "
-            "Fix: open journals written by Session, or read this one with LabelStore."
-        )
-
-
-def _check_same_data(
-    store: LabelStore, fp: str, ids: list[str], given: np.ndarray, classes: list[str]
-) -> None:
-    _check_session_meta(store)
-    name = store.path.name
-    if store.meta["fingerprint"] != fp:
-        raise ValueError(
-            f"journal {name} was made for other embeddings (fingerprint {store.meta['fingerprint'][:8]}, "
-            f"shape {tuple(store.meta['shape'])}); got fingerprint {fp[:8]}. "
-            "Fix: pass journal= a new path for these embeddings, or the original embeddings."
-        )
-    stored_ids, stored_given = store.items()
-    if stored_ids != ids:
-        raise ValueError(
-            f"journal {name} holds other item ids. Fix: pass the same ids, or a new journal path."
-        )
-    if store.meta["classes"] != classes or not np.array_equal(stored_given, given):
-        raise ValueError(
-            f"journal {name} was made with other given labels or classes ({store.meta['classes']}); "
-            f"got classes {classes}. Fix: pass the same given labels, or a new journal path."
-        )
-
-
 def _check_count(n: Any, name: str) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"{name}: expected a positive integer; got {n!r}. Fix: pass e.g. {name}=20.")
     return int(n)
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    with open(path, "wb") as fh:
-        np.save(fh, array, allow_pickle=False)
-
-
-def _read_labels_file(path: Path) -> pd.DataFrame:
-    """Read ``id`` and ``verified`` columns of an exported file; rows without a verified label are dropped."""
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".json"):
-        raise ValueError(f"import_labels: expected a .csv or .json file; got {str(path)!r}.")
-    if not path.is_file():
-        raise FileNotFoundError(f"import_labels: no file at {str(path)!r}. Fix: check the path.")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        text = None
-        why = f"bytes that are not UTF-8 text at offset {exc.start}"
-    if text is not None and "\x00" in text:
-        text, why = None, "NUL bytes (a binary file)"
-    if text is None:
-        raise ValueError(
-            f"import_labels: expected a UTF-8 text {suffix[1:].upper()} file; {path.name} has {why}. "
-            "Fix: pass the file Session.export wrote, or save the table as 'CSV UTF-8'."
-        )
-    if suffix == ".csv":
-        try:
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise ValueError(
-                f"import_labels: expected a CSV table with a header row; {path.name} cannot be parsed "
-                f"({str(exc).strip()[:200]}). Fix: export with Session.export, or check the file."
-            ) from None
-    else:
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"import_labels: expected JSON; {path.name} is not valid JSON ({exc.msg} at line "
-                f"{exc.lineno}, column {exc.colno}). Fix: pass the file Session.export wrote."
-            ) from None
-        records = doc.get("items") if isinstance(doc, dict) else doc
-        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-            raise ValueError(
-                "import_labels: expected a JSON list of records or an object with 'items'; "
-                f"got {type(doc).__name__}. Fix: pass the file Session.export wrote."
-            )
-        frame = pd.DataFrame.from_records(records)
-    missing = {"id", "verified"} - set(frame.columns)
-    if missing:
-        raise ValueError(
-            f"import_labels: expected columns 'id' and 'verified'; {sorted(missing)} missing in {path.name} "
-            f"(columns: {list(frame.columns)[:10]}). Fix: export with Session.export or add the columns."
-        )
-    if suffix == ".csv":
-        # Every cell is a string here (dtype=str, no NA parsing), so this path is vectorised: a million rows
-        # are read in about a second.  Only "" means "no label" in a CSV.
-        frame = frame.loc[frame["verified"] != "", ["id", "verified"]]
-        for column in ("id", "verified"):
-            quoted = frame[column].str.startswith("'")
-            if quoted.any():
-                frame.loc[quoted, column] = frame.loc[quoted, column].map(_csv_unsafe)
-        return pd.DataFrame({"id": frame["id"].tolist(), "verified": frame["verified"].tolist()})
-    keep = [not is_missing_label(v) for v in frame["verified"]]
-    frame = frame[keep]
-    bad = [v for v in frame["verified"] if not isinstance(v, str)]
-    if bad:
-        raise ValueError(
-            f"import_labels: expected class names (text) in column 'verified' of {path.name}; got "
-            f"{[type(v).__name__ + ' ' + repr(v)[:40] for v in bad[:3]]}. Fix: write class names as strings."
-        )
-    ids = [str(v) if isinstance(v, int | str) and not isinstance(v, bool) else None for v in frame["id"]]
-    if None in ids:
-        got = frame["id"].iloc[ids.index(None)]
-        raise ValueError(
-            f"import_labels: expected item ids (text) in column 'id' of {path.name}; got {got!r}. "
-            "Fix: write ids as they appear in session.ids."
-        )
-    return pd.DataFrame({"id": ids, "verified": list(frame["verified"])})

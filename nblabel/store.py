@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from nblabel.cache import place_new
+
 __all__ = [
     "EVENT_KINDS",
     "FORMAT_VERSION",
@@ -269,7 +271,8 @@ class LabelStore:
             finally:
                 conn.close()
             _fsync_file(tmp)
-            _place(tmp, path)
+            clash = f"{path} appeared while the journal was being created; nothing was overwritten."
+            place_new(tmp, path, clash)
             _fsync_dir(directory)
         finally:
             for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
@@ -630,20 +633,6 @@ def _file_change(path: Path, identity: tuple[int, int], size: int) -> tuple[str 
     if head != _SQLITE_MAGIC:
         return "was truncated or overwritten", size
     return None, st.st_size
-
-
-def _place(tmp: Path, path: Path) -> None:
-    # A hard link fails if ``path`` appeared meanwhile, so a file someone else just made is never
-    # overwritten; filesystems without hard links fall back to a rename after one more check.
-    clash = f"{path} appeared while the journal was being created; nothing was overwritten."
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise FileExistsError(clash) from None
-    except OSError:
-        if path.exists():
-            raise FileExistsError(clash) from None
-        os.rename(tmp, path)
 
 
 def _fsync_file(path: Path) -> None:

@@ -13,10 +13,10 @@ kernel's main thread is never blocked by LP and a click is acknowledged as soon 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import numpy as np
@@ -24,6 +24,10 @@ import traitlets as t
 
 from nblabel.clusters import DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_RESOLUTION
 from nblabel.layout import FIRST_MAP_MIN_ITEMS, landmark_layout
+from nblabel.viewmodel import LIVE_MODES, STATE_FIELDS, VIEW_PARAMS, GridModel, ViewParams, counts, row_patch
+
+if TYPE_CHECKING:
+    from nblabel.session import Session, SessionState
 
 __all__ = ["Labeler", "MESSAGES", "MODES", "COLOR_BY", "pack_arrays"]
 
@@ -99,7 +103,7 @@ _WIRE_DTYPES: dict[str, np.dtype] = {
     "rows": np.dtype(np.int32),
     "cluster": np.dtype(np.int32),
 }
-_STATE_FIELDS = ("given", "verified", "predicted", "confidence", "suspicion", "flagged")
+_ITEMSIZE = {name: dtype.itemsize for name, dtype in _WIRE_DTYPES.items()}
 # One page of tiles at most: a request for more is a bug or an attack, and each thumbnail may mean decoding a
 # large image.  Also the largest page_size the page may set.
 _MAX_THUMBS_PER_REQUEST = 256
@@ -127,7 +131,7 @@ def pack_arrays(arrays: dict[str, np.ndarray]) -> tuple[list[dict[str, Any]], li
         dtype = _WIRE_DTYPES[name]
         wire = np.ascontiguousarray(array, dtype=dtype)
         fields.append({"name": name, "dtype": dtype.name, "shape": list(wire.shape)})
-        buffers.append(memoryview(wire).cast("B"))
+        buffers.append(wire.data.cast("B"))
     return fields, buffers
 
 
@@ -227,7 +231,12 @@ class Labeler(anywidget.AnyWidget):
     duplicate_threshold = t.Float(DEFAULT_DUPLICATE_THRESHOLD).tag(sync=True)
 
     def __init__(
-        self, session: Any, page_size: int = 48, thumb_size: int = 96, background: bool = True, **kwargs: Any
+        self,
+        session: Session,
+        page_size: int = 48,
+        thumb_size: int = 96,
+        background: bool = True,
+        **kwargs: Any,
     ) -> None:
         # ipywidgets calls close() from __del__, also after a constructor that raised before subscribing.
         self._unsubscribe: Callable[[], None] = lambda: None
@@ -243,10 +252,11 @@ class Labeler(anywidget.AnyWidget):
                     f"Fix: pass e.g. {name}=48."
                 )
         self._session = session
-        self._ids: list[str] = list(session.ids)
-        self._index_of = {item_id: i for i, item_id in enumerate(self._ids)}
+        self._model = GridModel(session)
+        self._ids = self._model.ids
+        self._index_of = self._model.index_of
         self._push_lock = threading.RLock()
-        self._state: Any = None
+        self._state: SessionState | None = None
         self._sent_arrays: dict[str, np.ndarray] = {}
         self._view = np.zeros(0, np.int32)
         self._view_key = ""
@@ -278,18 +288,7 @@ class Labeler(anywidget.AnyWidget):
         self._clusters_wanted = False  # the page asked for cluster cards: keep them current with the state
         self._clusters_sent_resolution: float | None = None
         self.on_msg(self._on_message)
-        self.observe(
-            self._on_view_params,
-            names=[
-                "mode",
-                "browse_filter",
-                "anchor",
-                "queue_strategy",
-                "flagged_only",
-                "cluster",
-                "duplicate_threshold",
-            ],
-        )
+        self.observe(self._on_view_params, names=["mode", *VIEW_PARAMS])
         self.observe(self._on_cluster_params, names=["resolution", "cluster_sort"])
         if background:
             session.start_background()
@@ -302,7 +301,7 @@ class Labeler(anywidget.AnyWidget):
 
     # -- public helpers ---------------------------------------------------------------------------------
     @property
-    def session(self) -> Any:
+    def session(self) -> Session:
         """The :class:`~nblabel.session.Session` this widget drives."""
         return self._session
 
@@ -383,8 +382,16 @@ class Labeler(anywidget.AnyWidget):
             self.layout_ready = True
 
     def _send_layout(self) -> None:
+        if self._xy is None:  # the page asked before any layout exists: it comes when computed
+            return
         fields, buffers = pack_arrays({"xy": self._xy})
         self._post({"type": "layout", "fields": fields}, buffers)
+
+    def _shown(self) -> SessionState:
+        """Return the snapshot the page shows (__init__ applies the first one before any message)."""
+        if self._state is None:
+            raise RuntimeError("Labeler: no session state yet; the constructor sets it before anything else.")
+        return self._state
 
     def _send_state(self, full: bool) -> None:
         """Send the current snapshot; unless ``full``, only what changed since the last send.
@@ -393,11 +400,11 @@ class Labeler(anywidget.AnyWidget):
         identity tells which arrays may have changed; of those, only the rows that differ are sent when that
         is smaller (one click moves LP results on a small share of the items: ~10 % at n = 100k).
         """
-        state = self._state
-        arrays = {name: getattr(state, name) for name in _STATE_FIELDS}
+        state = self._shown()
+        arrays = {name: getattr(state, name) for name in STATE_FIELDS}
         changed = {k: v for k, v in arrays.items() if full or self._sent_arrays.get(k) is not v}
         if not full and changed:
-            changed = _patch(changed, self._sent_arrays)
+            changed = row_patch(changed, self._sent_arrays, _ITEMSIZE)
         self._sent_arrays = arrays
         fields, buffers = pack_arrays(changed)
         self._post({"type": "state", "version": int(state.version), "full": full, "fields": fields}, buffers)
@@ -415,7 +422,7 @@ class Labeler(anywidget.AnyWidget):
             buffers,
         )
 
-    def _apply_state(self, state: Any) -> None:
+    def _apply_state(self, state: SessionState) -> None:
         """Adopt a session snapshot: counts, arrays to the page, and the grid list where it depends on it."""
         with self._push_lock:
             if self._state is not None and state.version <= self._state.version:
@@ -423,13 +430,12 @@ class Labeler(anywidget.AnyWidget):
             self._state = state
             with self.hold_sync():
                 self.classes = list(state.classes)
-                self.counts = _counts(state, len(state.classes))
+                self.counts = counts(state, len(state.classes))
                 self.version = int(state.version)
                 # A failed background run leaves the last state pending; that is an error, not "busy".
                 self.busy = bool(state.pending) and self._session.error is None
             self._send_state(full=False)
-            # Queue and similar lists are the person's working set; they change only when asked to.
-            if self.mode in ("browse", "suspects", "duplicates") or self._view_key == "":
+            if self.mode in LIVE_MODES or self._view_key == "":
                 self._refresh_view(resend_same=False)
             if self._clusters_wanted:
                 self._send_clusters()  # label mix, purity and core counts follow the labels
@@ -458,41 +464,21 @@ class Labeler(anywidget.AnyWidget):
 
     def _compute_view(self) -> tuple[np.ndarray, str]:
         """Compute the grid's ordered item list for the current mode, and a key naming what it shows."""
-        state, mode = self._state, self.mode
-        if mode == "browse":
-            return _browse(state, self.browse_filter, len(self.classes)), f"browse:{self.browse_filter}"
-        if mode == "suspects":
-            suspects = self._session.suspect_order(state).astype(np.int32)
-            if self.flagged_only:
-                suspects = suspects[np.asarray(state.flagged, bool)[suspects]]
-            return suspects, f"suspects:{'flagged' if self.flagged_only else 'all'}"
-        if mode in ("cluster", "outliers", "duplicates"):
-            return self._structure_view(mode)
-        if mode == "queue":
-            ids = self._session.next_batch(n=self.page_size, strategy=self.queue_strategy)
-            return self._indices_of(ids), f"queue:{self.queue_strategy}:{state.version}"
-        if not 0 <= self.anchor < len(self._ids):
-            return np.zeros(0, np.int32), "similar:none"
-        anchor_id = self._ids[self.anchor]
-        similar = self._session.neighbors(anchor_id, n=self.page_size - 1)
-        return np.concatenate([[self.anchor], self._indices_of(similar)]).astype(
-            np.int32
-        ), f"similar:{self.anchor}"
-
-    def _indices_of(self, ids: Iterable[str]) -> np.ndarray:
-        return np.fromiter((self._index_of[i] for i in ids), dtype=np.int32)
+        params = ViewParams(
+            mode=self.mode,
+            browse_filter=self.browse_filter,
+            flagged_only=self.flagged_only,
+            anchor=self.anchor,
+            queue_strategy=self.queue_strategy,
+            page_size=self.page_size,
+            cluster=self.cluster,
+            resolution=self.resolution,
+            duplicate_threshold=self.duplicate_threshold,
+        )
+        return self._model.view(self._shown(), params)
 
     def _on_view_params(self, change: dict[str, Any]) -> None:
-        # Each parameter shapes one mode's list only; e.g. picking an anchor while browsing changes nothing.
-        relevant = {
-            "browse_filter": "browse",
-            "anchor": "similar",
-            "queue_strategy": "queue",
-            "cluster": "cluster",
-            "duplicate_threshold": "duplicates",
-            "flagged_only": "suspects",
-        }
-        if change["name"] == "mode" or relevant[change["name"]] == self.mode:
+        if change["name"] == "mode" or VIEW_PARAMS[change["name"]] == self.mode:
             self._refresh_view()
 
     # -- page -> kernel ---------------------------------------------------------------------------------
@@ -570,7 +556,7 @@ class Labeler(anywidget.AnyWidget):
     def _on_accept(self, msg: dict[str, Any]) -> None:
         indices = self._checked_indices(msg)
         # Checked here to answer in the widget's words (the session's own error names its Python API).
-        without = [i for i in indices if self._state.given[i] < 0]
+        without = [i for i in indices if self._shown().given[i] < 0]
         if without:
             raise ValueError(
                 f"accept (a): {len(without)} of the {len(indices)} selected items have no given label to "
@@ -581,7 +567,7 @@ class Labeler(anywidget.AnyWidget):
 
     def _on_take_predicted(self, msg: dict[str, Any]) -> None:
         indices = np.asarray(self._checked_indices(msg))
-        predicted = self._state.predicted[indices]
+        predicted = self._shown().predicted[indices]
         if (predicted < 0).all():
             raise ValueError(
                 "take_predicted: expected items with a prediction; got none (propagation reached no "
@@ -659,23 +645,6 @@ class Labeler(anywidget.AnyWidget):
         self._post({"type": "thumbs", "request_id": request_id, "items": items}, buffers)
 
     # -- exploring clusters -----------------------------------------------------------------------------
-    def _structure_view(self, mode: str) -> tuple[np.ndarray, str]:
-        """Grid list of the modes read from the graph's structure (see :mod:`nblabel.clusters`)."""
-        session = self._session
-        if mode == "cluster":
-            labels = session.cluster_labels(self.resolution)
-            if not 0 <= self.cluster <= int(labels.max(initial=-1)):
-                return np.zeros(0, np.int32), "cluster:none"
-            items = session.cluster_items(self.cluster, self.resolution)  # exemplars first
-            return self._indices_of(items), f"cluster:{self.resolution}:{self.cluster}"
-        if mode == "outliers":
-            score = session.predictions["outlier"].to_numpy()
-            return np.argsort(-score, kind="stable").astype(np.int32), "outliers"
-        frame = session.duplicates(self.duplicate_threshold)
-        # Conflicting groups first: two copies with different labels are the ones to look at.
-        frame = frame.sort_values(["conflict", "group"], ascending=[False, True], kind="stable")
-        return self._indices_of(frame.index), f"duplicates:{self.duplicate_threshold}"
-
     def _on_cluster_params(self, change: dict[str, Any]) -> None:
         if change["name"] == "resolution":
             self.cluster = -1  # cluster numbers of another resolution name other clusters
@@ -688,20 +657,7 @@ class Labeler(anywidget.AnyWidget):
     def _send_clusters(self) -> None:
         """Send the cluster cards; each item's cluster only when the page does not have this resolution's."""
         resolution = float(self.resolution)
-        table = self._session.clusters(resolution, sort=self.cluster_sort)
-        cards = [
-            {
-                "cluster": int(c),
-                "size": int(row["size"]),
-                "exemplars": self._indices_of(row["exemplars"]).tolist(),
-                "label": row["label"],
-                "purity": None if np.isnan(row["purity"]) else float(row["purity"]),
-                "labeled": int(row["labeled"]),
-                "mix": {str(k): int(v) for k, v in row["mix"].items()},
-                "core": int(row["core"]),
-            }
-            for c, row in table.iterrows()
-        ]
+        cards = self._model.cluster_cards(resolution, self.cluster_sort)
         arrays = {}
         if self._clusters_sent_resolution != resolution:
             arrays["cluster"] = self._session.cluster_labels(resolution)
@@ -727,6 +683,8 @@ class Labeler(anywidget.AnyWidget):
 
     def _on_label_cluster(self, msg: dict[str, Any]) -> None:
         cluster, cls = msg.get("cluster"), msg.get("cls")
+        if isinstance(cluster, bool) or not isinstance(cluster, int):
+            raise ValueError(f"label_cluster: expected a cluster number; got {cluster!r}. Fix: open a card.")
         if isinstance(cls, bool) or not isinstance(cls, int) or not 0 <= cls < len(self.classes):
             raise ValueError(
                 f"label_cluster: expected a class index in [0, {len(self.classes)}); got {cls!r}. "
@@ -734,110 +692,3 @@ class Labeler(anywidget.AnyWidget):
             )
         # The session checks the cluster number against this resolution's clusters.
         self._act(msg, lambda: self._session.label_cluster(cluster, cls, resolution=self.resolution))
-
-
-def _patch(changed: dict[str, np.ndarray], sent: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Reduce ``changed`` to the rows that differ from ``sent``, if that is fewer bytes on the wire.
-
-    Returns ``{"rows": (m,) indices, name: values at rows, ...}`` for the arrays with a differing row, or
-    ``changed`` itself when whole arrays are smaller on the wire.
-    """
-    if any(name not in sent for name in changed):  # nothing to diff against yet
-        return changed
-    diffs = {}
-    for name, new in changed.items():
-        old = sent[name]
-        differ = new != old
-        if new.dtype.kind == "f":
-            differ &= ~(np.isnan(new) & np.isnan(old))  # NaN (no given label) stays NaN
-        diffs[name] = differ
-    rows = np.flatnonzero(np.logical_or.reduce(list(diffs.values())))
-    kept = [name for name, differ in diffs.items() if differ.any()]
-    row_bytes = 4 + sum(_WIRE_DTYPES[name].itemsize for name in kept)
-    whole_bytes = sum(_WIRE_DTYPES[name].itemsize * changed[name].size for name in changed)
-    if rows.size * row_bytes >= whole_bytes:
-        return changed
-    return {"rows": rows, **{name: changed[name][rows] for name in kept}}
-
-
-def _counts(state: Any, n_classes: int) -> dict[str, Any]:
-    """Totals and per-class counts shown in the always-visible status bar."""
-    given = np.asarray(state.given)
-    verified = np.asarray(state.verified)
-    predicted = np.asarray(state.predicted)
-
-    def per_class(labels: np.ndarray) -> list[int]:
-        return np.bincount(labels[labels >= 0], minlength=n_classes)[:n_classes].tolist()
-
-    return {
-        "n": int(len(given)),
-        "labeled": int(((given >= 0) | (verified >= 0)).sum()),
-        "verified": int((verified >= 0).sum()),
-        "flagged": int(np.asarray(state.flagged).sum()),
-        "given": per_class(given),
-        "verified_per_class": per_class(verified),
-        "predicted": per_class(predicted),
-        **_noise_counts(state, n_classes),
-    }
-
-
-def _noise_counts(state: Any, n_classes: int) -> dict[str, Any]:
-    """Give the suspects panel (js/src/noise.js) the noise estimate and the flags' noise matrix.
-
-    ``noise_matrix[g][j]`` counts the flagged items given class ``g`` whose likely class is ``j``; the
-    panel's cells open ``browse_filter="flagged:<g>:<j>"``.
-    """
-    noise, alternative = getattr(state, "noise", None), getattr(state, "alternative", None)
-    matrix = np.zeros((n_classes, n_classes), np.int64)
-    if alternative is not None:
-        rows = np.flatnonzero(np.asarray(state.flagged, bool) & (np.asarray(alternative) >= 0))
-        given = np.asarray(state.given)[rows]
-        likely = np.asarray(alternative)[rows]
-        ok = (given < n_classes) & (likely < n_classes)  # a class being added may not be counted yet
-        np.add.at(matrix, (given[ok], likely[ok]), 1)
-    if noise is None:
-        return {"noise_matrix": matrix.tolist()}
-    return {
-        "noise_rate": float(noise.rate),
-        "noise_low": float(noise.low),
-        "noise_high": float(noise.high),
-        "errors_unreviewed": float(noise.errors),
-        "reviewed": int(noise.reviewed),
-        "noise_matrix": matrix.tolist(),
-    }
-
-
-def _browse(state: Any, browse_filter: str, n_classes: int) -> np.ndarray:
-    """Items matching a browse filter, in item order.
-
-    Filters: ``all``, ``unlabeled`` (no given and no verified label), ``unverified``, ``flagged``,
-    ``flagged:<g>:<j>`` (flagged, given class g, likely class j: one cell of the noise matrix),
-    ``class:<i>`` (current label i: verified if set, else given) and ``predicted:<i>``.
-    """
-    given, verified = np.asarray(state.given), np.asarray(state.verified)
-    kind, _, arg = browse_filter.partition(":")
-    if kind == "all" and not arg:
-        mask = np.ones(len(given), bool)
-    elif kind == "unlabeled" and not arg:
-        mask = (given < 0) & (verified < 0)
-    elif kind == "unverified" and not arg:
-        mask = verified < 0
-    elif kind == "flagged" and not arg:
-        mask = np.asarray(state.flagged, bool)
-    elif kind == "flagged" and _is_cell(arg, n_classes) and getattr(state, "alternative", None) is not None:
-        g, j = (int(v) for v in arg.split(":"))
-        mask = np.asarray(state.flagged, bool) & (given == g) & (np.asarray(state.alternative) == j)
-    elif kind in ("class", "predicted") and arg.isdigit() and int(arg) < n_classes:
-        current = np.where(verified >= 0, verified, given) if kind == "class" else np.asarray(state.predicted)
-        mask = current == int(arg)
-    else:
-        raise ValueError(
-            f"browse_filter: expected all, unlabeled, unverified, flagged, flagged:<g>:<j>, class:<i> or "
-            f"predicted:<i> with i < {n_classes}; got {browse_filter!r}. Fix: pick a filter from the menu."
-        )
-    return np.flatnonzero(mask).astype(np.int32)
-
-
-def _is_cell(arg: str, n_classes: int) -> bool:
-    parts = arg.split(":")
-    return len(parts) == 2 and all(p.isdigit() and int(p) < n_classes for p in parts)

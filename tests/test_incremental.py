@@ -52,8 +52,8 @@ def assert_matches_scratch(s: Session) -> None:
     if rev.size >= MIN_REVIEWS:
         # Calibration corrects the estimate from propagating the given labels alone, before any review.
         prior = noise_estimate(Propagator(s.graph, P.shape[1]).fit(given).proba_, given)
-        assert s._prior_noise(P.shape[1]).rate == pytest.approx(prior.rate, abs=1e-9)
-        flags, noise = calibrate(s._prior_noise(P.shape[1]), susp, given, verified)
+        assert s._scorer._prior_noise(P.shape[1]).rate == pytest.approx(prior.rate, abs=1e-9)
+        flags, noise = calibrate(s._scorer._prior_noise(P.shape[1]), susp, given, verified)
     np.testing.assert_array_equal(st.flagged, flags & (verified < 0))
     assert st.noise == noise
 
@@ -94,7 +94,7 @@ def test_scores_after_random_clicks_equal_a_full_recompute(tmp_path, background)
         elif action == "undo":
             s.undo()
         s.wait()
-        modes.append(s._propagator.last_update_["mode"])
+        modes.append(s._scorer.propagator.last_update_["mode"])
         assert_matches_scratch(s)
     assert "sparse" in modes  # the row-wise path was exercised, not only full recomputes
     assert s.summary()["reviewed"] >= MIN_REVIEWS  # and so was review calibration

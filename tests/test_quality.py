@@ -277,3 +277,13 @@ def test_widget_counts_carry_the_noise_estimate_and_matrix(tmp_path, monkeypatch
     assert flagged.any() and flagged[w._view[: flagged.sum()]].all()
     w.close()
     s.close()
+
+
+def test_suspect_order_is_one_rule_known_answer():
+    from nblabel.quality import suspect_order
+
+    s = np.array([0.2, np.nan, 0.9, 0.2, 0.5], np.float32)
+    assert suspect_order(s).tolist() == [2, 4, 0, 3]  # most suspicious first, ties in item order, NaN out
+    assert suspect_order(s, np.array([0, 1, 3, 4])).tolist() == [4, 0, 3]
+    first = np.array([False, True, False, True, False])
+    assert suspect_order(s, first=first).tolist() == [3, 2, 4, 0]  # leading items first, then by score

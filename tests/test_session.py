@@ -101,6 +101,22 @@ def test_from_source_takes_ids_labels_and_classes_from_the_images(tmp_path):
     reopened.close()
 
 
+def test_open_goes_through_init(tmp_path):
+    # One construction path: a subclass's __init__ runs for Session.open too, and the reopened session
+    # holds what was written.
+    make(tmp_path).close()
+    built = []
+
+    class Counted(Session):
+        def __init__(self, *args, **kwargs):
+            built.append(kwargs.get("_opened") is not None)
+            super().__init__(*args, **kwargs)
+
+    with Counted.open(tmp_path / "j.nblabel.db") as reopened:
+        assert built == [True] and isinstance(reopened, Counted)
+        assert reopened.n_items == len(X) and reopened.classes == CLASSES
+
+
 def test_the_callers_embeddings_stay_writeable(tmp_path):
     mine = X.copy()
     s = Session(mine, journal=tmp_path / "j.db", k=8)

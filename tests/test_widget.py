@@ -305,6 +305,9 @@ def test_thumbnails_travel_as_image_bytes(tmp_path):
     assert [im.size for im in images] == [(16, 11), (16, 11)]
     assert [im.convert("RGB").getpixel((8, 5))[0] for im in images] == pytest.approx([100, 120], abs=3)
     assert w.has_images
+    # The layout thread runs UMAP inside warnings.catch_warnings, which is process-wide: left running, it
+    # can undo a later test's pytest.warns.  Let it finish here.
+    assert w.wait_for_layout(60)
     w.close()
     s.close()
 
@@ -352,6 +355,7 @@ def test_suspects_only_flagged(tmp_path):
     w.flagged_only = False
     everything = wire.arrays("view")["indices"].tolist()
     assert len(everything) == 60 and everything[:3] == flagged
+    assert w.wait_for_layout(60)  # see test_thumbnails_travel_as_image_bytes
     w.close()
     s.close()
 

@@ -1,0 +1,193 @@
+"""Label propagation and label-quality scores for one session, brought up to date incrementally.
+
+A :class:`Scorer` keeps one :class:`~nblabel.propagate.Propagator` across runs: the first run (or one after a
+failure) fits it, later runs apply only the rows whose verified label changed (``Propagator.update``) and
+recompute the scores of the rows whose propagation output moved.  Its input is a copy of the history
+(:class:`LPInputs`) and its output an immutable :class:`LPResult`, so it needs no lock of its own: the
+session runs one at a time (see the lock order in :mod:`nblabel.session`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from nblabel.propagate import Propagator, propagate
+from nblabel.quality import (
+    MIN_REVIEWS,
+    NoiseEstimate,
+    calibrate,
+    class_thresholds,
+    flags_from_evidence,
+    label_evidence,
+    noise_estimate,
+)
+
+if TYPE_CHECKING:
+    from nblabel.graph import KnnGraph
+
+__all__ = ["LPInputs", "LPResult", "Scorer", "frozen"]
+
+
+def frozen(a: np.ndarray) -> np.ndarray:
+    """Make ``a`` read-only in place and return it (snapshots are never written after they are shared)."""
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True, kw_only=True)
+class LPInputs:
+    """What one propagation run reads from the history, copied under the session lock."""
+
+    seq: int  # journal position of verified
+    n_classes: int
+    verified: np.ndarray  # (n,) int32, a copy
+    changed: set[int]  # rows whose verified label may have changed since the last run
+
+
+@dataclass(frozen=True, kw_only=True)
+class LPResult:
+    """Propagation output for the labels as of journal position ``seq``, built by keyword.
+
+    Arrays are read-only, shapes as in :class:`SessionState`; ``flags`` are the flags before verified items
+    are taken out.
+    """
+
+    seq: int
+    proba: np.ndarray
+    predicted: np.ndarray
+    confidence: np.ndarray
+    suspicion: np.ndarray
+    flags: np.ndarray
+    alternative: np.ndarray
+    noise: NoiseEstimate | None
+    # Class thresholds of the last full scoring: kept between updates so each row's scores depend on that row
+    # alone and the next run recomputes changed rows only (see _derive).
+    thresholds: np.ndarray | None
+
+
+class Scorer:
+    """Propagation and scores of one session's graph and given labels, kept between runs.
+
+    Parameters
+    ----------
+    graph : KnnGraph
+        The session's fitted graph.
+    given : (n,) int32
+        Given labels (-1 none), read-only.
+    t : int
+        Propagation steps.
+
+    """
+
+    def __init__(self, graph: KnnGraph, given: np.ndarray, t: int) -> None:
+        self.graph, self.given, self.t = graph, given, t
+        self.propagator: Propagator | None = None
+        self.needs_fit = True
+        self.last: LPResult | None = None  # what run() last derived from the propagator
+        self._reference: tuple[int, NoiseEstimate] | None = None  # see _prior_noise
+
+    def run(self, inputs: LPInputs) -> LPResult:
+        """Bring the propagator up to date with ``inputs`` and return its results.
+
+        One run at a time (the session's ``_lp_lock``); a run that fails leaves the next one to refit.
+        """
+        seq, n_classes, verified, changed = inputs.seq, inputs.n_classes, inputs.verified, inputs.changed
+        n = self.given.shape[0]
+        if n_classes == 0:
+            empty = np.zeros((n, 0), np.float32)
+            return LPResult(
+                seq=seq,
+                proba=empty,
+                predicted=np.full(n, -1, np.int32),
+                confidence=np.zeros(n, np.float32),
+                suspicion=np.full(n, np.nan, np.float32),
+                flags=np.zeros(n, bool),
+                alternative=np.full(n, -1, np.int32),
+                noise=None,
+                thresholds=None,
+            )
+        prop = self.propagator
+        try:
+            rows: np.ndarray | None = None  # rows whose propagation output changed; None = all
+            if prop is None or self.needs_fit:
+                prop = Propagator(self.graph, n_classes, t=self.t).fit(self.given, verified)
+            else:
+                grew = prop.n_classes < n_classes
+                while prop.n_classes < n_classes:
+                    prop.add_class()
+                idx = np.fromiter(sorted(i for i in changed if i >= 0), dtype=np.int64)
+                rows = np.zeros(0, np.int64)
+                if idx.size:
+                    prop.update(idx, verified[idx])
+                    rows = np.asarray(prop.last_update_["rows"], np.int64)
+                if grew:
+                    rows = None
+            lp = self._derive(seq, prop, rows)
+        except BaseException:
+            self.needs_fit = True
+            raise
+        self.propagator, self.needs_fit, self.last = prop, False, lp
+        return lp
+
+    def _derive(self, seq: int, prop: Propagator, rows: np.ndarray | None) -> LPResult:
+        """Snapshot the propagator's outputs and the label-quality scores derived from them.
+
+        Every score is a function of its own row of ``proba_`` and the class thresholds, which are refitted
+        on full runs only; so after an update that changed ``rows`` only those rows are recomputed (the rest
+        is copied from the previous result), and the flags and the noise estimate take O(n c) vector work
+        (one partition per class for the cores, one for the flags): measured 6-15 ms at n = 100k, c = 10 on a
+        loaded 2-core machine. ``rows=None`` recomputes everything.
+        """
+        given, prev = self.given, self.last
+        verified = prop.verified_
+        # proba_ is updated in place by the next update(): a snapshot needs its own copy.
+        P = np.array(prop.proba_, dtype=np.float32)
+        n, c = P.shape
+        if rows is None or prev is None or prev.proba.shape != P.shape or prev.thresholds is None:
+            rows = np.arange(n)
+            thresholds = class_thresholds(P, np.where(verified >= 0, -1, given))
+            predicted, confidence = np.empty(n, np.int32), np.empty(n, np.float32)
+            susp, alternative = np.empty(n, np.float32), np.empty(n, np.int32)
+        else:
+            thresholds = prev.thresholds
+            predicted, confidence = prev.predicted.copy(), prev.confidence.copy()
+            susp, alternative = prev.suspicion.copy(), prev.alternative.copy()
+        # All rows (sorted unique, so size n means all): no (n, c) copy, 400 MB at 1M x 100 classes.
+        Pr, given_r = (P, given) if rows.size == P.shape[0] else (P[rows], given[rows])
+        confidence[rows] = Pr.max(axis=1, initial=0.0)
+        predicted[rows] = np.where(confidence[rows] > 0, Pr.argmax(axis=1), -1)
+        susp[rows], alternative[rows] = label_evidence(Pr, given_r, thresholds)
+        flags, noise = flags_from_evidence(susp, predicted, confidence, given, c)
+        if c and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
+            flags, noise = calibrate(self._prior_noise(c), susp, given, verified)
+        return LPResult(
+            seq=seq,
+            proba=frozen(P),
+            predicted=frozen(predicted),
+            confidence=frozen(confidence),
+            suspicion=frozen(susp),
+            flags=frozen(flags),
+            alternative=frozen(alternative),
+            noise=noise,
+            thresholds=thresholds,
+        )
+
+    def _prior_noise(self, n_classes: int) -> NoiseEstimate:
+        """Estimate the noise from propagation of the given labels alone, before any review; computed once.
+
+        Review calibration corrects the pre-review estimate by what the reviews found (see
+        :func:`nblabel.quality.calibrate`); reviewed rows are clamped afterwards, so the estimate it corrects
+        is the one from before: one extra propagation without a stored trajectory, O(n c) memory.
+        """
+        ref = self._reference
+        if ref is None or ref[0] != n_classes:
+            given, n = self.given, self.given.shape[0]
+            Y0 = np.zeros((n, n_classes), np.float32)
+            has = np.flatnonzero(given >= 0)
+            Y0[has, given[has]] = 1.0
+            P0 = propagate(self.graph.normalized_, Y0, np.zeros(n, bool), self.t)
+            ref = self._reference = (n_classes, noise_estimate(P0, given))
+        return ref[1]
