@@ -86,8 +86,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
 }
 
-MODES = ("browse", "queue", "suspects", "similar") + ("cluster", "outliers", "duplicates")
-COLOR_BY = ("given", "verified", "predicted", "suspicion") + ("cluster",)
+#: The page's menus, value -> what the menu says, in menu order. The one definition: the page builds its
+#: menus from the ``options`` trait, so a mode or colouring added here needs no second list in js/.
+MODE_MENU = {
+    "browse": "browse",
+    "queue": "label queue",
+    "suspects": "review suspects",
+    "similar": "similar images",
+    "cluster": "explore clusters",
+    "outliers": "outliers",
+    "duplicates": "near-duplicates",
+}
+COLOR_BY_MENU = {
+    "predicted": "colour: predicted",
+    "given": "colour: given",
+    "verified": "colour: verified",
+    "suspicion": "colour: suspicion",
+    "cluster": "colour: cluster",
+}
+MODES = tuple(MODE_MENU)
+COLOR_BY = tuple(COLOR_BY_MENU)
 QUEUE_STRATEGIES = ("margin", "least_confident", "random", "coverage", "suspects")
 
 # Explicit wire dtypes (style #3): the JS side decodes by these names, so nothing depends on platform ints.
@@ -212,6 +230,10 @@ class Labeler(anywidget.AnyWidget):
     queue_strategy = t.Enum(QUEUE_STRATEGIES, default_value="margin").tag(sync=True)
     flagged_only = t.Bool(False).tag(sync=True)
     color_by = t.Enum(COLOR_BY, default_value="predicted").tag(sync=True)
+    #: The menus' entries, [[value, text], ...] per menu (from MODE_MENU and COLOR_BY_MENU).
+    options = t.Dict(
+        {"mode": [list(kv) for kv in MODE_MENU.items()], "color_by": [list(kv) for kv in COLOR_BY_MENU.items()]}
+    ).tag(sync=True)
     page = t.Int(0).tag(sync=True)
     page_size = t.Int(48).tag(sync=True)
     thumb_size = t.Int(96).tag(sync=True)

@@ -433,3 +433,22 @@ def test_constructor_rejects_bad_sizes(session):
         Labeler(session, page_size=0)
     with pytest.raises(ValueError, match="thumb_size"):
         Labeler(session, thumb_size=True)
+
+
+def test_menus_are_defined_once_in_python_and_sent_to_the_page(tmp_path):
+    # The page builds its mode and colour menus from the `options` trait: each entry is a value the trait
+    # accepts, every accepted value has an entry, and no front-end source keeps a second copy of the list.
+    from nblabel import widget as widget_module
+
+    X, y = blobs()
+    s = Session(X, given=y, journal=tmp_path / "j.nblabel.db", k=5)
+    w = Labeler(s, background=False)
+    for menu, values in (("mode", widget_module.MODES), ("color_by", widget_module.COLOR_BY)):
+        assert [v for v, _ in w.options[menu]] == list(values)
+        assert set(values) == set(w.traits()[menu].values)
+    texts = [t for menu in w.options.values() for _, t in menu if t not in ("browse", "outliers")]
+    for source in (JS_DIR / "src").glob("*.js"):
+        code = source.read_text()
+        assert not [t for t in texts if f'"{t}"' in code], f"{source.name} repeats a menu entry"
+    w.close()
+    s.close()

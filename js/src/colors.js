@@ -13,7 +13,8 @@ export const SUSPICION_RAMP = ["#fde725", "#f89441", "#cc4778", "#7e03a8"];
 /** Marker sizes (px) by suspicion group: no given label, then the ramp's bins. */
 export const SUSPICION_SIZES = [3, 3, 4, 6, 9];
 
-export const COLOR_BY = Object.freeze(["given", "verified", "predicted", "suspicion"]);
+/** The per-item class codes of a state that colour by class (the other colourings: suspicion, cluster). */
+const CLASS_CODES = Object.freeze(["given", "verified", "predicted"]);
 
 /** Colour of class i (-1 = none). */
 export function classColor(i) {
@@ -29,7 +30,9 @@ export function classColor(i) {
  * partition 0..n-1.
  */
 export function colorGroups(state, by, nClasses) {
-  if (!COLOR_BY.includes(by)) throw new Error(`nblabel: colour by ${JSON.stringify(by)}; expected ${COLOR_BY}`);
+  if (by !== "suspicion" && !CLASS_CODES.includes(by)) {
+    throw new Error(`nblabel: colour by ${JSON.stringify(by)}; expected suspicion or one of ${CLASS_CODES}`);
+  }
   const n = state.given.length;
   const k = by === "suspicion" ? SUSPICION_RAMP.length + 1 : nClasses + 1;
   const group = new Int32Array(n);

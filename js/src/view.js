@@ -10,28 +10,12 @@ import { clampPage, pageCount, pageLabel, pageSlice } from "./paging.js";
 import { TO_KERNEL } from "./protocol.js";
 import { advance, clickSelect, movePosition, pruneLeft, selectAll, selectionSet, toggleItem } from "./selection.js";
 
-const MODES = [
-  ["browse", "browse"],
-  ["queue", "label queue"],
-  ["suspects", "review suspects"],
-  ["similar", "similar images"],
-  ["cluster", "explore clusters"],
-  ["outliers", "outliers"],
-  ["duplicates", "near-duplicates"],
-];
 /** Tile widths (px) of the size menu; thumbnails are drawn crisp (pixelated) when upscaled 2x or more. */
 const TILE_SIZES = [
   ["72", "tiles: small"],
   ["108", "tiles: medium"],
   ["160", "tiles: large"],
   ["240", "tiles: huge"],
-];
-const COLOR_BY = [
-  ["predicted", "colour: predicted"],
-  ["given", "colour: given"],
-  ["verified", "colour: verified"],
-  ["suspicion", "colour: suspicion"],
-  ["cluster", "colour: cluster"],
 ];
 
 function h(doc, tag, { cls, testid, text, attrs } = {}) {
@@ -70,10 +54,12 @@ export function mountView({ model, el, store, makeScatter }) {
 
   const toolbar = h(doc, "div", { cls: "nbl-toolbar", testid: "nbl-toolbar" });
   const modeSel = h(doc, "select", { testid: "nbl-mode", attrs: { "aria-label": "mode" } });
-  MODES.forEach(([v, t]) => modeSel.appendChild(option(doc, v, t)));
+  // The menus' entries come from the kernel (widget.py MODE_MENU, COLOR_BY_MENU): one list, no copy here.
+  const options = model.get("options") || {};
+  (options.mode || []).forEach(([v, t]) => modeSel.appendChild(option(doc, v, t)));
   const filterSel = h(doc, "select", { testid: "nbl-filter", attrs: { "aria-label": "filter" } });
   const colorSel = h(doc, "select", { testid: "nbl-color-by", attrs: { "aria-label": "colour by" } });
-  COLOR_BY.forEach(([v, t]) => colorSel.appendChild(option(doc, v, t)));
+  (options.color_by || []).forEach(([v, t]) => colorSel.appendChild(option(doc, v, t)));
   const nextBatch = h(doc, "button", { testid: "nbl-next-batch", text: "next batch" });
   const flaggedOnly = h(doc, "label", { cls: "nbl-flagged-only", testid: "nbl-flagged-only", text: " only flagged" });
   const flaggedBox = h(doc, "input", { testid: "nbl-flagged-only-box", attrs: { type: "checkbox" } });

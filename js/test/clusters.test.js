@@ -7,6 +7,14 @@ import { Store } from "../src/store.js";
 import { mountView } from "../src/view.js";
 import { MockModel, pack } from "./mock-model.js";
 
+// What the kernel sends in the `options` trait (nblabel/widget.py MODE_MENU, COLOR_BY_MENU).
+const MENUS = {
+  mode: [["browse", "browse"], ["queue", "label queue"], ["suspects", "review suspects"], ["similar", "similar images"],
+    ["cluster", "explore clusters"], ["outliers", "outliers"], ["duplicates", "near-duplicates"]],
+  color_by: [["predicted", "colour: predicted"], ["given", "colour: given"], ["verified", "colour: verified"],
+    ["suspicion", "colour: suspicion"], ["cluster", "colour: cluster"]],
+};
+
 const XSS = "<img src=x onerror=alert(1)>";
 
 describe("cluster colours and texts", () => {
@@ -60,6 +68,7 @@ describe("cluster colours and texts", () => {
 function setup() {
   const n = 6;
   const model = new MockModel({
+    options: MENUS,
     classes: ["cat", XSS], counts: { n, labeled: 0, verified: 0, flagged: 0, given: [0, 0], verified_per_class: [0, 0], predicted: [0, 0] },
     mode: "browse", browse_filter: "all", anchor: -1, color_by: "predicted", page: 0, page_size: 4,
     selection: [], saved: true, busy: false, error: "", version: 1, cluster: -1, resolution: 1, cluster_sort: "size",

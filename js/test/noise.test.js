@@ -3,6 +3,14 @@ import { describe, expect, it } from "vitest";
 import { matrixCells, mountNoisePanel, noiseSummary } from "../src/noise.js";
 import { MockModel } from "./mock-model.js";
 
+// What the kernel sends in the `options` trait (nblabel/widget.py MODE_MENU, COLOR_BY_MENU).
+const MENUS = {
+  mode: [["browse", "browse"], ["queue", "label queue"], ["suspects", "review suspects"], ["similar", "similar images"],
+    ["cluster", "explore clusters"], ["outliers", "outliers"], ["duplicates", "near-duplicates"]],
+  color_by: [["predicted", "colour: predicted"], ["given", "colour: given"], ["verified", "colour: verified"],
+    ["suspicion", "colour: suspicion"], ["cluster", "colour: cluster"]],
+};
+
 const XSS = "<img src=x onerror=alert(1)>";
 
 describe("noise panel", () => {
@@ -25,7 +33,8 @@ describe("noise panel", () => {
   });
 
   it("shows only in suspects mode, as text, and a cell browses its items", () => {
-    const model = new MockModel({ classes: ["a", "b", XSS], counts, mode: "browse" });
+    const model = new MockModel({
+    options: MENUS, classes: ["a", "b", XSS], counts, mode: "browse" });
     const calls = [];
     const panel = mountNoisePanel({ model, doc: document, browse: (f) => calls.push(f) });
     document.body.appendChild(panel.el);

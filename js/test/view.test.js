@@ -5,10 +5,19 @@ import { Store } from "../src/store.js";
 import { mountView } from "../src/view.js";
 import { MockModel, pack } from "./mock-model.js";
 
+// What the kernel sends in the `options` trait (nblabel/widget.py MODE_MENU, COLOR_BY_MENU).
+const MENUS = {
+  mode: [["browse", "browse"], ["queue", "label queue"], ["suspects", "review suspects"], ["similar", "similar images"],
+    ["cluster", "explore clusters"], ["outliers", "outliers"], ["duplicates", "near-duplicates"]],
+  color_by: [["predicted", "colour: predicted"], ["given", "colour: given"], ["verified", "colour: verified"],
+    ["suspicion", "colour: suspicion"], ["cluster", "colour: cluster"]],
+};
+
 const XSS = "<img src=x onerror=alert(1)>";
 
 function setup({ classes = ["cat", XSS], n = 6, pageSize = 4 } = {}) {
   const model = new MockModel({
+    options: MENUS,
     classes, counts: { n, labeled: 2, verified: 0, flagged: 1, given: [1, 1], verified_per_class: [0, 0], predicted: [3, 3] },
     mode: "browse", browse_filter: "all", anchor: -1, color_by: "predicted", page: 0, page_size: pageSize,
     selection: [], saved: true, busy: false, error: "", version: 1,
