@@ -188,6 +188,11 @@ def run_embed(args: argparse.Namespace) -> int:
         return 1
     print(encoder, file=sys.stderr)
     embeddings = np.asarray(encoder.embed(source), dtype=np.float32)
+    # Images that failed to decode have no embedding (NaN rows): they are left out of both files, as
+    # Session.from_source leaves them out, and listed below with their reasons.
+    decoded = np.isfinite(embeddings).all(axis=1)
+    if not decoded.all():
+        source, embeddings = source.subset(np.flatnonzero(decoded)), embeddings[decoded]
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, embeddings)
     given = np.asarray(source.given)

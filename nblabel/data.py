@@ -134,6 +134,24 @@ class ImageSource:
         self._hashes: dict[int, tuple[tuple[int, int], str]] = {}  # index -> ((size, mtime), hash)
         self._lock = threading.Lock()
 
+    def subset(self, keep: Sequence[int]) -> ImageSource:
+        """Return a source of the items ``keep`` (indices, in that order), sharing files or array rows.
+
+        ``errors`` and ``skipped`` carry over, so what was left out stays reported.
+        """
+        idx = [self._check_index(int(i)) for i in keep]
+        out = ImageSource(
+            [self.ids[i] for i in idx],
+            self.given[idx],
+            self.classes,
+            paths=None if self._paths is None else [self._paths[i] for i in idx],
+            array=None if self._array is None else self._array[idx],
+            errors=self.errors,
+            thumb_cache_size=self._thumb_cache_size,
+        )
+        out.skipped = list(self.skipped)
+        return out
+
     # DataLoader workers receive a pickled copy; locks cannot be pickled and caches need not travel.
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

@@ -371,7 +371,7 @@ class _EmbeddingCache:
 
 
 class _Images(torch.utils.data.Dataset):
-    """Decoded and preprocessed images for a DataLoader; a load failure yields zeros and its reason."""
+    """Decoded, preprocessed images for a DataLoader; a load failure yields a placeholder and its reason."""
 
     def __init__(
         self, source: ImageSource, indices: list[int], transform: Callable[[Any], torch.Tensor]
@@ -515,7 +515,8 @@ class Encoder:
         Returns
         -------
         numpy.ndarray, shape (n, d), float32
-            L2-normalised embeddings in the order of ``source.ids``.
+            L2-normalised embeddings in the order of ``source.ids``; NaN rows for images that could not be
+            decoded, which are also listed in ``source.errors`` (:meth:`Session.from_source` leaves them out).
 
         """
         source = as_source(source)
@@ -576,11 +577,16 @@ class Encoder:
                     x = x.contiguous(memory_format=torch.channels_last)
                 feats = F.normalize(self.model(x).float(), dim=1).cpu().numpy()
                 rows = [indices[k] for k in ks.tolist()]
+                # An image that failed to decode has no embedding: its row is NaN (never a vector of the
+                # placeholder, which would join the graph as a fake item) and it is not cached.
+                bad = np.array([bool(why) for why in reasons])
+                feats[bad] = np.nan
                 out[rows] = feats
                 failures += [(source.ids[r], why) for r, why in zip(rows, reasons, strict=True) if why]
-                if cache is not None:
+                if cache is not None and not bad.all():
                     # Written per batch so an interrupted run keeps what it computed.
-                    cache.put([hashes[r] for r in rows], feats)
+                    good = np.flatnonzero(~bad)
+                    cache.put([hashes[rows[j]] for j in good], feats[good])
                 bar.update(len(rows))
         if failures:
             source.record_errors(failures)

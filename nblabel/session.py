@@ -309,6 +309,9 @@ class Session:
         Returns
         -------
         Session
+            Over the images that could be decoded: one that fails while it is embedded has no embedding, so
+            it is left out of the session (and the graph) and stays listed, with the reason, in
+            ``source.errors`` (an :class:`~nblabel.data.ImageReadWarning` says so when it happens).
 
         """
         if encoder is None:
@@ -316,6 +319,15 @@ class Session:
 
             encoder = Encoder()
         X = encoder.embed(source)
+        decoded = np.isfinite(X).all(axis=1)
+        if not decoded.any():
+            raise ValueError(
+                f"images: expected at least one image that decodes; all {len(decoded)} failed, e.g. "
+                f"{source.errors[-1] if source.errors else '?'}. "
+                "Fix: check the files are images Pillow can open."
+            )
+        if not decoded.all():
+            source, X = source.subset(np.flatnonzero(decoded)), X[decoded]
         return cls(
             X,
             ids=source.ids,

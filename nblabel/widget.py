@@ -232,7 +232,10 @@ class Labeler(anywidget.AnyWidget):
     color_by = t.Enum(COLOR_BY, default_value="predicted").tag(sync=True)
     #: The menus' entries, [[value, text], ...] per menu (from MODE_MENU and COLOR_BY_MENU).
     options = t.Dict(
-        {"mode": [list(kv) for kv in MODE_MENU.items()], "color_by": [list(kv) for kv in COLOR_BY_MENU.items()]}
+        {
+            "mode": [list(kv) for kv in MODE_MENU.items()],
+            "color_by": [list(kv) for kv in COLOR_BY_MENU.items()],
+        }
     ).tag(sync=True)
     page = t.Int(0).tag(sync=True)
     page_size = t.Int(48).tag(sync=True)

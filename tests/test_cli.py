@@ -237,3 +237,22 @@ def test_embed_rejects_an_output_that_is_not_npy(
         cli.main(["embed", str(image_folder), "--random-init", "--out", str(tmp_path / "emb.txt")])
     assert exit_info.value.code == 2
     assert "--out emb.npy" in capsys.readouterr().err
+
+
+def test_embed_leaves_out_an_image_that_fails_to_decode(
+    image_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(buf, "JPEG")
+    (image_folder / "dog" / "cut.jpg").write_bytes(buf.getvalue()[:300])  # a header, then nothing
+    out = tmp_path / "emb.npy"
+    args = ["embed", str(image_folder), "--model", "test_resnet", "--random-init", "--device", "cpu"]
+    with pytest.warns(UserWarning, match="cut.jpg"):
+        assert cli.main([*args, "--no-cache", "--out", str(out)]) == 0
+    embeddings = np.load(out)
+    table = pd.read_csv(cli.ids_path_for(out), keep_default_na=False)
+    assert embeddings.shape[0] == len(table) == 7 and np.isfinite(embeddings).all()
+    assert "dog/cut.jpg" not in set(table["id"])
+    assert "skipped dog/cut.jpg" in capsys.readouterr().err

@@ -118,8 +118,31 @@ def test_workers_report_unreadable_files_to_the_parent(tmp_path, folder):
     src = from_folder(folder, check="none")  # let the failure happen inside a DataLoader worker
     with pytest.warns(ImageReadWarning, match="cut.jpg"):
         X = _encoder(tmp_path, num_workers=1, cache_dir=False).embed(src)
-    assert X.shape == (7, 64) and np.isfinite(X).all()
+    assert X.shape == (7, 64)
+    cut = src.ids.index("a/cut.jpg")
+    assert np.isnan(X[cut]).all() and np.isfinite(np.delete(X, cut, axis=0)).all()
     assert [e[0] for e in src.errors] == ["a/cut.jpg"]
+
+
+def test_an_image_that_fails_to_decode_stays_out_of_the_session_and_the_cache(tmp_path, folder):
+    # A file that passes the header check but is cut short: no grey placeholder joins the graph as an item.
+    from nblabel.session import Session
+
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(2).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(buf, "JPEG")
+    (folder / "a" / "cut.jpg").write_bytes(buf.getvalue()[:300])
+    src = from_folder(folder, check="none")
+    encoder = _encoder(tmp_path)
+    with pytest.warns(ImageReadWarning, match="cut.jpg"):
+        session = Session.from_source(src, encoder, journal=tmp_path / "j.nblabel.db", k=3)
+    assert "a/cut.jpg" not in session.ids and len(session.ids) == 6
+    assert session.source is not None and [e[0] for e in session.source.errors] == ["a/cut.jpg"]
+    assert np.isfinite(session.embeddings).all()
+    rows = _count_rows(encoder)
+    with pytest.warns(ImageReadWarning, match="cut.jpg"):
+        again = encoder.embed(from_folder(folder, check="none"))
+    assert sum(rows) == 1 and np.isnan(again[src.ids.index("a/cut.jpg")]).all()  # only the bad one retried
+    session.close()
 
 
 def test_bad_arguments_are_explained(tmp_path):
