@@ -134,7 +134,7 @@ class ImageSource:
         self._hashes: dict[int, tuple[tuple[int, int], str]] = {}  # index -> ((size, mtime), hash)
         self._lock = threading.Lock()
 
-    def subset(self, keep: Sequence[int]) -> ImageSource:
+    def subset(self, keep: Sequence[int] | np.ndarray) -> ImageSource:
         """Return a source of the items ``keep`` (indices, in that order), sharing files or array rows.
 
         ``errors`` and ``skipped`` carry over, so what was left out stays reported.
