@@ -59,3 +59,11 @@ export function pack(arrays) {
   }
   return { fields, buffers };
 }
+
+// What the kernel sends in the `options` trait (nblabel/widget.py MODE_MENU, COLOR_BY_MENU).
+export const MENUS = {
+  mode: [["browse", "browse"], ["queue", "label queue"], ["suspects", "review suspects"], ["similar", "similar images"],
+    ["cluster", "explore clusters"], ["outliers", "outliers"], ["duplicates", "near-duplicates"]],
+  color_by: [["predicted", "colour: predicted"], ["given", "colour: given"], ["verified", "colour: verified"],
+    ["suspicion", "colour: suspicion"], ["cluster", "colour: cluster"]],
+};

@@ -1,15 +1,8 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from "vitest";
 import { matrixCells, mountNoisePanel, noiseSummary } from "../src/noise.js";
-import { MockModel } from "./mock-model.js";
+import { MENUS, MockModel } from "./mock-model.js";
 
-// What the kernel sends in the `options` trait (nblabel/widget.py MODE_MENU, COLOR_BY_MENU).
-const MENUS = {
-  mode: [["browse", "browse"], ["queue", "label queue"], ["suspects", "review suspects"], ["similar", "similar images"],
-    ["cluster", "explore clusters"], ["outliers", "outliers"], ["duplicates", "near-duplicates"]],
-  color_by: [["predicted", "colour: predicted"], ["given", "colour: given"], ["verified", "colour: verified"],
-    ["suspicion", "colour: suspicion"], ["cluster", "colour: cluster"]],
-};
 
 const XSS = "<img src=x onerror=alert(1)>";
 

@@ -3,15 +3,8 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { buildTile } from "../src/grid.js";
 import { Store } from "../src/store.js";
 import { mountView } from "../src/view.js";
-import { MockModel, pack } from "./mock-model.js";
+import { MENUS, MockModel, pack } from "./mock-model.js";
 
-// What the kernel sends in the `options` trait (nblabel/widget.py MODE_MENU, COLOR_BY_MENU).
-const MENUS = {
-  mode: [["browse", "browse"], ["queue", "label queue"], ["suspects", "review suspects"], ["similar", "similar images"],
-    ["cluster", "explore clusters"], ["outliers", "outliers"], ["duplicates", "near-duplicates"]],
-  color_by: [["predicted", "colour: predicted"], ["given", "colour: given"], ["verified", "colour: verified"],
-    ["suspicion", "colour: suspicion"], ["cluster", "colour: cluster"]],
-};
 
 const XSS = "<img src=x onerror=alert(1)>";
 
