@@ -477,6 +477,39 @@ class Session:
         with self._changing():
             self._commit([("unlabel", item, None) for item in items])
 
+    def take_predicted(self, ids: str | Sequence[str], state: SessionState | None = None) -> int:
+        """Verify items with their predicted class, as one change: one :meth:`undo` reverts all of it.
+
+        Parameters
+        ----------
+        ids : str or sequence of str
+            Item ids (see :attr:`ids`).
+        state : SessionState, optional
+            Whose predictions to take: the widget passes the snapshot the person was shown; default the
+            latest one.
+
+        Returns
+        -------
+        int
+            Items labeled; items without a prediction keep their labels.
+
+        """
+        items = self._check_items(ids)
+        with self._changing():
+            self._pull()
+            s = self._state if state is None else state
+            predicted = s.predicted[[self._history.index[item] for item in items]]
+            if (predicted < 0).all():
+                raise ValueError(
+                    "take_predicted: expected items with a prediction; got none (propagation reached no "
+                    "label yet). Fix: label a few items of each class first."
+                )
+            classes = self._history.classes
+            self._commit(
+                [("label", item, classes[p]) for item, p in zip(items, predicted, strict=True) if p >= 0]
+            )
+        return int((predicted >= 0).sum())
+
     def accept(self, ids: str | Sequence[str]) -> None:
         """Confirm the given label of items: it becomes their verified label."""
         items = self._check_items(ids)

@@ -591,20 +591,9 @@ class Labeler(anywidget.AnyWidget):
         self._act(msg, lambda: self._session.accept([self._ids[i] for i in indices]))
 
     def _on_take_predicted(self, msg: dict[str, Any]) -> None:
-        indices = np.asarray(self._checked_indices(msg))
-        predicted = self._shown().predicted[indices]
-        if (predicted < 0).all():
-            raise ValueError(
-                "take_predicted: expected items with a prediction; got none (propagation reached no "
-                "label yet). Fix: label a few items of each class first."
-            )
-
-        def take() -> None:
-            # One session call per predicted class: the session's label() takes a single class.
-            for cls in np.unique(predicted[predicted >= 0]):
-                self._session.label([self._ids[i] for i in indices[predicted == cls]], int(cls))
-
-        self._act(msg, take)
+        ids = [self._ids[i] for i in self._checked_indices(msg)]
+        # The predictions the person saw, not ones that arrived after the key press.
+        self._act(msg, lambda: self._session.take_predicted(ids, state=self._shown()))
 
     def _on_undo(self, msg: dict[str, Any]) -> None:
         self._act(msg, self._session.undo)

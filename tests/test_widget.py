@@ -213,6 +213,10 @@ def test_take_predicted_labels_each_item_with_its_prediction(widget, session):
     settle(widget)
     assert widget.wire.reply(5)["ok"]
     assert session.state.verified[[1, 5, 9]].tolist() == predicted[[1, 5, 9]].tolist() == [0, 1, 2]
+    # Three classes, one key press: one undo takes all of it back.
+    send(widget, type="undo", request_id=6)
+    settle(widget)
+    assert widget.wire.reply(6)["ok"] and session.state.verified[[1, 5, 9]].tolist() == [-1, -1, -1]
 
 
 def test_add_class_by_name_keeps_the_text(widget, session):
