@@ -13,6 +13,11 @@ from typing import Any
 
 import numpy as np
 
+# UMAP's two warnings about the way this module calls it are expected: no NNDescent index (transform is never
+# called) and "seed => one thread". Ignored once, here: a warnings.catch_warnings() around the call would swap
+# the process-wide filter list from the widget's layout thread and hide other threads' warnings meanwhile.
+warnings.filterwarnings("ignore", message=".*knn_search_index.*")
+warnings.filterwarnings("ignore", message=".*n_jobs value.*")
 __all__ = [
     "umap_layout",
     "landmark_layout",
@@ -117,11 +122,7 @@ def umap_layout(graph: Any, seed: int | None = 0, **umap_kwargs: Any) -> np.ndar
     )
     # UMAP still wants a data matrix for its bookkeeping; with precomputed_knn only its row count is read.
     placeholder = np.zeros((n, 1), np.float32)
-    with warnings.catch_warnings():
-        # Both are expected here: no NNDescent index (we never call transform) and seed => one thread.
-        warnings.filterwarnings("ignore", message=".*knn_search_index.*")
-        warnings.filterwarnings("ignore", message=".*n_jobs value.*")
-        xy = reducer.fit_transform(placeholder)
+    xy = reducer.fit_transform(placeholder)
     return np.ascontiguousarray(xy, dtype=np.float32)
 
 
