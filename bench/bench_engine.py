@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tables import print_table
 
 from nblabel.graph import KnnGraph
 from nblabel.propagate import Propagator, propagate
@@ -147,11 +148,7 @@ def main() -> None:
     for n, d in configs:
         rows.append(run(n, d, args.spread, args.ef_construction, args.sklearn_max, args.cache))
         print("done", {k: fmt(v) for k, v in rows[-1].items()}, flush=True)
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for r in rows:
-        print("| " + " | ".join(fmt(r.get(k, "")) for k in keys) + " |")
+    print_table(rows, fmt)
 
 
 if __name__ == "__main__":

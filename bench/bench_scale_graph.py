@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 from scale_data import augmented_digits, blobs, exact_neighbors, recall
+from tables import print_table
 
 from nblabel.graph import KnnGraph, _drop_self
 
@@ -63,15 +64,7 @@ def main() -> None:
     for n in args.sizes:
         for kind in args.kinds:
             rows += measure(kind, n, builds, args.efs, args.sample)
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for r in rows:
-        print(
-            "| "
-            + " | ".join(f"{r[k]:.4g}" if isinstance(r.get(k), float) else str(r.get(k, "")) for k in keys)
-            + " |"
-        )
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from scale_data import augmented_digits, blobs
+from tables import print_table
 
 from nblabel.graph import KnnGraph
 from nblabel.layout import landmark_layout, neighbor_recall_2d, umap_layout
@@ -88,12 +89,7 @@ def main() -> None:
     for n in args.sizes:
         for kind in args.kinds:
             rows += run(kind, n, args.cache, not args.no_umap)
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for r in rows:
-        cells = (f"{r[k]:.4g}" if isinstance(r.get(k), float) else str(r.get(k, "")) for k in keys)
-        print("| " + " | ".join(cells) + " |")
+    print_table(rows)
 
 
 if __name__ == "__main__":

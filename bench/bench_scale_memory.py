@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tables import print_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -162,13 +163,8 @@ def main() -> None:
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print("done", rows[-1], flush=True)
         shutil.rmtree(workdir, ignore_errors=True)
-    keys = list(dict.fromkeys(k for r in rows for k in r))
     print(f"\ncode: {args.code}\n")
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for r in rows:
-        cells = (f"{r[k]:.4g}" if isinstance(r.get(k), float) else str(r.get(k, "")) for k in keys)
-        print("| " + " | ".join(cells) + " |")
+    print_table(rows)
 
 
 if __name__ == "__main__":

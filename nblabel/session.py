@@ -12,6 +12,7 @@ propagation runs on one worker thread; clicks that arrive while it runs are coal
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
@@ -1114,10 +1115,9 @@ class Session:
 
         """
         path = check_export_path(path, overwrite=overwrite)
-        try:
+        # With the journal gone, export what this session holds: that is what a rescue needs.
+        with contextlib.suppress(JournalGoneError):
             self.refresh()
-        except JournalGoneError:
-            pass  # the journal is gone: export what this session holds, which is what a rescue needs
         s = self._state
         frame = self._frame(s, np.arange(self.n_items)).reset_index()[list(EXPORT_COLUMNS)]
         write_labels_file(path, frame, s.classes, overwrite=overwrite)
