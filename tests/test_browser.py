@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
-from labserver import LabServer, missing_prerequisites, start_lab  # noqa: E402
+from labserver import LabServer, missing_prerequisites, session_cell, start_lab  # noqa: E402
 
 from nblabel.store import LabelStore  # noqa: E402
 
@@ -234,35 +234,6 @@ def test_key_label_reaches_journal_in_notebook7(notebook7: LabServer) -> None:
 # scenario checks what the page showed and what the journal on disk holds.
 
 DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-
-
-def session_cell(
-    var: str, journal: Path, *, digits: int, n: int, classes: list[str], flip: float = 0.0
-) -> str:
-    """Code that builds ``{var}``: a Session over ``n`` bundled 8x8 digits ``0..digits-1`` (pixels as
-    embeddings), given label = the digit (item 0 has none), a share ``flip`` of them moved to the next
-    digit."""
-    return textwrap.dedent(
-        f"""\
-        import numpy as np
-        from sklearn.datasets import load_digits
-        from nblabel.data import from_array
-        from nblabel.session import Session
-        from nblabel.widget import Labeler
-
-        digits = load_digits()
-        keep = np.flatnonzero(digits.target < {digits})[:{n}]
-        given = digits.target[keep].copy()
-        flip = np.random.default_rng(0).random(len(given)) < {flip}
-        given[flip] = (given[flip] + 1) % {digits}
-        given[0] = -1
-        source = from_array(digits.images[keep] / 16.0, given, {classes!r})
-        {var} = Session(
-            digits.data[keep].astype(np.float32), ids=source.ids, given=given, classes=source.classes,
-            journal={str(journal)!r}, source=source,
-        )
-        """
-    )
 
 
 def fresh_journal(server: LabServer, name: str) -> Path:

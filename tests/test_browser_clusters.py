@@ -8,13 +8,12 @@ number key and undoes that with one ``z``.
 from __future__ import annotations
 
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
-from labserver import LabServer, missing_prerequisites, start_lab  # noqa: E402
+from labserver import LabServer, missing_prerequisites, session_cell, start_lab  # noqa: E402
 
 from nblabel.session import Session  # noqa: E402
 from nblabel.store import LabelStore  # noqa: E402
@@ -34,26 +33,7 @@ def explored(tmp_path_factory: pytest.TempPathFactory) -> dict:
     server.write_notebook(
         "clusters.ipynb",
         [
-            textwrap.dedent(
-                f"""\
-                import numpy as np
-                from sklearn.datasets import load_digits
-                from nblabel.data import from_array
-                from nblabel.session import Session
-                from nblabel.widget import Labeler
-
-                digits = load_digits()
-                keep = np.flatnonzero(digits.target < 3)[:150]
-                source = from_array(digits.images[keep] / 16.0, None, ["zero", "one", "two"])
-                session = Session(
-                    digits.data[keep].astype(np.float32),
-                    ids=source.ids,
-                    classes=["zero", "one", "two"],
-                    journal={str(journal)!r},
-                    source=source,
-                )
-                """
-            ),
+            session_cell("session", journal, digits=3, n=150, classes=["zero", "one", "two"], labeled=False),
             "Labeler(session, page_size=200)",
         ],
     )

@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -294,3 +295,41 @@ def start_lab(
             time.sleep(0.3)
     server.stop()
     raise RuntimeError(f"{module} did not answer within {timeout:.0f} s:\n{server.log_tail()}")
+
+
+def session_cell(
+    var: str,
+    journal: Path,
+    *,
+    digits: int,
+    n: int,
+    classes: list[str],
+    flip: float = 0.0,
+    labeled: bool = True,
+) -> str:
+    """Code that builds ``{var}``: a Session over ``n`` bundled 8x8 digits ``0..digits-1`` (pixels as
+    embeddings). With ``labeled``, the given label is the digit (item 0 has none) with a share ``flip`` moved
+    to the next digit; without, no item has a label (the start of a labeling job)."""
+    return textwrap.dedent(
+        f"""\
+        import numpy as np
+        from sklearn.datasets import load_digits
+        from nblabel.data import from_array
+        from nblabel.session import Session
+        from nblabel.widget import Labeler
+
+        digits = load_digits()
+        keep = np.flatnonzero(digits.target < {digits})[:{n}]
+        given = digits.target[keep].copy()
+        flip = np.random.default_rng(0).random(len(given)) < {flip}
+        given[flip] = (given[flip] + 1) % {digits}
+        given[0] = -1
+        if not {labeled}:
+            given[:] = -1
+        source = from_array(digits.images[keep] / 16.0, given, {classes!r})
+        {var} = Session(
+            digits.data[keep].astype(np.float32), ids=source.ids, given=given, classes=source.classes,
+            journal={str(journal)!r}, source=source,
+        )
+        """
+    )
