@@ -69,7 +69,7 @@ def augmented_digits(n: int, d: int = 32, seed: int = 0, chunk: int = 100_000):
     return X, bunch.target[pick].astype(np.int64)
 
 
-def exact_neighbors(X: np.ndarray, rows: np.ndarray, k: int, block: int = 500) -> np.ndarray:
+def exact_neighbors(X: np.ndarray, rows: np.ndarray, k: int, block: int | None = None) -> np.ndarray:
     """Exact cosine k nearest neighbours of ``X[rows]`` among all of ``X`` (self excluded).
 
     Returns
@@ -78,6 +78,8 @@ def exact_neighbors(X: np.ndarray, rows: np.ndarray, k: int, block: int = 500) -
 
     """
     Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    # Blocks of ~64 MB of similarities: 500 rows against 1M items would be 2 GB.
+    block = block or max(1, min(500, 2**24 // len(X)))
     out = np.empty((len(rows), k), np.int64)
     for lo in range(0, len(rows), block):
         q = rows[lo : lo + block]
