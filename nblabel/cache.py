@@ -171,19 +171,24 @@ def load_saved_embeddings(journal: Path) -> np.ndarray:
 def cached_graph(
     journal: Path, fingerprint: str, k: int, T: float | str, graph_kw: dict[str, Any], X: np.ndarray
 ) -> KnnGraph:
-    """Load the kNN graph of ``X`` from its side file, else build it and save it there."""
+    """Load the kNN graph of ``X`` from its side file, else build it and save it there.
+
+    The graph comes without its hnswlib index (:meth:`~nblabel.graph.KnnGraph.drop_index`): a session keeps
+    ``X`` anyway, and the index's copy of it with its links is 400 MB at 1M × 64.
+    """
     from nblabel.graph import KnnGraph
 
     cached = side_file(journal, f"graph-{cache_key(fingerprint, k, T, graph_kw)}.npz")
     if cached.is_file():
         try:
-            graph = KnnGraph.load(cached)
+            graph = KnnGraph.load(cached, X=X)
         except (ValueError, OSError, KeyError):
             graph = None  # a stale or truncated cache is rebuilt below, never trusted
-        if graph is not None and graph.n_items_ == X.shape[0]:
+        if graph is not None:
             return graph
     graph = KnnGraph(k=k, T=T, **graph_kw).fit(X)
     atomic_write(cached, graph.save)
+    graph.drop_index(X)
     return graph
 
 

@@ -184,20 +184,49 @@ def _exact_neighbors(
     similarities : numpy.ndarray, shape (len(rows), k), float32
 
     """
-    Q = _normalize_rows(X[rows])
-    best_s = np.full((rows.size, 0), -np.inf, np.float32)
-    best_i = np.zeros((rows.size, 0), np.int64)
+    return _exact_search(_normalize_rows(X[rows]), X, k, rows, chunk)
+
+
+def _exact_search(
+    Q: np.ndarray, X: np.ndarray, k: int, rows: np.ndarray | None = None, chunk: int = 8192
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact cosine k nearest neighbours of the unit rows ``Q`` among the rows of ``X``, by brute force.
+
+    Parameters
+    ----------
+    Q : numpy.ndarray, shape (m, d), float32
+        L2-normalised query points.
+    X : array-like, shape (n, d)
+        Items searched (normalised here, a chunk at a time: a memory-mapped ``X`` is never read whole).
+    k : int
+        Neighbours per query.
+    rows : numpy.ndarray, shape (m,), int, optional
+        Positions of the queries in ``X``, excluded from their own results.
+    chunk : int
+        Rows of ``X`` per step.
+
+    Returns
+    -------
+    indices : numpy.ndarray, shape (m, k), int64
+    similarities : numpy.ndarray, shape (m, k), float32
+
+    """
+    m = Q.shape[0]
+    best_s = np.full((m, 0), -np.inf, np.float32)
+    best_i = np.zeros((m, 0), np.int64)
     for lo in range(0, X.shape[0], chunk):  # small chunks: a few MB at a time, whatever n
         sims = Q @ _normalize_rows(X[lo : lo + chunk]).T
-        mine = (rows >= lo) & (rows < lo + sims.shape[1])
-        sims[np.flatnonzero(mine), rows[mine] - lo] = -np.inf
+        if rows is not None:
+            mine = (rows >= lo) & (rows < lo + sims.shape[1])
+            sims[np.flatnonzero(mine), rows[mine] - lo] = -np.inf
         cand_s = np.concatenate([best_s, sims], axis=1)
         cand_i = np.concatenate(
             [best_i, np.broadcast_to(np.arange(lo, lo + sims.shape[1]), sims.shape)], axis=1
         )
         top = np.argpartition(-cand_s, k - 1, axis=1)[:, :k]
         best_s, best_i = np.take_along_axis(cand_s, top, 1), np.take_along_axis(cand_i, top, 1)
-    return best_i, best_s
+    order = np.argsort(-best_s, axis=1, kind="stable")  # most similar first, as hnswlib returns them
+    return np.take_along_axis(best_i, order, 1), np.take_along_axis(best_s, order, 1)
 
 
 class KnnGraph:
@@ -261,6 +290,9 @@ class KnnGraph:
         self.num_threads = num_threads
         self.seed = seed
         self.progress = progress
+        self._index: hnswlib.Index | None = None
+        # What vectors() and query() read once the index is dropped (drop_index).
+        self._source: np.ndarray | None = None
 
     # -- building -------------------------------------------------------------------------------------------
     def _threads(self) -> int:
@@ -402,8 +434,12 @@ class KnnGraph:
             )
         if Xq.shape[0] == 0:
             return np.empty((0, k), np.int64), np.empty((0, k), np.float32)
-        self._index.set_ef(max(self._ef(), k))
-        labels, dists = self._index.knn_query(_normalize_rows(Xq), k=k, num_threads=self._threads())
+        if self._source is not None:  # the index was dropped
+            idx, sims = _exact_search(_normalize_rows(Xq), self._source, k)
+            return idx, np.clip(sims, -1.0, 1.0).astype(np.float32)
+        index = self._live_index("query")
+        index.set_ef(max(self._ef(), k))
+        labels, dists = index.knn_query(_normalize_rows(Xq), k=k, num_threads=self._threads())
         return labels.astype(np.int64), np.clip(1.0 - dists, -1.0, 1.0).astype(np.float32)
 
     def _check_new(self, X: np.ndarray, name: str) -> np.ndarray:
@@ -447,11 +483,12 @@ class KnnGraph:
         new_ids = np.arange(n, n + m, dtype=np.int64)
         if m == 0:
             return new_ids
+        index = self._live_index("add items")
         Xn = _normalize_rows(Xq)
-        self._index.resize_index(n + m)
-        self._index.add_items(Xn, new_ids, num_threads=self._threads())
-        self._index.set_ef(max(self._ef(), self.k + 1))
-        labels, dists = self._index.knn_query(Xn, k=self.k + 1, num_threads=self._threads())
+        index.resize_index(n + m)
+        index.add_items(Xn, new_ids, num_threads=self._threads())
+        index.set_ef(max(self._ef(), self.k + 1))
+        labels, dists = index.knn_query(Xn, k=self.k + 1, num_threads=self._threads())
         nbrs, dists = _drop_self(labels.astype(np.int64), dists, new_ids)
         sims = np.clip(1.0 - dists, -1.0, 1.0).astype(np.float32)
         all_nbrs = np.vstack([self.neighbors_, nbrs.astype(np.int32)])
@@ -461,8 +498,8 @@ class KnnGraph:
         near = nbrs[nbrs < n]
         affected = np.unique(np.concatenate([near, self.neighbors_[near].ravel()]))
         if affected.size:
-            labels, dists = self._index.knn_query(
-                self._index.get_items(affected, return_type="numpy"),
+            labels, dists = index.knn_query(
+                index.get_items(affected, return_type="numpy"),
                 k=self.k + 1,
                 num_threads=self._threads(),
             )
@@ -496,7 +533,42 @@ class KnnGraph:
             )
         if ids.size == 0:
             return np.empty((0, self.dim_), np.float32)
-        return np.asarray(self._index.get_items(ids, return_type="numpy"), dtype=np.float32)
+        if self._source is not None:  # the index was dropped
+            return _normalize_rows(np.asarray(self._source[ids], np.float32))
+        return np.asarray(self._live_index("read vectors").get_items(ids, return_type="numpy"), np.float32)
+
+    def drop_index(self, X: np.ndarray) -> None:
+        """Free the hnswlib index; :meth:`vectors` and :meth:`query` then read ``X`` instead.
+
+        The index holds its own normalised copy of the embeddings and its links, about n · (4d + 8M + 12)
+        bytes (400 MB at 1M × 64): a caller that keeps the embeddings anyway, as a
+        :class:`~nblabel.session.Session` does, needs it only for the odd query beyond the stored lists,
+        which an exact search over ``X`` answers (one pass over ``X``: tens of ms per point at 1M × 64, and
+        exact). :meth:`add` and :meth:`save` need the index and raise after this call.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_items_, dim_)
+            The embeddings the graph was built from; kept by reference (a memory-mapped array stays on disk).
+
+        """
+        self._check_fitted()
+        shape = getattr(X, "shape", None)
+        if shape != (self.n_items_, self.dim_):
+            raise ValueError(
+                f"X: expected the graph's embeddings, shape ({self.n_items_}, {self.dim_}); got shape "
+                f"{shape}. Fix: pass the array the graph was built from."
+            )
+        self._source = X
+        self._index = None
+
+    def _live_index(self, action: str) -> hnswlib.Index:
+        if self._index is None:
+            raise ValueError(
+                f"KnnGraph: expected the hnswlib index to {action}; got a graph whose index was dropped "
+                "(drop_index). Fix: do this before drop_index, or rebuild with KnnGraph().fit(X)."
+            )
+        return self._index
 
     # -- persistence ----------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
@@ -509,6 +581,7 @@ class KnnGraph:
 
         """
         self._check_fitted()
+        index = self._live_index("save")
         params = {
             "k": self.k,
             "T": self.T,
@@ -532,7 +605,7 @@ class KnnGraph:
         # The index (400 MB at 1M x 64) is streamed from hnswlib's file into the archive, never held whole.
         with tempfile.TemporaryDirectory() as tmp:
             index_file = os.path.join(tmp, "index.bin")
-            self._index.save_index(index_file)
+            index.save_index(index_file)
             with open(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
                 for name, value in arrays.items():
                     with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
@@ -544,13 +617,16 @@ class KnnGraph:
                     shutil.copyfileobj(src, member, 1 << 20)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> KnnGraph:
+    def load(cls, path: str | os.PathLike, X: np.ndarray | None = None) -> KnnGraph:
         """Read a graph written by :meth:`save`.
 
         Parameters
         ----------
         path : str or path-like
             File name (``.npz``).
+        X : array-like, shape (n, d), optional
+            The graph's embeddings: the index is then not read at all, as if :meth:`drop_index` ``(X)``
+            followed.
 
         Returns
         -------
@@ -576,6 +652,10 @@ class KnnGraph:
             graph.ef_ = int(z["ef_"]) if "ef_" in z.files else graph._ef()
             graph.recall_ = float(z["recall_"]) if "recall_" in z.files else float("nan")
         n = graph.neighbors_.shape[0]
+        if X is not None:
+            graph._build_matrices()
+            graph.drop_index(X)
+            return graph
         with tempfile.TemporaryDirectory() as tmp:
             index_file = os.path.join(tmp, "index.bin")
             # Streamed out of the archive to hnswlib's file, so the index is in memory once, not three times.

@@ -175,3 +175,39 @@ def test_chosen_ef_survives_save_and_load(tmp_path):
     back = KnnGraph.load(tmp_path / "g.npz")
     assert (back.ef_, back.recall_) == (g.ef_, g.recall_)
     np.testing.assert_array_equal(back.query(X[:5])[0], g.query(X[:5])[0])
+
+
+def test_drop_index_serves_vectors_and_exact_queries_from_the_embeddings(tmp_path):
+    X = _data(500, 16, seed=3)
+    g = KnnGraph(k=5).fit(X)
+    before = g.vectors(np.arange(20))
+    g.save(tmp_path / "g.npz")
+    g.drop_index(X)
+    assert g._index is None
+    np.testing.assert_allclose(g.vectors(np.arange(20)), before, atol=1e-6)
+    # Queries are now exact: the same as brute force, most similar first.
+    Q = _data(7, 16, seed=4)
+    idx, sims = g.query(Q, k=12)
+    Qn, Xn = Q / np.linalg.norm(Q, axis=1, keepdims=True), X / np.linalg.norm(X, axis=1, keepdims=True)
+    S = Qn @ Xn.T
+    np.testing.assert_array_equal(idx, np.argsort(-S, axis=1)[:, :12])
+    np.testing.assert_allclose(sims, np.take_along_axis(S, idx, 1), atol=1e-5)
+    # What needs the index says so, and what to do.
+    for call in (lambda: g.add(Q), lambda: g.save(tmp_path / "again.npz")):
+        with pytest.raises(ValueError, match="drop_index"):
+            call()
+    with pytest.raises(ValueError, match=r"shape \(500, 16\)"):
+        KnnGraph(k=5).fit(X).drop_index(X[:-1])
+
+
+def test_load_with_embeddings_skips_the_index(tmp_path):
+    X = _data(400, 8, seed=5)
+    g = KnnGraph(k=6).fit(X)
+    g.save(tmp_path / "g.npz")
+    back = KnnGraph.load(tmp_path / "g.npz", X=X)
+    assert back._index is None
+    np.testing.assert_array_equal(back.neighbors_, g.neighbors_)
+    assert (back.affinity_ != g.affinity_).nnz == 0
+    np.testing.assert_array_equal(back.query(X[:5], k=3)[0][:, 0], np.arange(5))  # each finds itself first
+    with pytest.raises(ValueError, match="shape"):
+        KnnGraph.load(tmp_path / "g.npz", X=X[:10])

@@ -291,6 +291,21 @@ def test_next_batch_and_neighbors(tmp_path):
     s.close()
 
 
+def test_a_session_holds_no_hnswlib_index_and_still_answers_exactly(tmp_path):
+    # The index is a second copy of the embeddings with its links (400 MB at 1M x 64): a session keeps X anyway.
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    sims = Xn @ Xn[11]
+    sims[11] = -np.inf
+    exact = ids(np.argsort(-sims)[:40])
+    s = make(tmp_path)
+    assert s.graph._index is None and s.neighbors("11", 40) == exact
+    s.close()
+    reopened = Session.open(tmp_path / "j.nblabel.db")
+    assert reopened.graph._index is None and reopened.neighbors("11", 40) == exact
+    np.testing.assert_array_equal(reopened.graph.neighbors_, s.graph.neighbors_)
+    reopened.close()
+
+
 def test_layout_is_computed_once_and_cached_beside_the_journal(tmp_path, monkeypatch):
     import nblabel.layout
 
