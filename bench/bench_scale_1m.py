@@ -59,12 +59,11 @@ def _child(kind: str, n: int, cache: Path, clicks: int, sample: int) -> list[dic
     cache.mkdir(parents=True, exist_ok=True)
     journal = cache / f"{kind}-{n}.nblabel.db"
     reopen = journal.exists()
-    session, wall, cpu = _timed(
-        lambda: nblabel.Session(X, given=[classes[g] if g >= 0 else None for g in given], classes=classes, journal=journal)
-    )
+    names = [classes[g] if g >= 0 else None for g in given]
+    session, wall, cpu = _timed(lambda: nblabel.Session(X, given=names, classes=classes, journal=journal))
     g = session.graph
     step(
-        "session reopened (journal + cached graph)" if reopen else "session ready (graph + first propagation)",
+        "session reopened (journal + cached graph)" if reopen else "session ready (graph, first propagation)",
         wall,
         cpu,
         ef=g._ef(),
@@ -74,10 +73,11 @@ def _child(kind: str, n: int, cache: Path, clicks: int, sample: int) -> list[dic
     step("first map (landmarks)", wall, cpu, map_recall_2d=neighbor_recall_2d(g, xy))
     ids = session.ids
     lat = []
-    for i in range(clicks):
-        item = int(rng.integers(n))
-        _, wall, cpu = _timed(lambda: (session.label(ids[item], classes[int(y[item])]), session.state))
-        lat.append((wall, cpu))
+    for item in rng.integers(n, size=clicks):
+        w0, c0 = time.perf_counter(), time.process_time()
+        session.label(ids[item], classes[int(y[item])])
+        _ = session.state
+        lat.append((time.perf_counter() - w0, time.process_time() - c0))
     step(
         f"click -> predictions ready (median of {clicks})",
         statistics.median(w for w, _ in lat),
@@ -95,7 +95,8 @@ def _child(kind: str, n: int, cache: Path, clicks: int, sample: int) -> list[dic
     # Last, so that the brute-force check's own memory is not counted in the session's peak above.
     pick = np.sort(rng.choice(n, min(sample, n), replace=False))
     exact, wall, cpu = _timed(lambda: exact_neighbors(X, pick, g.k))
-    step(f"graph recall@{g.k} on {len(pick)} items vs exact", wall, cpu, recall=recall(g.neighbors_[pick], exact))
+    found = recall(g.neighbors_[pick], exact)
+    step(f"graph recall@{g.k} on {len(pick)} items vs exact", wall, cpu, recall=found)
     return rows
 
 

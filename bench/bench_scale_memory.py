@@ -64,7 +64,7 @@ def lattice_graph(n: int, k: int = 10):
     g.similarities_ = np.broadcast_to(1.0 - 0.01 * dist2, (n, k)).astype(np.float32)
     g.T_ = auto_temperature(g.similarities_[: min(n, 10_000)] + 1e-4 * np.arange(k))
     g.ef_, g.recall_, g.dim_ = 64, 1.0, 64
-    g._build_matrices()
+    g._lists_changed()
     return g
 
 

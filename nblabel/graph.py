@@ -366,7 +366,7 @@ class KnnGraph:
         self._index = index
         self.dim_ = d
         self.T_ = auto_temperature(self.similarities_) if self.T == "auto" else float(self.T)
-        self._build_matrices()
+        self._lists_changed()
         return self
 
     def _choose_ef(self, index: hnswlib.Index, X: np.ndarray, k: int) -> tuple[int, float]:
@@ -395,11 +395,28 @@ class KnnGraph:
                 return ef, recall
             ef = min(2 * ef, AUTO_EF_MAX)
 
-    def _build_matrices(self) -> None:
+    def _lists_changed(self) -> None:
+        # The matrices are built on first use, not here: a session drops the index in between, so that the
+        # index and the matrices with their build's temporaries are never in memory together (at 1M x 64,
+        # 400 MB and 0.8 GB).
         self.n_items_ = self.neighbors_.shape[0]
-        self.affinity_, self.normalized_ = normalized_affinity(
-            self.neighbors_, self.similarities_, self.T_, self.symmetric
-        )
+        self._matrices: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
+
+    def _built_matrices(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        self._check_fitted()
+        if self._matrices is None:
+            self._matrices = normalized_affinity(self.neighbors_, self.similarities_, self.T_, self.symmetric)
+        return self._matrices
+
+    @property
+    def affinity_(self) -> sp.csr_matrix:
+        """Affinity ``W`` (symmetrised unless ``symmetric=False``), shape (n, n), float32."""
+        return self._built_matrices()[0]
+
+    @property
+    def normalized_(self) -> sp.csr_matrix:
+        """``D^-1/2 W D^-1/2``, shape (n, n), float32."""
+        return self._built_matrices()[1]
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "neighbors_"):
@@ -508,7 +525,7 @@ class KnnGraph:
             all_sims[affected] = np.clip(1.0 - a_dists, -1.0, 1.0)
         self.neighbors_ = all_nbrs
         self.similarities_ = all_sims
-        self._build_matrices()
+        self._lists_changed()
         return new_ids
 
     def vectors(self, indices: np.ndarray | None = None) -> np.ndarray:
@@ -653,7 +670,7 @@ class KnnGraph:
             graph.recall_ = float(z["recall_"]) if "recall_" in z.files else float("nan")
         n = graph.neighbors_.shape[0]
         if X is not None:
-            graph._build_matrices()
+            graph._lists_changed()
             graph.drop_index(X)
             return graph
         with tempfile.TemporaryDirectory() as tmp:
@@ -672,7 +689,7 @@ class KnnGraph:
         index.set_num_threads(graph._threads())
         index.set_ef(max(graph._ef(), graph.k + 1))
         graph._index = index
-        graph._build_matrices()
+        graph._lists_changed()
         return graph
 
     def __repr__(self) -> str:

@@ -248,6 +248,7 @@ def test_memory_is_a_few_arrays_not_the_trajectory():
     g = _graph(n=4000, d=8, seed=12)
     given = np.random.default_rng(12).integers(-1, 10, 4000)
     one = 4000 * 10 * 4  # bytes of one (n, c) float32 array
+    _ = g.normalized_  # the graph's matrices are built on first use: not propagation's memory
     tracemalloc.start()
     try:
         p = Propagator(g, 10, t=20).fit(given)

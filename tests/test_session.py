@@ -292,7 +292,7 @@ def test_next_batch_and_neighbors(tmp_path):
 
 
 def test_a_session_holds_no_hnswlib_index_and_still_answers_exactly(tmp_path):
-    # The index is a second copy of the embeddings with its links (400 MB at 1M x 64): a session keeps X anyway.
+    # The index is a second copy of the embeddings with its links (400 MB at 1M x 64); a session keeps X.
     Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
     sims = Xn @ Xn[11]
     sims[11] = -np.inf
