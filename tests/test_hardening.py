@@ -772,7 +772,7 @@ def test_fuzz_the_message_handler(messages):
             if isinstance(content, dict) and "request_id" in content and content.get("type") != "ready":
                 got = [m for m in new if m["type"] in ("reply", "thumbs")]
                 assert len(got) == 1 and got[0]["request_id"] == content["request_id"], (content, new)
-        w.wait_for_layout(60)  # its cache file lands in the temporary directory
+        w.wait_for_layout(120)  # its cache file lands in the temporary directory
         w.close()
         replay = Session.open(s.journal)
         np.testing.assert_array_equal(replay.state.verified, s.state.verified)

@@ -163,7 +163,7 @@ def test_widget_shows_the_first_map_then_swaps_in_umap(tmp_path, monkeypatch):
     # Reopened with the UMAP layout cached: no first map, the cached one at once.
     sent.clear()
     w = widget_module.Labeler(session, background=False)
-    assert w.wait_for_layout(30) and len(sent) == 1
+    assert w.wait_for_layout(120) and len(sent) == 1
     np.testing.assert_array_equal(sent[0], session.layout())
     w.close()
     session.close()

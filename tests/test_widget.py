@@ -92,7 +92,7 @@ def session(tmp_path):
 @pytest.fixture
 def widget(session):
     w = Labeler(session, page_size=5)
-    assert w.wait_for_layout(30)
+    assert w.wait_for_layout(120)
     wire = Wire()
     w.send = wire
     w.wire = wire
@@ -311,7 +311,7 @@ def test_thumbnails_travel_as_image_bytes(tmp_path):
     assert w.has_images
     # The layout thread runs UMAP inside warnings.catch_warnings, which is process-wide: left running, it
     # can undo a later test's pytest.warns.  Let it finish here.
-    assert w.wait_for_layout(60)
+    assert w.wait_for_layout(120)
     w.close()
     s.close()
 
@@ -359,7 +359,7 @@ def test_suspects_only_flagged(tmp_path):
     w.flagged_only = False
     everything = wire.arrays("view")["indices"].tolist()
     assert len(everything) == 60 and everything[:3] == flagged
-    assert w.wait_for_layout(60)  # see test_thumbnails_travel_as_image_bytes
+    assert w.wait_for_layout(120)  # see test_thumbnails_travel_as_image_bytes
     w.close()
     s.close()
 
