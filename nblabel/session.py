@@ -32,6 +32,7 @@ from nblabel._validation import (
     check_ids,
     encode_labels,
 )
+from nblabel.background import Background
 from nblabel.cache import (
     cached_clustering,
     cached_graph,
@@ -373,21 +374,19 @@ class Session:
         self._history = LabelHistory(ids, store.meta["classes"])
         # Lock order, one rule: _lock before _lp_lock, never _lock while holding _lp_lock.  A change holds
         # _lock and, in the foreground, runs LP under _lp_lock inside it (_flush); the background worker
-        # copies LP's inputs under _lock, releases it, then runs LP under _lp_lock alone (_work), so clicks
-        # never wait for a background run.  _run_lp therefore takes no lock: it gets a copy (_lp_inputs).
-        # The subscribers' lock is taken with neither held (_deliver runs after _changing releases _lock).
+        # (nblabel.background, its condition on _lock) copies LP's inputs under _lock, releases it, then runs
+        # LP under _lp_lock alone (_run_background), so clicks never wait for a background run.  _run_lp
+        # therefore takes no lock: it gets a copy (_lp_inputs).  The subscribers' lock is taken with neither
+        # held (_deliver runs after _changing releases _lock).
         self._lock = threading.RLock()  # guards the history and the journal cursor
         self._lp_lock = threading.Lock()  # guards the propagator (one LP run at a time)
-        self._cond = threading.Condition(self._lock)
         self._subscribers = Subscribers()  # its own lock: taken with neither _lock nor _lp_lock held
+        self._background = Background(
+            self._lock, self._lp_inputs, self._run_background, self._subscribers.report
+        )
         self._version = 0
         self._unpropagated: set[int] = set()  # indices changed by pulled events, not yet handed to LP
         self._moved = False  # pulled events not yet published
-        self._dirty: set[int] = set()  # background mode: indices waiting for the worker
-        self._lp_stale = False  # background mode: the worker has something to do
-        self._busy = False
-        self._worker: threading.Thread | None = None
-        self._stopping = False
         self._layout: np.ndarray | None = None
         self._clusterings: dict[float, Clustering] = {}  # by resolution; see clusters()
         self._graph_scores: tuple[np.ndarray, np.ndarray] | None = None  # outlier, duplicate group
@@ -1195,7 +1194,7 @@ class Session:
     @property
     def background(self) -> bool:
         """Whether propagation runs on the worker thread (see :meth:`start_background`)."""
-        return self._worker is not None
+        return self._background.running
 
     def start_background(self) -> None:
         """Run label propagation on a worker thread from now on.
@@ -1205,24 +1204,11 @@ class Session:
         runs are propagated together in its next run.  Use :meth:`subscribe` to hear about new states and
         :meth:`wait` to block until propagation has caught up.
         """
-        with self._lock:
-            if self._worker is not None:
-                return
-            self._stopping = False
-            self._worker = threading.Thread(target=self._work, name="nblabel-lp", daemon=True)
-            self._worker.start()
+        self._background.start()
 
     def stop_background(self) -> None:
         """Finish pending propagation, stop the worker, and propagate on the caller's thread again."""
-        with self._lock:
-            worker = self._worker
-            if worker is None:
-                return
-            self._stopping = True
-            self._cond.notify_all()
-        worker.join()
-        with self._lock:
-            self._worker = None
+        self._background.stop()
 
     def wait(self, timeout: float | None = None) -> SessionState:
         """Block until background propagation has caught up, then return the state.
@@ -1237,10 +1223,9 @@ class Session:
             If ``timeout`` seconds passed first.
 
         """
-        with self._cond:
-            if not self._cond.wait_for(lambda: not self._lp_stale and not self._busy, timeout=timeout):
-                raise TimeoutError(f"wait: background propagation still running after {timeout} s.")
-            error, self._subscribers.error = self._subscribers.error, None
+        if not self._background.wait(timeout):
+            raise TimeoutError(f"wait: background propagation still running after {timeout} s.")
+        error, self._subscribers.error = self._subscribers.error, None
         if error is not None:
             raise RuntimeError(
                 f"background work failed (label propagation or a subscriber callback): {error!r}"
@@ -1354,10 +1339,7 @@ class Session:
             return
         changed, self._unpropagated, self._moved = self._unpropagated, set(), False
         self._publish(None)  # the new labels are visible at once; predictions follow
-        if self._worker is not None:
-            self._dirty |= changed
-            self._lp_stale = True
-            self._cond.notify_all()
+        if self._background.submit(changed):
             return
         try:
             with self._lp_lock:
@@ -1389,26 +1371,12 @@ class Session:
         """
         return self._scorer.run(inputs)
 
-    def _work(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._lp_stale or self._stopping)
-                if not self._lp_stale:  # stopping with nothing left to do
-                    return
-                changed, self._dirty, self._lp_stale = self._dirty, set(), False
-                inputs = self._lp_inputs(changed)  # under _lock: _run_lp must not take it (lock order)
-                self._busy = True
-            try:
-                with self._lp_lock:
-                    lp = self._run_lp(inputs)
-                self._publish(lp)
-                self._deliver()
-            except Exception as exc:  # surfaced through .error, wait() and on_error, never swallowed
-                self._subscribers.report(exc)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+    def _run_background(self, inputs: LPInputs) -> None:
+        """One run of the background worker (no lock held on entry; see the lock order in :meth:`_setup`)."""
+        with self._lp_lock:
+            lp = self._run_lp(inputs)
+        self._publish(lp)
+        self._deliver()
 
     # ------------------------------------------------------------------ internals: states
     def _make_state(self) -> SessionState:
