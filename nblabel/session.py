@@ -28,24 +28,18 @@ import pandas as pd
 
 from nblabel._validation import (
     check_class_name,
+    check_count,
     check_embeddings,
     check_ids,
     encode_labels,
 )
 from nblabel.background import Background
-from nblabel.cache import (
-    cached_clustering,
-    cached_graph,
-    cached_layout,
-    load_saved_embeddings,
-    save_embeddings,
-    siblings,
-)
+from nblabel.cache import cached_graph, load_saved_embeddings, save_embeddings, siblings
 from nblabel.clusters import DEFAULT_RESOLUTION
 from nblabel.graph import KnnGraph
 from nblabel.history import LabelHistory, owner
 from nblabel.labelfiles import EXPORT_COLUMNS, check_export_path, read_labels_file, write_labels_file
-from nblabel.quality import flag_matrix
+from nblabel.results import cluster_table, item_frame, noise_table, summary_of
 from nblabel.resume import (
     GRAPH_PARAMS,
     check_params,
@@ -58,10 +52,10 @@ from nblabel.resume import (
 )
 from nblabel.scoring import LPInputs, LPResult, Scorer, frozen
 from nblabel.store import JournalGoneError, LabelStore
+from nblabel.structure import GraphStructure, check_cluster
 from nblabel.subscribers import Subscribers
 
 if TYPE_CHECKING:
-    from nblabel.clusters import Clustering
     from nblabel.data import ImageSource
     from nblabel.embed import Encoder
     from nblabel.quality import NoiseEstimate
@@ -387,11 +381,9 @@ class Session:
         self._version = 0
         self._unpropagated: set[int] = set()  # indices changed by pulled events, not yet handed to LP
         self._moved = False  # pulled events not yet published
-        self._layout: np.ndarray | None = None
-        self._clusterings: dict[float, Clustering] = {}  # by resolution; see clusters()
-        self._graph_scores: tuple[np.ndarray, np.ndarray] | None = None  # outlier, duplicate group
         self._history.apply(store.read())
         self.graph = self._load_or_build_graph()
+        self._structure = GraphStructure(self.graph, store.path, store.meta["fingerprint"], self._params)
         self._scorer = Scorer(self.graph, self._given, self._params["t"])
         save_embeddings(store.path, self._X)
         self._lp = self._run_lp(self._lp_inputs(set()))
@@ -641,7 +633,7 @@ class Session:
             Same columns as :attr:`predictions`.
 
         """
-        n = _check_count(n, "n")
+        n = check_count(n, "n")
         s = self._state
         return self._frame(s, self.suspect_order(s)[:n])
 
@@ -664,7 +656,7 @@ class Session:
 
         s = self._state if state is None else state
         current = np.where(s.verified >= 0, s.verified, s.given)
-        conflict = label_conflicts(self._scores()[1], current)
+        conflict = label_conflicts(self._structure.scores()[1], current)
         return suspect_order(s.suspicion, np.flatnonzero(s.verified < 0), first=conflict)
 
     def next_batch(self, n: int = 20, strategy: str = "margin", seed: int | None = None) -> list[str]:
@@ -686,7 +678,7 @@ class Session:
         """
         from nblabel.active import next_batch
 
-        n = _check_count(n, "n")
+        n = check_count(n, "n")
         s = self._state
         idx = next_batch(
             s.proba, s.verified >= 0, n, strategy=strategy, graph=self.graph, suspicion=s.suspicion, seed=seed
@@ -709,7 +701,7 @@ class Session:
 
         """
         (item,) = self._check_items(id)
-        n = _check_count(n, "n")
+        n = check_count(n, "n")
         i = self._history.index[item]
         n = min(n, self.n_items - 1)
         if n <= self.graph.neighbors_.shape[1]:
@@ -736,23 +728,7 @@ class Session:
         (n, 2) float32, read-only
 
         """
-        if self._layout is not None and not umap_kwargs and seed == 0:
-            return self._layout
-        layout = cached_layout(
-            self._store.path,
-            self._store.meta["fingerprint"],
-            self._params,
-            self.graph,
-            seed,
-            umap_kwargs,
-            compute=compute,
-        )
-        if layout is None:
-            return None
-        layout = frozen(layout)
-        if not umap_kwargs and seed == 0:
-            self._layout = layout
-        return layout
+        return self._structure.layout(seed, compute, umap_kwargs)
 
     def summary(self) -> dict[str, Any]:
         """Summarise the labels and the estimated label noise.
@@ -767,31 +743,7 @@ class Session:
             ``errors_unreviewed`` (estimated wrong given labels nobody checked yet), ``journal``.
 
         """
-        s = self._state
-        counts = {
-            name: {
-                "given": int((s.given == j).sum()),
-                "verified": int((s.verified == j).sum()),
-                "predicted": int((s.predicted == j).sum()),
-            }
-            for j, name in enumerate(s.classes)
-        }
-        has_given = s.given >= 0
-        est = s.noise if has_given.any() and s.proba.shape[1] > 0 else None
-        nan = float("nan")
-        return {
-            "n_items": s.n_items,
-            "classes": counts,
-            "labeled": int((has_given | (s.verified >= 0)).sum()),
-            "given": int(has_given.sum()),
-            "verified": int((s.verified >= 0).sum()),
-            "flagged": int(s.flagged.sum()),
-            "noise_rate": est.rate if est else nan,
-            "noise_interval": (est.low, est.high) if est else (nan, nan),
-            "reviewed": int((has_given & (s.verified >= 0)).sum()),
-            "errors_unreviewed": est.errors if est else nan,
-            "journal": str(self.journal),
-        }
+        return summary_of(self._state, str(self.journal))
 
     # ------------------------------------------------------------------ structure of the graph
     def clusters(
@@ -821,36 +773,10 @@ class Session:
             labels); ``core`` (unverified items of the cluster's core, see :meth:`cluster_core`).
 
         """
-        from nblabel.clusters import DEFAULT_CORE_SHARE, exemplars
-
-        n_exemplars = _check_count(n_exemplars, "n_exemplars")
+        n_exemplars = check_count(n_exemplars, "n_exemplars")
         if sort not in ("size", "impurity"):
             raise ValueError(f'sort: expected "size" or "impurity"; got {sort!r}. Fix: pass sort="size".')
-        c, s = self._clustering(resolution), self._state
-        labels, k = c.labels.astype(np.int64), c.n_clusters
-        current = np.where(s.verified >= 0, s.verified, np.where(s.given >= 0, s.given, s.predicted))
-        n_classes = max(len(s.classes), 1)
-        has = current >= 0
-        mix = np.bincount(labels[has] * n_classes + current[has], minlength=k * n_classes).reshape(
-            k, n_classes
-        )
-        with np.errstate(invalid="ignore", divide="ignore"):
-            purity = mix.max(axis=1) / mix.sum(axis=1)
-        core = np.bincount(labels[(c.share >= DEFAULT_CORE_SHARE) & (s.verified < 0)], minlength=k)
-        frame = pd.DataFrame(
-            {
-                "size": np.bincount(labels, minlength=k),
-                "exemplars": [
-                    [self._ids[i] for i in e] for e in exemplars(labels, c.centrality, n_exemplars)
-                ],
-                "label": [s.classes[int(m.argmax())] if m.sum() else None for m in mix],
-                "purity": purity,
-                "labeled": np.bincount(labels[(s.given >= 0) | (s.verified >= 0)], minlength=k),
-                "mix": [{s.classes[j]: int(v) for j, v in enumerate(m) if v} for m in mix],
-                "core": core,
-            },
-            index=pd.RangeIndex(k, name="cluster"),
-        )
+        frame = cluster_table(self._structure.clustering(resolution), self._state, self._ids, n_exemplars)
         if sort == "impurity":
             frame = frame.sort_values("purity", kind="stable", na_position="last")
         return frame
@@ -864,7 +790,7 @@ class Session:
             Cluster numbers 0 .. n_clusters - 1, from the largest cluster down.
 
         """
-        return self._clustering(resolution).labels
+        return self._structure.clustering(resolution).labels
 
     def cluster_items(self, cluster: int, resolution: float = DEFAULT_RESOLUTION) -> list[str]:
         """Ids of one cluster's items, most central (exemplars) first.
@@ -881,8 +807,8 @@ class Session:
         list of str
 
         """
-        c = self._clustering(resolution)
-        return [self._ids[i] for i in c.members(self._check_cluster(c, cluster))]
+        c = self._structure.clustering(resolution)
+        return [self._ids[i] for i in c.members(check_cluster(c, cluster))]
 
     def cluster_core(
         self, cluster: int, resolution: float = DEFAULT_RESOLUTION, min_share: float | None = None
@@ -911,8 +837,8 @@ class Session:
         """
         from nblabel.clusters import DEFAULT_CORE_SHARE
 
-        c = self._clustering(resolution)
-        j = self._check_cluster(c, cluster)
+        c = self._structure.clustering(resolution)
+        j = check_cluster(c, cluster)
         share = DEFAULT_CORE_SHARE if min_share is None else min_share
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
             raise ValueError(f"min_share: expected a number in [0, 1]; got {min_share!r}. Fix: pass 0.8.")
@@ -967,8 +893,8 @@ class Session:
             Same columns as :attr:`predictions`.
 
         """
-        n = _check_count(n, "n")
-        score = self._scores()[0]
+        n = check_count(n, "n")
+        score = self._structure.scores()[0]
         return self._frame(self._state, np.argsort(-score, kind="stable")[:n])
 
     def duplicates(self, threshold: float | None = None) -> pd.DataFrame:
@@ -1002,47 +928,6 @@ class Session:
         frame["conflict"] = conflict[rows]
         return frame
 
-    def _scores(self) -> tuple[np.ndarray, np.ndarray]:
-        """Outlier score and duplicate group (default threshold) of each item; computed once (fixed graph)."""
-        if self._graph_scores is None:
-            from nblabel.clusters import duplicate_groups, outlier_scores
-
-            self._graph_scores = (
-                frozen(outlier_scores(self.graph)),
-                frozen(duplicate_groups(self.graph)),
-            )
-        return self._graph_scores
-
-    def _clustering(self, resolution: float) -> Clustering:
-        """Clusters at one resolution: from memory, else from the side file, else computed and saved."""
-        number = (int, float, np.integer, np.floating)
-        ok = not isinstance(resolution, bool) and isinstance(resolution, number)
-        if not ok or not 0.0 < float(resolution) <= 100.0:
-            raise ValueError(
-                f"resolution: expected a number in (0, 100]; got {resolution!r}. Fix: pass resolution=1.0 "
-                "(smaller for fewer, larger clusters)."
-            )
-        res = float(resolution)
-        if res in self._clusterings:
-            return self._clusterings[res]
-        found = cached_clustering(
-            self._store.path, self._store.meta["fingerprint"], self._params, self.graph, res
-        )
-        for a in (found.labels, found.centrality, found.share):
-            frozen(a)
-        self._clusterings[res] = found
-        return found
-
-    @staticmethod
-    def _check_cluster(c: Clustering, cluster: Any) -> int:
-        integer = isinstance(cluster, (int, np.integer)) and not isinstance(cluster, bool)
-        if not integer or not 0 <= cluster < c.n_clusters:
-            raise ValueError(
-                f"cluster: expected a cluster number in 0..{c.n_clusters - 1}; got {cluster!r}. "
-                "Fix: pick one from session.clusters(resolution) at the same resolution."
-            )
-        return int(cluster)
-
     def noise_matrix(self) -> pd.DataFrame:
         """Count flagged labels by given class (rows) and the class they likely should be (columns).
 
@@ -1054,13 +939,7 @@ class Session:
             of a cell.
 
         """
-        s = self._state
-        c = len(s.classes)
-        counts = np.zeros((c, c), np.int64)
-        if s.alternative is not None:
-            counts = flag_matrix(s.flagged, s.given, s.alternative, c)
-        index = pd.Index(list(s.classes), name="given")
-        return pd.DataFrame(counts, index=index, columns=pd.Index(list(s.classes), name="likely"))
+        return noise_table(self._state)
 
     def flagged_ids(self, given: str | int | None = None, likely: str | int | None = None) -> list[str]:
         """Ids of the flagged items, most suspicious first, optionally of one cell of :meth:`noise_matrix`.
@@ -1411,44 +1290,4 @@ class Session:
         self._subscribers.deliver(lambda: self._state)
 
     def _frame(self, s: SessionState, rows: np.ndarray) -> pd.DataFrame:
-        categories = list(s.classes)
-
-        def names(codes: np.ndarray) -> pd.Categorical:
-            return pd.Categorical.from_codes(codes[rows].astype(np.int64), categories=categories)
-
-        frame = pd.DataFrame(
-            {
-                "given": names(s.given),
-                "verified": names(s.verified),
-                "predicted": names(s.predicted),
-                "confidence": s.confidence[rows],
-                "suspicion": s.suspicion[rows],
-                "flagged": s.flagged[rows],
-                "corrected": names(_corrected(s)),
-                "outlier": self._scores()[0][rows],
-                "duplicate_group": self._scores()[1][rows],
-            },
-            index=pd.Index([self._ids[i] for i in rows], name="id"),
-        )
-        return frame
-
-
-def _corrected(s: SessionState) -> np.ndarray:
-    """Return the labels to use downstream: verified, else given with flagged ones replaced, else -1.
-
-    Only near-certain flags (suspicion above ``quality.CERTAIN``) are replaced, as in
-    :func:`nblabel.quality.corrected_labels`; the reviewed items carry their verified label.
-    """
-    from nblabel.quality import CERTAIN
-
-    out = np.where(s.verified >= 0, s.verified, s.given).astype(np.int32)
-    if s.alternative is not None:
-        fix = s.flagged & (s.alternative >= 0) & (s.suspicion > CERTAIN)
-        out[fix] = s.alternative[fix]
-    return out
-
-
-def _check_count(n: Any, name: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{name}: expected a positive integer; got {n!r}. Fix: pass e.g. {name}=20.")
-    return int(n)
+        return item_frame(s, rows, self._ids, self._structure.scores())
