@@ -38,7 +38,13 @@ from nblabel.cache import cached_graph, load_saved_embeddings, save_embeddings, 
 from nblabel.clusters import DEFAULT_RESOLUTION
 from nblabel.graph import KnnGraph
 from nblabel.history import LabelHistory, owner
-from nblabel.labelfiles import EXPORT_COLUMNS, check_export_path, read_labels_file, write_labels_file
+from nblabel.labelfiles import (
+    EXPORT_COLUMNS,
+    check_export_path,
+    import_events,
+    read_import,
+    write_labels_file,
+)
 from nblabel.results import cluster_table, item_frame, noise_table, summary_of
 from nblabel.resume import (
     GRAPH_PARAMS,
@@ -457,15 +463,15 @@ class Session:
             Class name or index; add new classes with :meth:`add_class` first.
 
         """
-        items = self._check_items(ids)
+        items = self._history.check_items(ids)
         with self._changing():
             self._pull()
-            name = self._check_class(cls)
+            name = self._history.check_class(cls)
             self._commit([("label", item, name) for item in items])
 
     def unlabel(self, ids: str | Sequence[str]) -> None:
         """Remove the verified label of items (their given label, if any, stays)."""
-        items = self._check_items(ids)
+        items = self._history.check_items(ids)
         with self._changing():
             self._commit([("unlabel", item, None) for item in items])
 
@@ -486,7 +492,7 @@ class Session:
             Items labeled; items without a prediction keep their labels.
 
         """
-        items = self._check_items(ids)
+        items = self._history.check_items(ids)
         with self._changing():
             self._pull()
             s = self._state if state is None else state
@@ -504,7 +510,7 @@ class Session:
 
     def accept(self, ids: str | Sequence[str]) -> None:
         """Confirm the given label of items: it becomes their verified label."""
-        items = self._check_items(ids)
+        items = self._history.check_items(ids)
         idx = [self._history.index[item] for item in items]
         none = [item for item, i in zip(items, idx, strict=True) if self._given[i] < 0]
         if none:
@@ -700,7 +706,7 @@ class Session:
         list of str
 
         """
-        (item,) = self._check_items(id)
+        (item,) = self._history.check_items(id)
         n = check_count(n, "n")
         i = self._history.index[item]
         n = min(n, self.n_items - 1)
@@ -957,9 +963,9 @@ class Session:
         s = self._state
         mask = s.flagged.copy()
         if given is not None:
-            mask &= s.given == self.classes.index(self._check_class(given))
+            mask &= s.given == self.classes.index(self._history.check_class(given))
         if likely is not None and s.alternative is not None:
-            mask &= s.alternative == self.classes.index(self._check_class(likely))
+            mask &= s.alternative == self.classes.index(self._history.check_class(likely))
         from nblabel.quality import suspect_order
 
         return [self._ids[i] for i in suspect_order(s.suspicion, np.flatnonzero(mask))]
@@ -1025,44 +1031,10 @@ class Session:
 
         """
         path = Path(path).expanduser()
-        frame = read_labels_file(path)
-        superseded = frame["id"].duplicated(keep="last")
-        if superseded.any():
-            repeated = sorted(set(frame["id"][superseded]))
-            warnings.warn(
-                f"import_labels: {int(superseded.sum())} row(s) of {path.name} repeat an id of a later "
-                f"row; the last row for each id wins ({len(repeated)} id(s), e.g. {repeated[:5]}).",
-                UserWarning,
-                stacklevel=2,
-            )
-            frame = frame[~superseded]
-        unknown = [i for i in frame["id"] if i not in self._history.index]
-        if unknown:
-            raise ValueError(
-                f"import_labels: expected ids of this session; got {len(unknown)} unknown, "
-                f"e.g. {unknown[:5]}. Fix: import into the session the file was exported from."
-            )
-        names = sorted(set(frame["verified"]))
-        for name in names:
-            check_class_name(name, name_of=f"import_labels ({path.name}, column 'verified')")
+        frame = read_import(path, self._history.index)
         with self._changing():
             self._pull()
-            h = self._history
-            new = [name for name in names if name not in h.class_index]
-            if new and not add_classes:
-                raise ValueError(
-                    f"import_labels: expected class names of this session {h.classes[:10]}; got "
-                    f"{len(new)} new name(s) in {path.name}, e.g. {new[:5]}. Fix: correct the file, or pass "
-                    "add_classes=True to add them."
-                )
-            current = h.verified[[h.index[item] for item in frame["id"]]]
-            wanted = np.array([h.class_index.get(name, -2) for name in frame["verified"]], dtype=np.int64)
-            differ = current != wanted
-            labels = [
-                ("label", item, name)
-                for item, name, d in zip(frame["id"], frame["verified"], differ, strict=True)
-                if d
-            ]
+            new, labels = import_events(frame, self._history, add_classes, path.name)
             if not labels:
                 self._flush()
                 return 0
@@ -1163,36 +1135,6 @@ class Session:
                 yield
         finally:
             self._deliver()
-
-    def _check_items(self, ids: str | Sequence[str]) -> list[str]:
-        items = [ids] if isinstance(ids, str) else list(ids)
-        if not items:
-            raise ValueError(
-                "expected at least one item id; got none. Fix: pass an id or a non-empty list of ids."
-            )
-        bad = [i for i in items if not isinstance(i, str) or i not in self._history.index]
-        if bad:
-            raise ValueError(
-                f"expected item ids of this session (strings from session.ids); got unknown {bad[:5]}. "
-                "Fix: map row numbers to ids with session.ids[i]."
-            )
-        return list(dict.fromkeys(items))  # one event per item even if the caller repeated one
-
-    def _check_class(self, cls: str | int) -> str:
-        classes = self._history.classes
-        if isinstance(cls, str):
-            if cls not in classes:
-                raise ValueError(
-                    f"expected a class name from {classes}; got {cls!r}. "
-                    f"Fix: session.add_class({cls!r}) first."
-                )
-            return cls
-        if isinstance(cls, (int, np.integer)) and not isinstance(cls, bool) and 0 <= cls < len(classes):
-            return classes[int(cls)]
-        raise ValueError(
-            f"expected a class name or an index in 0..{len(classes) - 1}; got {cls!r}. "
-            "Fix: pass one of session.classes or add the class with session.add_class(name)."
-        )
 
     def _commit(self, events: list[tuple[str, str | None, str | None]]) -> None:
         """Append to the journal (durable on return), then apply everything new in it, ours and others'.
