@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "cluster_table",
     "corrected",
+    "current_labels",
     "flag_counts",
     "item_frame",
     "label_counts",
@@ -33,13 +34,19 @@ __all__ = [
 ]
 
 
+def current_labels(s: SessionState) -> np.ndarray:
+    """Each item's current label: verified where a person set one, else given, else -1; (n,) int32."""
+    verified, given = np.asarray(s.verified), np.asarray(s.given)
+    return np.where(verified >= 0, verified, given).astype(np.int32)
+
+
 def corrected(s: SessionState) -> np.ndarray:
     """Return the labels to use downstream: verified, else given with flagged ones replaced, else -1.
 
     Only near-certain flags (suspicion above ``quality.CERTAIN``) are replaced, as in
     :func:`nblabel.quality.corrected_labels`; the reviewed items carry their verified label.
     """
-    out = np.where(s.verified >= 0, s.verified, s.given).astype(np.int32)
+    out = current_labels(s)
     if s.alternative is not None:
         fix = s.flagged & (s.alternative >= 0) & (s.suspicion > CERTAIN)
         out[fix] = s.alternative[fix]
@@ -91,7 +98,8 @@ def cluster_table(c: Clustering, s: SessionState, ids: Sequence[str], n_exemplar
     from nblabel.clusters import DEFAULT_CORE_SHARE, exemplars
 
     labels, k = c.labels.astype(np.int64), c.n_clusters
-    current = np.where(s.verified >= 0, s.verified, np.where(s.given >= 0, s.given, s.predicted))
+    current = current_labels(s)
+    current = np.where(current >= 0, current, s.predicted)
     n_classes = max(len(s.classes), 1)
     has = current >= 0
     mix = np.bincount(labels[has] * n_classes + current[has], minlength=k * n_classes).reshape(k, n_classes)

@@ -45,7 +45,7 @@ from nblabel.labelfiles import (
     read_import,
     write_labels_file,
 )
-from nblabel.results import cluster_table, item_frame, noise_table, summary_of
+from nblabel.results import cluster_table, current_labels, item_frame, noise_table, summary_of
 from nblabel.resume import (
     GRAPH_PARAMS,
     check_params,
@@ -661,8 +661,7 @@ class Session:
         from nblabel.quality import suspect_order
 
         s = self._state if state is None else state
-        current = np.where(s.verified >= 0, s.verified, s.given)
-        conflict = label_conflicts(self._structure.scores()[1], current)
+        conflict = label_conflicts(self._structure.scores()[1], current_labels(s))
         return suspect_order(s.suspicion, np.flatnonzero(s.verified < 0), first=conflict)
 
     def next_batch(self, n: int = 20, strategy: str = "margin", seed: int | None = None) -> list[str]:
@@ -928,7 +927,7 @@ class Session:
         s = self._state
         rows = np.flatnonzero(groups >= 0)
         rows = rows[np.argsort(groups[rows], kind="stable")]
-        conflict = label_conflicts(groups, np.where(s.verified >= 0, s.verified, s.given))
+        conflict = label_conflicts(groups, current_labels(s))
         frame = self._frame(s, rows)
         frame["group"] = groups[rows]
         frame["conflict"] = conflict[rows]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nblabel.clusters import DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_RESOLUTION
-from nblabel.results import flag_counts, label_counts
+from nblabel.results import current_labels, flag_counts, label_counts
 
 if TYPE_CHECKING:
     from nblabel.session import Session, SessionState
@@ -260,7 +260,7 @@ def browse(state: SessionState, browse_filter: str, n_classes: int) -> np.ndarra
         g, j = cell
         mask = np.asarray(state.flagged, bool) & (given == g) & (np.asarray(state.alternative) == j)
     elif kind in ("class", "predicted") and arg.isdigit() and int(arg) < n_classes:
-        current = np.where(verified >= 0, verified, given) if kind == "class" else np.asarray(state.predicted)
+        current = current_labels(state) if kind == "class" else np.asarray(state.predicted)
         mask = current == int(arg)
     else:
         raise ValueError(

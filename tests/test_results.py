@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nblabel.clusters import Clustering
-from nblabel.results import cluster_table, corrected, item_frame, label_counts, noise_table, summary_of
+from nblabel.results import (
+    cluster_table,
+    corrected,
+    current_labels,
+    item_frame,
+    label_counts,
+    noise_table,
+    summary_of,
+)
 from nblabel.structure import check_cluster, check_resolution
 from nblabel.viewmodel import counts
 
@@ -35,6 +43,8 @@ def snapshot(**kw):
 
 def test_corrected_is_verified_else_given_with_only_near_certain_flags_replaced():
     # item 1 verified b->a; item 3 flagged at 0.95 > CERTAIN: replaced; item 4 flagged at 0.7: kept.
+    assert current_labels(snapshot()).tolist() == [0, 0, 1, 1, 0, 2]  # verified, else given
+    assert current_labels(snapshot(given=np.full(6, -1, np.int32))).tolist() == [-1, 0, 1, -1, -1, -1]
     assert corrected(snapshot()).tolist() == [0, 0, 1, 0, 0, 2]
     assert corrected(snapshot(alternative=None)).tolist() == [0, 0, 1, 1, 0, 2]
 
