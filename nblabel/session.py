@@ -7,7 +7,9 @@ the same labels and the same undo history, and two sessions on one journal conve
 
 Readers never see a half-updated state: every change publishes a new immutable :class:`SessionState` (numpy
 arrays with ``writeable=False``) and swaps one reference.  In background mode (for the widget) label
-propagation runs on one worker thread; clicks that arrive while it runs are coalesced into the next run.
+propagation runs on one worker thread (:mod:`nblabel.background`); clicks that arrive while it runs are
+coalesced into the next run.  Tables are read from a snapshot by :mod:`nblabel.results`, and what comes from
+the graph alone (layout, clusters, outliers) is kept by :mod:`nblabel.structure`.
 """
 
 from __future__ import annotations
