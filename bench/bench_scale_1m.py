@@ -60,15 +60,11 @@ def _child(kind: str, n: int, cache: Path, clicks: int, sample: int) -> list[dic
     journal = cache / f"{kind}-{n}.nblabel.db"
     reopen = journal.exists()
     session, wall, cpu = _timed(
-        lambda: nblabel.Session(
-            X, given=[classes[g] if g >= 0 else None for g in given], classes=classes, journal=journal
-        )
+        lambda: nblabel.Session(X, given=[classes[g] if g >= 0 else None for g in given], classes=classes, journal=journal)
     )
     g = session.graph
     step(
-        "session reopened (journal + cached graph)"
-        if reopen
-        else "session ready (graph + first propagation)",
+        "session reopened (journal + cached graph)" if reopen else "session ready (graph + first propagation)",
         wall,
         cpu,
         ef=g._ef(),
@@ -78,11 +74,9 @@ def _child(kind: str, n: int, cache: Path, clicks: int, sample: int) -> list[dic
     step("first map (landmarks)", wall, cpu, map_recall_2d=neighbor_recall_2d(g, xy))
     ids = session.ids
     lat = []
-    for _ in range(clicks):
+    for i in range(clicks):
         item = int(rng.integers(n))
-        _, wall, cpu = _timed(
-            lambda item=item: (session.label(ids[item], classes[int(y[item])]), session.state)
-        )
+        _, wall, cpu = _timed(lambda: (session.label(ids[item], classes[int(y[item])]), session.state))
         lat.append((wall, cpu))
     step(
         f"click -> predictions ready (median of {clicks})",
@@ -101,12 +95,7 @@ def _child(kind: str, n: int, cache: Path, clicks: int, sample: int) -> list[dic
     # Last, so that the brute-force check's own memory is not counted in the session's peak above.
     pick = np.sort(rng.choice(n, min(sample, n), replace=False))
     exact, wall, cpu = _timed(lambda: exact_neighbors(X, pick, g.k))
-    step(
-        f"graph recall@{g.k} on {len(pick)} items vs exact",
-        wall,
-        cpu,
-        recall=recall(g.neighbors_[pick], exact),
-    )
+    step(f"graph recall@{g.k} on {len(pick)} items vs exact", wall, cpu, recall=recall(g.neighbors_[pick], exact))
     return rows
 
 
