@@ -226,6 +226,30 @@ def check_proba(P: object, *, name: str = "P") -> np.ndarray:
     return arr
 
 
+def check_count(value: object, name: str, example: int = 20) -> int:
+    """Check that a count (a batch size, a number of rows or steps) is a positive integer.
+
+    Parameters
+    ----------
+    value : int
+        The value to check; ``bool`` is refused.
+    name : str
+        Parameter name used in error messages.
+    example : int
+        The value the error message suggests.
+
+    Returns
+    -------
+    int
+
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(
+            f"{name}: expected a positive integer; got {value!r}. Fix: pass e.g. {name}={example}."
+        )
+    return int(value)
+
+
 def check_positive(value: object, name: str) -> float:
     """Check that a scalar parameter is a finite positive number.
 

@@ -28,6 +28,7 @@ from torch import nn
 from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
+from nblabel._validation import check_count
 from nblabel.cache import atomic_write
 from nblabel.data import ImageSource, as_source
 from nblabel.embed import BYOL_CHECKPOINT_FORMAT, create_backbone, resolve_device
@@ -496,8 +497,7 @@ def train_byol(
     """
     source = as_source(source)
     for name, value in (("steps", steps), ("batch_size", batch_size), ("save_every", save_every)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer; got {value!r}. Fix: e.g. {name}=100.")
+        check_count(value, name, example=100)
     if batch_size < 2 or len(source) < 2:
         raise ValueError(
             f"batch_size: expected >= 2 images per step (BatchNorm needs a batch); got {batch_size} "

@@ -60,6 +60,38 @@ class LabelHistory:
             self.seq = events[-1].seq
         return changed
 
+    def check_items(self, ids: str | Sequence[str]) -> list[str]:
+        """Check item ids of a change; return them once each, in the caller's order."""
+        items = [ids] if isinstance(ids, str) else list(ids)
+        if not items:
+            raise ValueError(
+                "expected at least one item id; got none. Fix: pass an id or a non-empty list of ids."
+            )
+        bad = [i for i in items if not isinstance(i, str) or i not in self.index]
+        if bad:
+            raise ValueError(
+                f"expected item ids of this session (strings from session.ids); got unknown {bad[:5]}. "
+                "Fix: map row numbers to ids with session.ids[i]."
+            )
+        return list(dict.fromkeys(items))  # one event per item even if the caller repeated one
+
+    def check_class(self, cls: str | int) -> str:
+        """Check a class given by name or index; return its name."""
+        classes = self.classes
+        if isinstance(cls, str):
+            if cls not in classes:
+                raise ValueError(
+                    f"expected a class name from {classes}; got {cls!r}. "
+                    f"Fix: session.add_class({cls!r}) first."
+                )
+            return cls
+        if isinstance(cls, (int, np.integer)) and not isinstance(cls, bool) and 0 <= cls < len(classes):
+            return classes[int(cls)]
+        raise ValueError(
+            f"expected a class name or an index in 0..{len(classes) - 1}; got {cls!r}. "
+            "Fix: pass one of session.classes or add the class with session.add_class(name)."
+        )
+
     def _apply_action(self, action: Sequence[Event]) -> set[int]:
         who = owner(action[0].user, action[0].origin)
         kind = action[0].kind

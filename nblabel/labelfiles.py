@@ -13,19 +13,27 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Container, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
-from nblabel._validation import is_missing_label
+from nblabel._validation import check_class_name, is_missing_label
 from nblabel.cache import atomic_write
+
+if TYPE_CHECKING:
+    from nblabel.history import LabelHistory
 
 __all__ = [
     "EXPORT_COLUMNS",
     "check_export_path",
     "csv_safe",
     "csv_unsafe",
+    "import_events",
+    "read_import",
     "read_labels_file",
     "write_labels_file",
 ]
@@ -164,3 +172,84 @@ def read_labels_file(path: Path) -> pd.DataFrame:
             "Fix: write ids as they appear in session.ids."
         )
     return pd.DataFrame({"id": ids, "verified": list(frame["verified"])})
+
+
+def read_import(path: Path, known: Container[str]) -> pd.DataFrame:
+    """Read the labels to import: :func:`read_labels_file`, the last row of a repeated id, known ids only.
+
+    Parameters
+    ----------
+    path : Path
+        The file :meth:`Session.import_labels <nblabel.session.Session.import_labels>` was given.
+    known : container of str
+        The session's item ids.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``id`` and ``verified`` (checked class names), one row per id.
+
+    """
+    frame = read_labels_file(path)
+    superseded = frame["id"].duplicated(keep="last")
+    if superseded.any():
+        repeated = sorted(set(frame["id"][superseded]))
+        warnings.warn(
+            f"import_labels: {int(superseded.sum())} row(s) of {path.name} repeat an id of a later "
+            f"row; the last row for each id wins ({len(repeated)} id(s), e.g. {repeated[:5]}).",
+            UserWarning,
+            stacklevel=3,  # the caller of Session.import_labels
+        )
+        frame = frame[~superseded]
+    unknown = [i for i in frame["id"] if i not in known]
+    if unknown:
+        raise ValueError(
+            f"import_labels: expected ids of this session; got {len(unknown)} unknown, "
+            f"e.g. {unknown[:5]}. Fix: import into the session the file was exported from."
+        )
+    for name in sorted(set(frame["verified"])):
+        check_class_name(name, name_of=f"import_labels ({path.name}, column 'verified')")
+    return frame
+
+
+def import_events(
+    frame: pd.DataFrame, history: LabelHistory, add_classes: bool, file_name: str
+) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """Plan an import against the current labels (caller holds the session lock).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        From :func:`read_import`.
+    history : LabelHistory
+        The session's labels, up to date with the journal.
+    add_classes : bool
+        Whether class names the session does not have yet may be added.
+    file_name : str
+        For the error message.
+
+    Returns
+    -------
+    new : list of str
+        Class names to add first (sorted).
+    labels : list of (str, str, str)
+        ``("label", id, class name)`` events for the items whose verified label differs from the file's.
+
+    """
+    h = history
+    new = [name for name in sorted(set(frame["verified"])) if name not in h.class_index]
+    if new and not add_classes:
+        raise ValueError(
+            f"import_labels: expected class names of this session {h.classes[:10]}; got "
+            f"{len(new)} new name(s) in {file_name}, e.g. {new[:5]}. Fix: correct the file, or pass "
+            "add_classes=True to add them."
+        )
+    current = h.verified[[h.index[item] for item in frame["id"]]]
+    wanted = np.array([h.class_index.get(name, -2) for name in frame["verified"]], dtype=np.int64)
+    differ = current != wanted
+    labels = [
+        ("label", item, name)
+        for item, name, d in zip(frame["id"], frame["verified"], differ, strict=True)
+        if d
+    ]
+    return new, labels

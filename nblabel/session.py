@@ -7,7 +7,9 @@ the same labels and the same undo history, and two sessions on one journal conve
 
 Readers never see a half-updated state: every change publishes a new immutable :class:`SessionState` (numpy
 arrays with ``writeable=False``) and swaps one reference.  In background mode (for the widget) label
-propagation runs on one worker thread; clicks that arrive while it runs are coalesced into the next run.
+propagation runs on one worker thread (:mod:`nblabel.background`); clicks that arrive while it runs are
+coalesced into the next run.  Tables are read from a snapshot by :mod:`nblabel.results`, and what comes from
+the graph alone (layout, clusters, outliers) is kept by :mod:`nblabel.structure`.
 """
 
 from __future__ import annotations
@@ -28,23 +30,24 @@ import pandas as pd
 
 from nblabel._validation import (
     check_class_name,
+    check_count,
     check_embeddings,
     check_ids,
     encode_labels,
 )
-from nblabel.cache import (
-    cached_clustering,
-    cached_graph,
-    cached_layout,
-    load_saved_embeddings,
-    save_embeddings,
-    siblings,
-)
+from nblabel.background import Background
+from nblabel.cache import cached_graph, load_saved_embeddings, save_embeddings, siblings
 from nblabel.clusters import DEFAULT_RESOLUTION
 from nblabel.graph import KnnGraph
 from nblabel.history import LabelHistory, owner
-from nblabel.labelfiles import EXPORT_COLUMNS, check_export_path, read_labels_file, write_labels_file
-from nblabel.quality import flag_matrix
+from nblabel.labelfiles import (
+    EXPORT_COLUMNS,
+    check_export_path,
+    import_events,
+    read_import,
+    write_labels_file,
+)
+from nblabel.results import cluster_table, current_labels, item_frame, noise_table, summary_of
 from nblabel.resume import (
     GRAPH_PARAMS,
     check_params,
@@ -57,10 +60,10 @@ from nblabel.resume import (
 )
 from nblabel.scoring import LPInputs, LPResult, Scorer, frozen
 from nblabel.store import JournalGoneError, LabelStore
+from nblabel.structure import GraphStructure, check_cluster
 from nblabel.subscribers import Subscribers
 
 if TYPE_CHECKING:
-    from nblabel.clusters import Clustering
     from nblabel.data import ImageSource
     from nblabel.embed import Encoder
     from nblabel.quality import NoiseEstimate
@@ -373,26 +376,22 @@ class Session:
         self._history = LabelHistory(ids, store.meta["classes"])
         # Lock order, one rule: _lock before _lp_lock, never _lock while holding _lp_lock.  A change holds
         # _lock and, in the foreground, runs LP under _lp_lock inside it (_flush); the background worker
-        # copies LP's inputs under _lock, releases it, then runs LP under _lp_lock alone (_work), so clicks
-        # never wait for a background run.  _run_lp therefore takes no lock: it gets a copy (_lp_inputs).
-        # The subscribers' lock is taken with neither held (_deliver runs after _changing releases _lock).
+        # (nblabel.background, its condition on _lock) copies LP's inputs under _lock, releases it, then runs
+        # LP under _lp_lock alone (_run_background), so clicks never wait for a background run.  _run_lp
+        # therefore takes no lock: it gets a copy (_lp_inputs).  The subscribers' lock is taken with neither
+        # held (_deliver runs after _changing releases _lock).
         self._lock = threading.RLock()  # guards the history and the journal cursor
         self._lp_lock = threading.Lock()  # guards the propagator (one LP run at a time)
-        self._cond = threading.Condition(self._lock)
         self._subscribers = Subscribers()  # its own lock: taken with neither _lock nor _lp_lock held
+        self._background = Background(
+            self._lock, self._lp_inputs, self._run_background, self._subscribers.report
+        )
         self._version = 0
         self._unpropagated: set[int] = set()  # indices changed by pulled events, not yet handed to LP
         self._moved = False  # pulled events not yet published
-        self._dirty: set[int] = set()  # background mode: indices waiting for the worker
-        self._lp_stale = False  # background mode: the worker has something to do
-        self._busy = False
-        self._worker: threading.Thread | None = None
-        self._stopping = False
-        self._layout: np.ndarray | None = None
-        self._clusterings: dict[float, Clustering] = {}  # by resolution; see clusters()
-        self._graph_scores: tuple[np.ndarray, np.ndarray] | None = None  # outlier, duplicate group
         self._history.apply(store.read())
         self.graph = self._load_or_build_graph()
+        self._structure = GraphStructure(self.graph, store.path, store.meta["fingerprint"], self._params)
         self._scorer = Scorer(self.graph, self._given, self._params["t"])
         save_embeddings(store.path, self._X)
         self._lp = self._run_lp(self._lp_inputs(set()))
@@ -466,15 +465,15 @@ class Session:
             Class name or index; add new classes with :meth:`add_class` first.
 
         """
-        items = self._check_items(ids)
+        items = self._history.check_items(ids)
         with self._changing():
             self._pull()
-            name = self._check_class(cls)
+            name = self._history.check_class(cls)
             self._commit([("label", item, name) for item in items])
 
     def unlabel(self, ids: str | Sequence[str]) -> None:
         """Remove the verified label of items (their given label, if any, stays)."""
-        items = self._check_items(ids)
+        items = self._history.check_items(ids)
         with self._changing():
             self._commit([("unlabel", item, None) for item in items])
 
@@ -495,7 +494,7 @@ class Session:
             Items labeled; items without a prediction keep their labels.
 
         """
-        items = self._check_items(ids)
+        items = self._history.check_items(ids)
         with self._changing():
             self._pull()
             s = self._state if state is None else state
@@ -513,7 +512,7 @@ class Session:
 
     def accept(self, ids: str | Sequence[str]) -> None:
         """Confirm the given label of items: it becomes their verified label."""
-        items = self._check_items(ids)
+        items = self._history.check_items(ids)
         idx = [self._history.index[item] for item in items]
         none = [item for item, i in zip(items, idx, strict=True) if self._given[i] < 0]
         if none:
@@ -642,7 +641,7 @@ class Session:
             Same columns as :attr:`predictions`.
 
         """
-        n = _check_count(n, "n")
+        n = check_count(n, "n")
         s = self._state
         return self._frame(s, self.suspect_order(s)[:n])
 
@@ -664,8 +663,7 @@ class Session:
         from nblabel.quality import suspect_order
 
         s = self._state if state is None else state
-        current = np.where(s.verified >= 0, s.verified, s.given)
-        conflict = label_conflicts(self._scores()[1], current)
+        conflict = label_conflicts(self._structure.scores()[1], current_labels(s))
         return suspect_order(s.suspicion, np.flatnonzero(s.verified < 0), first=conflict)
 
     def next_batch(self, n: int = 20, strategy: str = "margin", seed: int | None = None) -> list[str]:
@@ -687,7 +685,7 @@ class Session:
         """
         from nblabel.active import next_batch
 
-        n = _check_count(n, "n")
+        n = check_count(n, "n")
         s = self._state
         idx = next_batch(
             s.proba, s.verified >= 0, n, strategy=strategy, graph=self.graph, suspicion=s.suspicion, seed=seed
@@ -709,8 +707,8 @@ class Session:
         list of str
 
         """
-        (item,) = self._check_items(id)
-        n = _check_count(n, "n")
+        (item,) = self._history.check_items(id)
+        n = check_count(n, "n")
         i = self._history.index[item]
         n = min(n, self.n_items - 1)
         if n <= self.graph.neighbors_.shape[1]:
@@ -737,23 +735,7 @@ class Session:
         (n, 2) float32, read-only
 
         """
-        if self._layout is not None and not umap_kwargs and seed == 0:
-            return self._layout
-        layout = cached_layout(
-            self._store.path,
-            self._store.meta["fingerprint"],
-            self._params,
-            self.graph,
-            seed,
-            umap_kwargs,
-            compute=compute,
-        )
-        if layout is None:
-            return None
-        layout = frozen(layout)
-        if not umap_kwargs and seed == 0:
-            self._layout = layout
-        return layout
+        return self._structure.layout(seed, compute, umap_kwargs)
 
     def summary(self) -> dict[str, Any]:
         """Summarise the labels and the estimated label noise.
@@ -768,31 +750,7 @@ class Session:
             ``errors_unreviewed`` (estimated wrong given labels nobody checked yet), ``journal``.
 
         """
-        s = self._state
-        counts = {
-            name: {
-                "given": int((s.given == j).sum()),
-                "verified": int((s.verified == j).sum()),
-                "predicted": int((s.predicted == j).sum()),
-            }
-            for j, name in enumerate(s.classes)
-        }
-        has_given = s.given >= 0
-        est = s.noise if has_given.any() and s.proba.shape[1] > 0 else None
-        nan = float("nan")
-        return {
-            "n_items": s.n_items,
-            "classes": counts,
-            "labeled": int((has_given | (s.verified >= 0)).sum()),
-            "given": int(has_given.sum()),
-            "verified": int((s.verified >= 0).sum()),
-            "flagged": int(s.flagged.sum()),
-            "noise_rate": est.rate if est else nan,
-            "noise_interval": (est.low, est.high) if est else (nan, nan),
-            "reviewed": int((has_given & (s.verified >= 0)).sum()),
-            "errors_unreviewed": est.errors if est else nan,
-            "journal": str(self.journal),
-        }
+        return summary_of(self._state, str(self.journal))
 
     # ------------------------------------------------------------------ structure of the graph
     def clusters(
@@ -822,36 +780,10 @@ class Session:
             labels); ``core`` (unverified items of the cluster's core, see :meth:`cluster_core`).
 
         """
-        from nblabel.clusters import DEFAULT_CORE_SHARE, exemplars
-
-        n_exemplars = _check_count(n_exemplars, "n_exemplars")
+        n_exemplars = check_count(n_exemplars, "n_exemplars")
         if sort not in ("size", "impurity"):
             raise ValueError(f'sort: expected "size" or "impurity"; got {sort!r}. Fix: pass sort="size".')
-        c, s = self._clustering(resolution), self._state
-        labels, k = c.labels.astype(np.int64), c.n_clusters
-        current = np.where(s.verified >= 0, s.verified, np.where(s.given >= 0, s.given, s.predicted))
-        n_classes = max(len(s.classes), 1)
-        has = current >= 0
-        mix = np.bincount(labels[has] * n_classes + current[has], minlength=k * n_classes).reshape(
-            k, n_classes
-        )
-        with np.errstate(invalid="ignore", divide="ignore"):
-            purity = mix.max(axis=1) / mix.sum(axis=1)
-        core = np.bincount(labels[(c.share >= DEFAULT_CORE_SHARE) & (s.verified < 0)], minlength=k)
-        frame = pd.DataFrame(
-            {
-                "size": np.bincount(labels, minlength=k),
-                "exemplars": [
-                    [self._ids[i] for i in e] for e in exemplars(labels, c.centrality, n_exemplars)
-                ],
-                "label": [s.classes[int(m.argmax())] if m.sum() else None for m in mix],
-                "purity": purity,
-                "labeled": np.bincount(labels[(s.given >= 0) | (s.verified >= 0)], minlength=k),
-                "mix": [{s.classes[j]: int(v) for j, v in enumerate(m) if v} for m in mix],
-                "core": core,
-            },
-            index=pd.RangeIndex(k, name="cluster"),
-        )
+        frame = cluster_table(self._structure.clustering(resolution), self._state, self._ids, n_exemplars)
         if sort == "impurity":
             frame = frame.sort_values("purity", kind="stable", na_position="last")
         return frame
@@ -865,7 +797,7 @@ class Session:
             Cluster numbers 0 .. n_clusters - 1, from the largest cluster down.
 
         """
-        return self._clustering(resolution).labels
+        return self._structure.clustering(resolution).labels
 
     def cluster_items(self, cluster: int, resolution: float = DEFAULT_RESOLUTION) -> list[str]:
         """Ids of one cluster's items, most central (exemplars) first.
@@ -882,8 +814,8 @@ class Session:
         list of str
 
         """
-        c = self._clustering(resolution)
-        return [self._ids[i] for i in c.members(self._check_cluster(c, cluster))]
+        c = self._structure.clustering(resolution)
+        return [self._ids[i] for i in c.members(check_cluster(c, cluster))]
 
     def cluster_core(
         self, cluster: int, resolution: float = DEFAULT_RESOLUTION, min_share: float | None = None
@@ -912,8 +844,8 @@ class Session:
         """
         from nblabel.clusters import DEFAULT_CORE_SHARE
 
-        c = self._clustering(resolution)
-        j = self._check_cluster(c, cluster)
+        c = self._structure.clustering(resolution)
+        j = check_cluster(c, cluster)
         share = DEFAULT_CORE_SHARE if min_share is None else min_share
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
             raise ValueError(f"min_share: expected a number in [0, 1]; got {min_share!r}. Fix: pass 0.8.")
@@ -968,8 +900,8 @@ class Session:
             Same columns as :attr:`predictions`.
 
         """
-        n = _check_count(n, "n")
-        score = self._scores()[0]
+        n = check_count(n, "n")
+        score = self._structure.scores()[0]
         return self._frame(self._state, np.argsort(-score, kind="stable")[:n])
 
     def duplicates(self, threshold: float | None = None) -> pd.DataFrame:
@@ -997,52 +929,11 @@ class Session:
         s = self._state
         rows = np.flatnonzero(groups >= 0)
         rows = rows[np.argsort(groups[rows], kind="stable")]
-        conflict = label_conflicts(groups, np.where(s.verified >= 0, s.verified, s.given))
+        conflict = label_conflicts(groups, current_labels(s))
         frame = self._frame(s, rows)
         frame["group"] = groups[rows]
         frame["conflict"] = conflict[rows]
         return frame
-
-    def _scores(self) -> tuple[np.ndarray, np.ndarray]:
-        """Outlier score and duplicate group (default threshold) of each item; computed once (fixed graph)."""
-        if self._graph_scores is None:
-            from nblabel.clusters import duplicate_groups, outlier_scores
-
-            self._graph_scores = (
-                frozen(outlier_scores(self.graph)),
-                frozen(duplicate_groups(self.graph)),
-            )
-        return self._graph_scores
-
-    def _clustering(self, resolution: float) -> Clustering:
-        """Clusters at one resolution: from memory, else from the side file, else computed and saved."""
-        number = (int, float, np.integer, np.floating)
-        ok = not isinstance(resolution, bool) and isinstance(resolution, number)
-        if not ok or not 0.0 < float(resolution) <= 100.0:
-            raise ValueError(
-                f"resolution: expected a number in (0, 100]; got {resolution!r}. Fix: pass resolution=1.0 "
-                "(smaller for fewer, larger clusters)."
-            )
-        res = float(resolution)
-        if res in self._clusterings:
-            return self._clusterings[res]
-        found = cached_clustering(
-            self._store.path, self._store.meta["fingerprint"], self._params, self.graph, res
-        )
-        for a in (found.labels, found.centrality, found.share):
-            frozen(a)
-        self._clusterings[res] = found
-        return found
-
-    @staticmethod
-    def _check_cluster(c: Clustering, cluster: Any) -> int:
-        integer = isinstance(cluster, (int, np.integer)) and not isinstance(cluster, bool)
-        if not integer or not 0 <= cluster < c.n_clusters:
-            raise ValueError(
-                f"cluster: expected a cluster number in 0..{c.n_clusters - 1}; got {cluster!r}. "
-                "Fix: pick one from session.clusters(resolution) at the same resolution."
-            )
-        return int(cluster)
 
     def noise_matrix(self) -> pd.DataFrame:
         """Count flagged labels by given class (rows) and the class they likely should be (columns).
@@ -1055,13 +946,7 @@ class Session:
             of a cell.
 
         """
-        s = self._state
-        c = len(s.classes)
-        counts = np.zeros((c, c), np.int64)
-        if s.alternative is not None:
-            counts = flag_matrix(s.flagged, s.given, s.alternative, c)
-        index = pd.Index(list(s.classes), name="given")
-        return pd.DataFrame(counts, index=index, columns=pd.Index(list(s.classes), name="likely"))
+        return noise_table(self._state)
 
     def flagged_ids(self, given: str | int | None = None, likely: str | int | None = None) -> list[str]:
         """Ids of the flagged items, most suspicious first, optionally of one cell of :meth:`noise_matrix`.
@@ -1079,9 +964,9 @@ class Session:
         s = self._state
         mask = s.flagged.copy()
         if given is not None:
-            mask &= s.given == self.classes.index(self._check_class(given))
+            mask &= s.given == self.classes.index(self._history.check_class(given))
         if likely is not None and s.alternative is not None:
-            mask &= s.alternative == self.classes.index(self._check_class(likely))
+            mask &= s.alternative == self.classes.index(self._history.check_class(likely))
         from nblabel.quality import suspect_order
 
         return [self._ids[i] for i in suspect_order(s.suspicion, np.flatnonzero(mask))]
@@ -1147,44 +1032,10 @@ class Session:
 
         """
         path = Path(path).expanduser()
-        frame = read_labels_file(path)
-        superseded = frame["id"].duplicated(keep="last")
-        if superseded.any():
-            repeated = sorted(set(frame["id"][superseded]))
-            warnings.warn(
-                f"import_labels: {int(superseded.sum())} row(s) of {path.name} repeat an id of a later "
-                f"row; the last row for each id wins ({len(repeated)} id(s), e.g. {repeated[:5]}).",
-                UserWarning,
-                stacklevel=2,
-            )
-            frame = frame[~superseded]
-        unknown = [i for i in frame["id"] if i not in self._history.index]
-        if unknown:
-            raise ValueError(
-                f"import_labels: expected ids of this session; got {len(unknown)} unknown, "
-                f"e.g. {unknown[:5]}. Fix: import into the session the file was exported from."
-            )
-        names = sorted(set(frame["verified"]))
-        for name in names:
-            check_class_name(name, name_of=f"import_labels ({path.name}, column 'verified')")
+        frame = read_import(path, self._history.index)
         with self._changing():
             self._pull()
-            h = self._history
-            new = [name for name in names if name not in h.class_index]
-            if new and not add_classes:
-                raise ValueError(
-                    f"import_labels: expected class names of this session {h.classes[:10]}; got "
-                    f"{len(new)} new name(s) in {path.name}, e.g. {new[:5]}. Fix: correct the file, or pass "
-                    "add_classes=True to add them."
-                )
-            current = h.verified[[h.index[item] for item in frame["id"]]]
-            wanted = np.array([h.class_index.get(name, -2) for name in frame["verified"]], dtype=np.int64)
-            differ = current != wanted
-            labels = [
-                ("label", item, name)
-                for item, name, d in zip(frame["id"], frame["verified"], differ, strict=True)
-                if d
-            ]
+            new, labels = import_events(frame, self._history, add_classes, path.name)
             if not labels:
                 self._flush()
                 return 0
@@ -1195,7 +1046,7 @@ class Session:
     @property
     def background(self) -> bool:
         """Whether propagation runs on the worker thread (see :meth:`start_background`)."""
-        return self._worker is not None
+        return self._background.running
 
     def start_background(self) -> None:
         """Run label propagation on a worker thread from now on.
@@ -1205,24 +1056,11 @@ class Session:
         runs are propagated together in its next run.  Use :meth:`subscribe` to hear about new states and
         :meth:`wait` to block until propagation has caught up.
         """
-        with self._lock:
-            if self._worker is not None:
-                return
-            self._stopping = False
-            self._worker = threading.Thread(target=self._work, name="nblabel-lp", daemon=True)
-            self._worker.start()
+        self._background.start()
 
     def stop_background(self) -> None:
         """Finish pending propagation, stop the worker, and propagate on the caller's thread again."""
-        with self._lock:
-            worker = self._worker
-            if worker is None:
-                return
-            self._stopping = True
-            self._cond.notify_all()
-        worker.join()
-        with self._lock:
-            self._worker = None
+        self._background.stop()
 
     def wait(self, timeout: float | None = None) -> SessionState:
         """Block until background propagation has caught up, then return the state.
@@ -1237,10 +1075,9 @@ class Session:
             If ``timeout`` seconds passed first.
 
         """
-        with self._cond:
-            if not self._cond.wait_for(lambda: not self._lp_stale and not self._busy, timeout=timeout):
-                raise TimeoutError(f"wait: background propagation still running after {timeout} s.")
-            error, self._subscribers.error = self._subscribers.error, None
+        if not self._background.wait(timeout):
+            raise TimeoutError(f"wait: background propagation still running after {timeout} s.")
+        error, self._subscribers.error = self._subscribers.error, None
         if error is not None:
             raise RuntimeError(
                 f"background work failed (label propagation or a subscriber callback): {error!r}"
@@ -1300,36 +1137,6 @@ class Session:
         finally:
             self._deliver()
 
-    def _check_items(self, ids: str | Sequence[str]) -> list[str]:
-        items = [ids] if isinstance(ids, str) else list(ids)
-        if not items:
-            raise ValueError(
-                "expected at least one item id; got none. Fix: pass an id or a non-empty list of ids."
-            )
-        bad = [i for i in items if not isinstance(i, str) or i not in self._history.index]
-        if bad:
-            raise ValueError(
-                f"expected item ids of this session (strings from session.ids); got unknown {bad[:5]}. "
-                "Fix: map row numbers to ids with session.ids[i]."
-            )
-        return list(dict.fromkeys(items))  # one event per item even if the caller repeated one
-
-    def _check_class(self, cls: str | int) -> str:
-        classes = self._history.classes
-        if isinstance(cls, str):
-            if cls not in classes:
-                raise ValueError(
-                    f"expected a class name from {classes}; got {cls!r}. "
-                    f"Fix: session.add_class({cls!r}) first."
-                )
-            return cls
-        if isinstance(cls, (int, np.integer)) and not isinstance(cls, bool) and 0 <= cls < len(classes):
-            return classes[int(cls)]
-        raise ValueError(
-            f"expected a class name or an index in 0..{len(classes) - 1}; got {cls!r}. "
-            "Fix: pass one of session.classes or add the class with session.add_class(name)."
-        )
-
     def _commit(self, events: list[tuple[str, str | None, str | None]]) -> None:
         """Append to the journal (durable on return), then apply everything new in it, ours and others'.
 
@@ -1354,10 +1161,7 @@ class Session:
             return
         changed, self._unpropagated, self._moved = self._unpropagated, set(), False
         self._publish(None)  # the new labels are visible at once; predictions follow
-        if self._worker is not None:
-            self._dirty |= changed
-            self._lp_stale = True
-            self._cond.notify_all()
+        if self._background.submit(changed):
             return
         try:
             with self._lp_lock:
@@ -1389,26 +1193,12 @@ class Session:
         """
         return self._scorer.run(inputs)
 
-    def _work(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._lp_stale or self._stopping)
-                if not self._lp_stale:  # stopping with nothing left to do
-                    return
-                changed, self._dirty, self._lp_stale = self._dirty, set(), False
-                inputs = self._lp_inputs(changed)  # under _lock: _run_lp must not take it (lock order)
-                self._busy = True
-            try:
-                with self._lp_lock:
-                    lp = self._run_lp(inputs)
-                self._publish(lp)
-                self._deliver()
-            except Exception as exc:  # surfaced through .error, wait() and on_error, never swallowed
-                self._subscribers.report(exc)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+    def _run_background(self, inputs: LPInputs) -> None:
+        """One run of the background worker (no lock held on entry; see the lock order in :meth:`_setup`)."""
+        with self._lp_lock:
+            lp = self._run_lp(inputs)
+        self._publish(lp)
+        self._deliver()
 
     # ------------------------------------------------------------------ internals: states
     def _make_state(self) -> SessionState:
@@ -1443,44 +1233,4 @@ class Session:
         self._subscribers.deliver(lambda: self._state)
 
     def _frame(self, s: SessionState, rows: np.ndarray) -> pd.DataFrame:
-        categories = list(s.classes)
-
-        def names(codes: np.ndarray) -> pd.Categorical:
-            return pd.Categorical.from_codes(codes[rows].astype(np.int64), categories=categories)
-
-        frame = pd.DataFrame(
-            {
-                "given": names(s.given),
-                "verified": names(s.verified),
-                "predicted": names(s.predicted),
-                "confidence": s.confidence[rows],
-                "suspicion": s.suspicion[rows],
-                "flagged": s.flagged[rows],
-                "corrected": names(_corrected(s)),
-                "outlier": self._scores()[0][rows],
-                "duplicate_group": self._scores()[1][rows],
-            },
-            index=pd.Index([self._ids[i] for i in rows], name="id"),
-        )
-        return frame
-
-
-def _corrected(s: SessionState) -> np.ndarray:
-    """Return the labels to use downstream: verified, else given with flagged ones replaced, else -1.
-
-    Only near-certain flags (suspicion above ``quality.CERTAIN``) are replaced, as in
-    :func:`nblabel.quality.corrected_labels`; the reviewed items carry their verified label.
-    """
-    from nblabel.quality import CERTAIN
-
-    out = np.where(s.verified >= 0, s.verified, s.given).astype(np.int32)
-    if s.alternative is not None:
-        fix = s.flagged & (s.alternative >= 0) & (s.suspicion > CERTAIN)
-        out[fix] = s.alternative[fix]
-    return out
-
-
-def _check_count(n: Any, name: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{name}: expected a positive integer; got {n!r}. Fix: pass e.g. {name}=20.")
-    return int(n)
+        return item_frame(s, rows, self._ids, self._structure.scores())

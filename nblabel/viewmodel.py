@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nblabel.clusters import DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_RESOLUTION
-from nblabel.quality import flag_matrix
+from nblabel.results import current_labels, flag_counts, label_counts
 
 if TYPE_CHECKING:
     from nblabel.session import Session, SessionState
@@ -194,22 +194,16 @@ def row_patch(
 
 
 def counts(state: SessionState, n_classes: int) -> dict[str, Any]:
-    """Totals and per-class counts shown in the always-visible status bar."""
-    given = np.asarray(state.given)
-    verified = np.asarray(state.verified)
-    predicted = np.asarray(state.predicted)
-
-    def per_class(labels: np.ndarray) -> list[int]:
-        return np.bincount(labels[labels >= 0], minlength=n_classes)[:n_classes].tolist()
-
+    """Totals and per-class counts shown in the always-visible status bar (see :func:`label_counts`)."""
+    n = label_counts(state, n_classes)
     return {
-        "n": int(len(given)),
-        "labeled": int(((given >= 0) | (verified >= 0)).sum()),
-        "verified": int((verified >= 0).sum()),
-        "flagged": int(np.asarray(state.flagged).sum()),
-        "given": per_class(given),
-        "verified_per_class": per_class(verified),
-        "predicted": per_class(predicted),
+        "n": n["n"],
+        "labeled": n["labeled"],
+        "verified": n["verified"],
+        "flagged": n["flagged"],
+        "given": n["given_per_class"],
+        "verified_per_class": n["verified_per_class"],
+        "predicted": n["predicted_per_class"],
         **noise_counts(state, n_classes),
     }
 
@@ -220,11 +214,8 @@ def noise_counts(state: SessionState, n_classes: int) -> dict[str, Any]:
     ``noise_matrix[g][j]`` counts the flagged items given class ``g`` whose likely class is ``j``; the
     panel's cells open ``browse_filter="flagged:<g>:<j>"``.
     """
-    noise, alternative = getattr(state, "noise", None), getattr(state, "alternative", None)
-    if alternative is None:
-        matrix = np.zeros((n_classes, n_classes), np.int64)
-    else:  # a class being added may not be counted yet: flag_matrix leaves it out
-        matrix = flag_matrix(state.flagged, state.given, alternative, n_classes)
+    noise = getattr(state, "noise", None)
+    matrix = flag_counts(state, n_classes)
     if noise is None:
         return {"noise_matrix": matrix.tolist()}
     return {
@@ -269,7 +260,7 @@ def browse(state: SessionState, browse_filter: str, n_classes: int) -> np.ndarra
         g, j = cell
         mask = np.asarray(state.flagged, bool) & (given == g) & (np.asarray(state.alternative) == j)
     elif kind in ("class", "predicted") and arg.isdigit() and int(arg) < n_classes:
-        current = np.where(verified >= 0, verified, given) if kind == "class" else np.asarray(state.predicted)
+        current = current_labels(state) if kind == "class" else np.asarray(state.predicted)
         mask = current == int(arg)
     else:
         raise ValueError(

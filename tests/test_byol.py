@@ -139,3 +139,12 @@ def test_byol_on_digits_beats_random_init_in_knn_accuracy(tmp_path):
     before = knn_accuracy(pretrained=False, model_kwargs=arch)
     after = knn_accuracy(checkpoint=ckpt)
     assert after > before + 0.08, (before, after)
+
+
+@pytest.mark.parametrize("bad", [{"steps": 0}, {"batch_size": True}, {"save_every": 2.5}])
+def test_counts_are_checked_before_training(bad):
+    name, value = next(iter(bad.items()))
+    with pytest.raises(
+        ValueError, match=rf"{name}: expected a positive integer; got {value!r}\. Fix: pass e\.g\."
+    ):
+        train_byol(digits_source(size=16), "resnet10t", progress=False, **bad)

@@ -251,8 +251,9 @@ def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
 def test_import_last_row_wins_and_the_duplicates_are_reported(tmp_path):
     s = make(tmp_path)
     path = write_csv(tmp_path / "in.csv", [("0", "b"), ("0", "c"), ("0", "c"), ("0", "b"), ("5", "a")])
-    with pytest.warns(UserWarning, match=r"3 row\(s\).*last row for each id wins"):
+    with pytest.warns(UserWarning, match=r"3 row\(s\).*last row for each id wins") as record:
         assert s.import_labels(path) == 2
+    assert record[0].filename == __file__  # the warning names the caller's line
     assert s.state.verified[[0, 5]].tolist() == [1, 0]
     s.close()
 

@@ -524,6 +524,29 @@ def test_background_errors_are_surfaced_then_recovered(tmp_path, monkeypatch):
     s.close()
 
 
+def test_a_change_while_the_worker_stops_is_propagated_on_the_callers_thread(tmp_path):
+    before = set(threading.enumerate())
+    s = make(tmp_path, background=True)
+    (worker,) = [t for t in set(threading.enumerate()) - before if t.name == "nblabel-lp"]
+    join = worker.join
+
+    def join_then_label(timeout=None):
+        join(timeout)
+        s.label("150", "ant")  # the worker has made its last run; stop_background has not returned
+
+    worker.join = join_then_label
+    s.stop_background()
+    assert not s.background
+    state = s.wait(timeout=10)  # no row is left waiting for a worker that has gone
+    assert not state.pending and state.verified[150] == 0
+    reference = Propagator(s.graph, 3).fit(GIVEN, state.verified)
+    np.testing.assert_array_equal(state.predicted, reference.predict())
+    s.label("151", "bee")  # and propagation goes on in the foreground with every row
+    reference = Propagator(s.graph, 3).fit(GIVEN, s.state.verified)
+    np.testing.assert_allclose(s.state.proba, reference.proba_, atol=1e-6)
+    s.close()
+
+
 def test_subscriber_errors_do_not_stop_updates(tmp_path):
     s = make(tmp_path)
 

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from nblabel._validation import (
+    check_count,
     check_embeddings,
     check_ids,
     check_k,
@@ -91,3 +92,14 @@ def test_proba_and_positive():
     for bad in [0, -1, np.nan, "x"]:
         with pytest.raises(ValueError, match="T"):
             check_positive(bad, "T")
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.0, True, "5", None])
+def test_check_count_refuses_what_is_not_a_positive_integer(value):
+    with pytest.raises(ValueError, match=r"n: expected a positive integer; got .*e\.g\. n=7") as info:
+        check_count(value, "n", example=7)
+    _assert_helpful(info)
+
+
+def test_check_count_returns_a_python_int():
+    assert check_count(np.int64(3), "n") == 3 and type(check_count(np.int64(3), "n")) is int
