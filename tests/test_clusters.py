@@ -359,7 +359,7 @@ def labeler(tmp_path):
     given = np.r_[np.full(15, -1), 1]
     s = Session(X, given=given, classes=["a", "b", "c"], journal=tmp_path / "w.nblabel.db", k=3)
     w = Labeler(s, page_size=8, background=False)
-    assert w.wait_for_layout(120)
+    assert w.wait_for_layout(120), w.error
     w.send = w.wire = _Wire()
     yield w
     w.close()
