@@ -20,7 +20,7 @@ from nblabel.quality import CERTAIN, flag_matrix
 
 if TYPE_CHECKING:
     from nblabel.clusters import Clustering
-    from nblabel.session import SessionState
+    from nblabel.state import SessionState
 
 __all__ = [
     "cluster_table",

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from nblabel.session import SessionState
+    from nblabel.state import SessionState
 
 __all__ = ["Subscribers"]
 
