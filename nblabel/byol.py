@@ -29,9 +29,9 @@ from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
 from nblabel._validation import check_count
-from nblabel.cache import atomic_write
 from nblabel.data import ImageSource, as_source
 from nblabel.embed import BYOL_CHECKPOINT_FORMAT, create_backbone, resolve_device
+from nblabel.files import atomic_write
 
 __all__ = [
     "BYOL",

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from nblabel.cache import atomic_write, cache_folder, save_npy
 from nblabel.data import ImageSource, from_array
+from nblabel.files import atomic_write, cache_folder, save_npy
 
 __all__ = ["Digits", "digits", "digits_embeddings", "digits_source"]
 

@@ -36,8 +36,8 @@ from timm.data import create_transform, resolve_data_config
 from torch import nn
 from tqdm.auto import tqdm
 
-from nblabel.cache import cache_folder
 from nblabel.data import ImageSource, as_source
+from nblabel.files import cache_folder
 
 __all__ = [
     "BYOL_CHECKPOINT_FORMAT",

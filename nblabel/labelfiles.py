@@ -2,7 +2,7 @@
 
 Nothing from the data is trusted in a CSV: every text cell a spreadsheet would run as a formula is written
 with a ``'`` in front (:func:`csv_safe`) and read back without it (:func:`csv_unsafe`).  Files are written
-with :func:`nblabel.cache.atomic_write`, so a reader sees the old file or the new one, never half of one.
+with :func:`nblabel.files.atomic_write`, so a reader sees the old file or the new one, never half of one.
 :meth:`Session.export <nblabel.session.Session.export>` and
 :meth:`Session.import_labels <nblabel.session.Session.import_labels>` are the public entry points.
 """
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from nblabel._validation import check_class_name, is_missing_label
-from nblabel.cache import atomic_write
+from nblabel.files import atomic_write
 
 if TYPE_CHECKING:
     from nblabel.history import LabelHistory

@@ -35,8 +35,9 @@ from nblabel._validation import (
     encode_labels,
 )
 from nblabel.background import Background
-from nblabel.cache import cached_graph, load_saved_embeddings, save_embeddings, siblings
+from nblabel.cache import cached_graph, load_saved_embeddings, save_embeddings
 from nblabel.clusters import DEFAULT_RESOLUTION
+from nblabel.files import siblings
 from nblabel.graph import KnnGraph
 from nblabel.history import LabelHistory, owner
 from nblabel.labelfiles import (

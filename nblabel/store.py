@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from nblabel.cache import place_new
+from nblabel.files import place_new
 
 __all__ = [
     "EVENT_KINDS",
