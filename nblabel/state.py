@@ -1,7 +1,7 @@
 """The immutable snapshot a session publishes: :class:`SessionState`.
 
-It lives apart from :mod:`nblabel.session` so that the modules that read snapshots (:mod:`nblabel.results`,
-:mod:`nblabel.subscribers`, :mod:`nblabel.viewmodel`) need not import the session that uses them.
+It lives apart from :mod:`nblabel.session` so that the modules the session uses to read and deliver snapshots
+(:mod:`nblabel.results`, :mod:`nblabel.subscribers`) need not import the session back.
 ``from nblabel.session import SessionState`` and ``nblabel.SessionState`` name the same class.
 """
 
