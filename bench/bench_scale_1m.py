@@ -50,7 +50,7 @@ def _child(kind: str, n: int, cache: Path, clicks: int, sample: int) -> list[dic
         row = {"data": kind, "n": n, "step": name, "wall s": wall, "CPU s": cpu, "peak RSS MB": _peak_mb()}
         row.update(extra)
         rows.append(row)
-        print(json.dumps(row), flush=True)
+        print(json.dumps(row), file=sys.stderr, flush=True)  # progress; stdout carries the result
 
     (X, y), wall, cpu = _timed(lambda: blobs(n) if kind == "blobs" else augmented_digits(n))
     step("embeddings generated (stand-in for an encoder)", wall, cpu, d=X.shape[1])
@@ -119,7 +119,10 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--child", kind, "--n", str(args.n), "--clicks", str(args.clicks)]
         cmd += ["--sample", str(args.sample), "--cache", str(args.cache)]
         out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout
-        rows += json.loads(out.rsplit("RESULT ", 1)[1])
+        mine = json.loads(out.rsplit("RESULT ", 1)[1])
+        # Kept per kind: a 1M run takes long, and the other kind may still fail.
+        (args.cache / f"result-{kind}-{args.n}.json").write_text(json.dumps(mine, indent=1))
+        rows += mine
     print_table(rows)
 
 
