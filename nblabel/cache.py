@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nblabel._blocks import row_blocks
 from nblabel._validation import check_embeddings
 
 if TYPE_CHECKING:
@@ -126,9 +127,18 @@ def atomic_write(path: Path, write: Callable[[Path], object], *, replace: bool =
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:
-    """Write one array as ``.npy`` at exactly ``path`` (``np.save`` on a name would append ``.npy``)."""
+    """Write one array as ``.npy`` at exactly ``path`` (``np.save`` on a name would append ``.npy``).
+
+    A C-contiguous array is written a block of rows at a time (:func:`nblabel._blocks.row_blocks`), so a
+    memory-mapped one is copied without all of it becoming resident.
+    """
     with open(path, "wb") as fh:
-        np.save(fh, array, allow_pickle=False)
+        if array.ndim == 0 or not array.flags.c_contiguous or array.dtype.hasobject:
+            np.save(fh, array, allow_pickle=False)
+            return
+        np.lib.format.write_array_header_1_0(fh, np.lib.format.header_data_from_array_1_0(array))
+        for _, block in row_blocks(array):
+            fh.write(block.data)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -160,7 +170,8 @@ def load_saved_embeddings(journal: Path) -> np.ndarray:
             "Fix: pass embeddings= (the same array the session was created with)."
         )
     try:
-        return check_embeddings(np.load(path, allow_pickle=False))
+        # Memory-mapped: the session reads it a block at a time (graph build, fingerprint), never all at once.
+        return check_embeddings(np.load(path, mmap_mode="r", allow_pickle=False))
     except (ValueError, OSError, EOFError) as exc:
         raise ValueError(
             f"{path} is damaged ({type(exc).__name__}); expected the embeddings saved next to the journal. "
