@@ -45,7 +45,7 @@ def _reference(source):
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    """40 small images in two class folders, and one JPEG cut short (passes the header check, fails to decode)."""
+    """40 small images in two class folders, and a JPEG cut short (passes the header check, not decoding)."""
     root = tmp_path_factory.mktemp("images")
     rng = np.random.default_rng(0)
     for cls in ("cat", "dog"):
@@ -109,7 +109,8 @@ def test_same_ids_and_vectors_as_embed_images(folder, folder_run):
     with pytest.warns(ImageReadWarning, match="cat/cut.jpg"):
         X, ids = _reference(source)
     opened = open_embeddings(out)
-    assert [s["name"] for s in manifest["shards"]] == ["shard-000000000", "shard-000000016", "shard-000000032"]
+    names = [s["name"] for s in manifest["shards"]]
+    assert names == ["shard-000000000", "shard-000000016", "shard-000000032"]
     assert opened.ids == ids and len(ids) == 40
     np.testing.assert_allclose(opened.embeddings, X, atol=1e-5)
     assert opened.classes == source.classes == ["cat", "dog"]
