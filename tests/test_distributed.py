@@ -187,3 +187,32 @@ def test_missing_ray_says_how_to_install(monkeypatch):
         warnings.simplefilter("error")
         with pytest.raises(ImportError, match="nblabel"):
             embed_with_ray(np.zeros((2, 4, 4), np.uint8), "unused", **TINY)
+
+
+def test_cli_embed_ray_writes_the_vectors_the_single_process_cli_writes(local_ray, folder, tmp_path, capsys):
+    from nblabel import cli
+
+    common = ["embed", str(folder), "--model", "resnet10t", "--random-init", "--image-size", "16"]
+    with pytest.warns(ImageReadWarning):
+        assert cli.main([*common, "--device", "cpu", "--no-cache", "--out", str(tmp_path / "e.npy")]) == 0
+    with pytest.warns(ImageReadWarning):
+        assert cli.main([*common, "--ray", "--out", str(tmp_path / "shards")]) == 0
+    printed = capsys.readouterr()
+    assert "Wrote 40 x 512 embeddings in 1 shard(s)" in printed.out and "skipped cat/cut.jpg" in printed.err
+    opened = open_embeddings(tmp_path / "shards")
+    table = cli.ids_path_for(tmp_path / "e.npy").read_text().splitlines()[1:]
+    assert opened.ids == [line.split(",")[0] for line in table]
+    np.testing.assert_allclose(opened.embeddings, np.load(tmp_path / "e.npy"), atol=1e-5)
+    with pytest.raises(SystemExit):  # a finished folder is kept unless --overwrite
+        cli.main([*common, "--ray", "--out", str(tmp_path / "shards")])
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_cli_embed_ray_without_ray_says_how_to_install(folder, tmp_path, monkeypatch, capsys):
+    import sys
+
+    from nblabel import cli
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    status = cli.main(["embed", str(folder), "--ray", "--random-init", "--out", str(tmp_path / "s")])
+    assert status == 1 and 'pip install "nblabel[ray]"' in capsys.readouterr().err
