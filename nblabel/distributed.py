@@ -219,7 +219,7 @@ def embed_with_ray(
             else:
                 concurrency = max(1, int(resources.get("CPU", 1) // max(num_cpus_per_worker, 1e-9)))
         blocks = _blocks(source, rows_per_shard)
-        concurrency = min(concurrency, len(blocks))  # an actor with no block would only load the model
+        concurrency = max(1, min(concurrency, len(blocks)))  # an actor with no block only loads the model
         images = source if source.paths is None else None
         ds = ray.data.from_pandas(blocks).map_batches(
             _ShardEmbedder,
