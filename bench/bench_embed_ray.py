@@ -97,7 +97,14 @@ def throughput(n: int, repeats: int) -> list[dict]:
         folder = Path(tmp) / "images"
         _make_images(folder, n)
         start = time.perf_counter()
-        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+        for attempt in range(3):  # Ray gives its node 30 s to register: a loaded machine can miss that
+            try:
+                ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+                break
+            except Exception:
+                ray.shutdown()
+                if attempt == 2:
+                    raise
         ray.data.DataContext.get_current().enable_progress_bars = False
         init_s = time.perf_counter() - start
         try:
