@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from nblabel.active import next_batch
 from nblabel.data import ImageSource, from_array, from_dataframe, from_folder, from_paths
 from nblabel.datasets import digits, digits_embeddings, digits_source
+from nblabel.distributed import embed_with_ray
 from nblabel.graph import KnnGraph
 from nblabel.layout import umap_layout
 from nblabel.propagate import Propagator, knn_classify
@@ -35,6 +36,7 @@ from nblabel.quality import (
     suspicion,
 )
 from nblabel.session import Session, SessionState
+from nblabel.shards import ShardedEmbeddings, open_embeddings
 from nblabel.store import JournalError, LabelStore
 from nblabel.widget import Labeler
 
@@ -71,6 +73,7 @@ __all__ = [
     "Propagator",
     "Session",
     "SessionState",
+    "ShardedEmbeddings",
     "WeightsUnavailableError",
     "__version__",
     "corrected_labels",
@@ -78,6 +81,7 @@ __all__ = [
     "digits_embeddings",
     "digits_source",
     "embed_images",
+    "embed_with_ray",
     "estimate_noise_rate",
     "flag_label_issues",
     "from_array",
@@ -87,6 +91,7 @@ __all__ = [
     "knn_classify",
     "next_batch",
     "noise_estimate",
+    "open_embeddings",
     "rank_suspects",
     "suspicion",
     "train_byol",

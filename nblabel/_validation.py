@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from nblabel._blocks import row_blocks
+
 
 def check_embeddings(X: object, *, k: int | None = None, name: str = "embeddings") -> np.ndarray:
     """Validate an embedding matrix and return it as C-contiguous float32.
@@ -59,8 +61,14 @@ def check_embeddings(X: object, *, k: int | None = None, name: str = "embeddings
             f"{name}: expected at least 1 feature column; got shape {arr.shape}."
             " Fix: check the encoder output."
         )
+    # No copy for float32 rows already in order (a memory-mapped file stays mapped); the checks read a block
+    # at a time, so neither their (n, d) boolean temporaries nor all of a mapped file are in memory at once.
     arr = np.ascontiguousarray(arr, dtype=np.float32)
-    finite = np.isfinite(arr).all(axis=1)
+    finite = np.empty(n, bool)
+    zero = np.empty(n, bool)
+    for lo, block in row_blocks(arr):
+        finite[lo : lo + len(block)] = np.isfinite(block).all(axis=1)
+        zero[lo : lo + len(block)] = ~np.any(block != 0, axis=1)
     if not finite.all():
         bad = np.flatnonzero(~finite)
         raise ValueError(
@@ -68,7 +76,6 @@ def check_embeddings(X: object, *, k: int | None = None, name: str = "embeddings
             f" got NaN or inf in {bad.size} row(s), first rows {bad[:5].tolist()}. "
             "Fix: re-embed those items or drop them (e.g. X[np.isfinite(X).all(axis=1)])."
         )
-    zero = ~np.any(arr != 0, axis=1)
     if zero.any():
         bad = np.flatnonzero(zero)
         raise ValueError(

@@ -58,7 +58,8 @@ def load_saved_embeddings(journal: Path) -> np.ndarray:
             "Fix: pass embeddings= (the same array the session was created with)."
         )
     try:
-        return check_embeddings(np.load(path, allow_pickle=False))
+        # Memory-mapped: the session reads it a block at a time (graph build, fingerprint), never all at once.
+        return check_embeddings(np.load(path, mmap_mode="r", allow_pickle=False))
     except (ValueError, OSError, EOFError) as exc:
         raise ValueError(
             f"{path} is damaged ({type(exc).__name__}); expected the embeddings saved next to the journal. "

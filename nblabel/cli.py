@@ -166,7 +166,9 @@ def run_embed(args: argparse.Namespace) -> int:
     from nblabel.data import from_folder
     from nblabel.embed import Encoder, WeightsUnavailableError
 
-    out = Path(args.out).expanduser()
+    if args.ray:
+        return _run_embed_ray(args)
+    out = Path(args.out or "embeddings.npy").expanduser()
     if out.suffix != ".npy":
         raise ValueError(
             f"expected --out to end in .npy, got {out.name!r}; fix: e.g. --out {out.with_suffix('.npy').name}"
@@ -205,6 +207,48 @@ def run_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_embed_ray(args: argparse.Namespace) -> int:
+    """``nblabel embed --ray``: the same encoder in Ray Data actors; shards go to the ``--out`` folder."""
+    from nblabel.data import from_folder
+    from nblabel.distributed import embed_with_ray
+    from nblabel.embed import WeightsUnavailableError
+
+    out = Path(args.out or "embeddings-shards").expanduser()
+    if out.suffix == ".npy":
+        raise ValueError(
+            f"expected --out to be a folder with --ray (the shards and their manifest go there), got "
+            f"{out.name!r}; fix: e.g. --out {out.with_suffix('').name}-shards"
+        )
+    source = from_folder(args.folder)
+    try:
+        manifest = embed_with_ray(
+            source,
+            out,
+            model=args.model,
+            pretrained=not args.random_init,
+            checkpoint=args.checkpoint,
+            image_size=args.image_size,
+            batch_size=args.batch_size,
+            num_gpus_per_worker=args.gpus_per_worker,
+            overwrite=args.overwrite,
+        )
+    except ImportError as error:
+        print(error, file=sys.stderr)
+        return 1
+    except WeightsUnavailableError as error:
+        print(f"{error}\nOn the command line: --checkpoint FILE, or --random-init.", file=sys.stderr)
+        return 1
+    except FileExistsError as error:
+        raise ValueError(f"{error} (on the command line: --overwrite)") from None
+    print(
+        f"Wrote {manifest['count']} x {manifest['dim']} embeddings in {len(manifest['shards'])} shard(s) to "
+        f"{out}; open them with nblabel.open_embeddings({str(out)!r})."
+    )
+    for image_id, reason in manifest["errors"]:
+        print(f"skipped {image_id}: {reason}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``nblabel`` argument parser (sub-commands ``demo`` and ``embed``)."""
     parser = argparse.ArgumentParser(
@@ -238,7 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--model", default="resnet18", help="timm model name (default: resnet18)")
     embed.add_argument("--checkpoint", default=None, help="local weights file for the model (no download)")
     embed.add_argument(
-        "--out", default="embeddings.npy", help="output .npy file; ids go next to it as .ids.csv"
+        "--out",
+        default=None,
+        help="output .npy file, ids next to it as .ids.csv (default: embeddings.npy); "
+        "with --ray a folder of shards (default: embeddings-shards)",
     )
     embed.add_argument("--device", default=None, help="cuda, cuda:1, mps or cpu (default: best available)")
     embed.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default: 64)")
@@ -259,6 +306,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not load pretrained weights (for smoke tests; the embeddings are not useful for labeling)",
     )
+    embed.add_argument(
+        "--ray",
+        action="store_true",
+        help="embed with Ray Data actors on the cluster ray.init finds (RAY_ADDRESS, else a local one) and "
+        'write shards; needs pip install "nblabel[ray]"',
+    )
+    embed.add_argument(
+        "--gpus-per-worker", type=float, default=0, help="with --ray: GPUs per actor (default: 0, CPU actors)"
+    )
+    embed.add_argument("--overwrite", action="store_true", help="with --ray: replace a finished --out folder")
     embed.set_defaults(handler=run_embed)
     return parser
 

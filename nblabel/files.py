@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from nblabel._blocks import row_blocks
+
 __all__ = [
     "atomic_write",
     "cache_folder",
@@ -116,6 +118,15 @@ def atomic_write(path: Path, write: Callable[[Path], object], *, replace: bool =
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:
-    """Write one array as ``.npy`` at exactly ``path`` (``np.save`` on a name would append ``.npy``)."""
+    """Write one array as ``.npy`` at exactly ``path`` (``np.save`` on a name would append ``.npy``).
+
+    A C-contiguous array is written a block of rows at a time (:func:`nblabel._blocks.row_blocks`), so a
+    memory-mapped one is copied without all of it becoming resident.
+    """
     with open(path, "wb") as fh:
-        np.save(fh, array, allow_pickle=False)
+        if array.ndim == 0 or not array.flags.c_contiguous or array.dtype.hasobject:
+            np.save(fh, array, allow_pickle=False)
+            return
+        np.lib.format.write_array_header_1_0(fh, np.lib.format.header_data_from_array_1_0(array))
+        for _, block in row_blocks(array):
+            fh.write(block.data)

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
+from nblabel._blocks import row_blocks
 from nblabel._validation import check_embeddings, check_k, check_positive
 
 #: Quantiles of the kNN similarities whose spread sets ``T="auto"``; see :func:`auto_temperature`.
@@ -214,8 +215,8 @@ def _exact_search(
     m = Q.shape[0]
     best_s = np.full((m, 0), -np.inf, np.float32)
     best_i = np.zeros((m, 0), np.int64)
-    for lo in range(0, X.shape[0], chunk):  # small chunks: a few MB at a time, whatever n
-        sims = Q @ _normalize_rows(X[lo : lo + chunk]).T
+    for lo, block in row_blocks(X, chunk):  # small chunks: a few MB at a time, whatever n
+        sims = Q @ _normalize_rows(block).T
         if rows is not None:
             mine = (rows >= lo) & (rows < lo + sims.shape[1])
             sims[np.flatnonzero(mine), rows[mine] - lo] = -np.inf
@@ -342,23 +343,21 @@ class KnnGraph:
         self.neighbors_ = np.empty((n, k), np.int32)
         self.similarities_ = np.empty((n, k), np.float32)
         # In chunks: for the progress bar, and so that no normalised copy of all of X (256 MB at 1M x 64) or
-        # (n, k + 1) uint64 result is held at once.
+        # (n, k + 1) uint64 result is held at once (nor all of a memory-mapped X: see row_blocks).
         chunk = max(1_000, -(-n // 100))
         show = n >= PROGRESS_MIN_ITEMS if self.progress is None else bool(self.progress)
         with tqdm(total=2 * n, desc="kNN graph: index", unit="item", disable=not show) as bar:
-            for lo in range(0, n, chunk):
-                hi = min(lo + chunk, n)
-                index.add_items(_normalize_rows(X[lo:hi]), np.arange(lo, hi), num_threads=self._threads())
+            for lo, block in row_blocks(X, chunk):
+                hi = lo + len(block)
+                index.add_items(_normalize_rows(block), np.arange(lo, hi), num_threads=self._threads())
                 bar.update(hi - lo)
             bar.set_description("kNN graph: checking recall")
             self.ef_, self.recall_ = self._choose_ef(index, X, k)
             index.set_ef(max(self.ef_, k + 1))
             bar.set_description("kNN graph: neighbours")
-            for lo in range(0, n, chunk):
-                hi = min(lo + chunk, n)
-                labels, dists = index.knn_query(
-                    _normalize_rows(X[lo:hi]), k=k + 1, num_threads=self._threads()
-                )
+            for lo, block in row_blocks(X, chunk):
+                hi = lo + len(block)
+                labels, dists = index.knn_query(_normalize_rows(block), k=k + 1, num_threads=self._threads())
                 nbrs, dists = _drop_self(labels, dists, np.arange(lo, hi))
                 self.neighbors_[lo:hi] = nbrs
                 self.similarities_[lo:hi] = np.clip(1.0 - dists, -1.0, 1.0)

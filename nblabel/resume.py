@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from nblabel._blocks import row_blocks
 from nblabel._validation import check_k, check_positive
 from nblabel.graph import KnnGraph
 from nblabel.store import JournalError, LabelStore
@@ -54,7 +55,10 @@ def fingerprint(X: np.ndarray) -> str:
     """
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{X.shape}:{X.dtype.str}".encode())
-    h.update(np.ascontiguousarray(X).data.cast("B"))
+    # Block by block (the same bytes in the same order, so the same hash): a memory-mapped X is read through
+    # once without all of it becoming resident.
+    for _, block in row_blocks(np.ascontiguousarray(X)):
+        h.update(block.data.cast("B"))
     return h.hexdigest()
 
 

@@ -111,6 +111,9 @@ class Session:
     Next to the journal, the session keeps ``<journal>-embeddings.npy`` and ``<journal>-graph-<key>.npz`` so
     :meth:`open` needs neither the encoder nor a graph rebuild.
 
+    Memory-mapped float32 embeddings (``np.load(path, mmap_mode="r")``, :func:`nblabel.open_embeddings`) are
+    used in place, read a block at a time, never copied into RAM; :meth:`open` maps the saved copy likewise.
+
     """
 
     def __init__(
