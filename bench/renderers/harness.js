@@ -47,6 +47,22 @@ export function frames(k = 2) {
   });
 }
 
+/**
+ * Resolve when what was drawn is on screen: two animation frames, then a one-pixel read from every canvas in
+ * `el`. The read waits for the GPU (SwiftShader: the rasterising threads) to finish the queued draws, which
+ * animation frames alone do not, so a slow raster is charged to the step that caused it. plotly draws into
+ * WebGL canvases; regl-scatterplot draws in its own WebGL canvas and copies each frame into a 2-D one.
+ */
+export async function painted(el) {
+  await frames(2);
+  const pixel = new Uint8Array(4);
+  for (const canvas of el.querySelectorAll("canvas")) {
+    const gl = canvas.getContext("webgl2") || canvas.getContext("webgl");
+    if (gl) gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, pixel);
+    else canvas.getContext("2d")?.getImageData(0, 0, 1, 1);
+  }
+}
+
 /** Vertices of a regular hexagon of radius `r` around (cx, cy), in data coordinates. */
 function hexagon(cx, cy, r) {
   return Array.from({ length: 6 }, (_, k) => [cx + r * Math.cos((k * Math.PI) / 3), cy + r * Math.sin((k * Math.PI) / 3)]);
@@ -98,7 +114,7 @@ export function install(adapter) {
       renderer = adapter.create(el, (indices) => {
         if (armed && !selected && indices && indices.length) selected = { at: performance.now(), count: indices.length };
       });
-      return { n, heapMB: performance.memory ? performance.memory.usedJSHeapSize / 2 ** 20 : null };
+      return { n };
     },
     /**
      * Wire arrays -> first frame showing all points in their colours: {ms, jsMs}, jsMs until the renderer's
@@ -108,7 +124,7 @@ export function install(adapter) {
       const t0 = performance.now();
       await renderer.draw(data.xy, data.codes);
       const jsMs = performance.now() - t0;
-      await frames(2);
+      await painted(el);
       return { ms: performance.now() - t0, jsMs };
     },
     /** New class codes for every point (an LP update that moved them all) -> the frame that shows them, as above. */
@@ -119,7 +135,7 @@ export function install(adapter) {
       const t0 = performance.now();
       await renderer.recolour(next);
       const jsMs = performance.now() - t0;
-      await frames(2);
+      await painted(el);
       return { ms: performance.now() - t0, jsMs };
     },
     /**
@@ -161,15 +177,15 @@ export function install(adapter) {
       if (!selected) return null;
       return { ms: selected.at - lastUp, count: selected.count };
     },
-    /** After an input event sent by the driver: ms from that event to the second frame after it. */
+    /** After an input event sent by the driver: ms from that event until the frames after it are painted. */
     async afterInput() {
-      await frames(2);
+      await painted(el);
       return performance.now() - lastInput;
     },
     /** After the last event of a gesture: ms until the renderer's own redraw after the gesture is painted. */
     async settled(timeoutMs) {
       await renderer.settled(lastInput, timeoutMs);
-      await frames(2);
+      await painted(el);
       return performance.now() - lastInput;
     },
     resetView() {
