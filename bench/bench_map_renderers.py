@@ -141,7 +141,7 @@ def table(rows: list[dict], sizes: list[int], repeats: int) -> list[dict[str, st
     for label, step, name, owner in ROWS:
         row = {"measure": label}
         for n, renderer in columns:
-            head = f"{RENDERERS[renderer]}, {n / 1000:g}k"
+            head = f"{RENDERERS[renderer]}, " + (f"{n / 10**6:g}M" if n >= 10**6 else f"{n / 1000:g}k")
             if step.startswith("lasso") and int(step.split()[1][:-1]) * 1000 > n / 2:
                 row[head] = "n/a"
                 continue
