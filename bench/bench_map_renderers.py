@@ -1,0 +1,215 @@
+"""The map at 100k and 1M points: plotly scattergl (the widget's map) against regl-scatterplot, one browser.
+
+Both renderers draw the same synthetic points (50 Gaussian blobs in 2-D, 10 colours, generated in the page
+from one seed) in an 800x800 plot, each in a fresh headless Debian Chromium (software WebGL: SwiftShader),
+driven by ``bench/renderers/drive.mjs`` with playwright-core's mouse. Plotly is the widget's own
+``js/src/scatter.js`` fed as ``js/src/view.js`` feeds it (one trace per colour group, ``Plotly.react``);
+regl-scatterplot gets the same wire arrays scaled into [-1, 1] with the class as its categorical colour value.
+Times are ``performance.now()`` in the page:
+
+- first draw: the wire arrays (xy float32, class codes int32) -> the second animation frame after the renderer
+  says it has drawn, and the part until its promise resolves (plotly: after its draw calls are issued;
+  regl-scatterplot: after its own next frame);
+- recolour: new class codes for every point (an LP update that moved them all) -> drawn, likewise;
+- pan / zoom: each mouse move of a drag (wheel step) -> the second frame after it; then the last event -> the
+  renderer's own redraw after the gesture (plotly redraws the whole plot on release / after a wheel timer);
+- lasso: a hexagon around the middle of the map holding ~10k (~100k) points, drawn with the mouse: the cost
+  of each mouse move while drawing, and mouse-up -> the selected indices handed to the page.
+
+Renderers are interleaved (each repeat runs both, alternating which goes first) and every cell is the median
+over the repeats' samples with [min–max]. A step past its cap is reported as a timeout and ends that page.
+
+Usage::
+
+    python bench/bench_map_renderers.py                       # 100k and 1M, 3 repeats
+    python bench/bench_map_renderers.py --sizes 20000 --repeats 1
+    python bench/bench_map_renderers.py --rows bench/results/map_renderers.jsonl   # print a saved run again
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from tables import print_table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+from labserver import find_chromium, missing_prerequisites  # noqa: E402
+
+from nblabel.viewmodel import STATE_FIELDS  # noqa: E402
+from nblabel.widget import _WIRE_DTYPES  # noqa: E402  (the wire format is the widget's, whatever draws it)
+
+RENDERERS = {"plotly": "plotly scattergl", "regl": "regl-scatterplot"}
+PAGE_DIR = ROOT / "bench" / "renderers"
+
+# (row label, driver step, value key, step whose timeout / error empties the row)
+ROWS = [
+    ("time to first draw (ms)", "first draw", "ms", "first draw"),
+    ("  of which until its promise resolves (ms)", "first draw", "jsMs", "first draw"),
+    ("JS heap after first draw (MiB)", "JS heap after first draw", "mib", "first draw"),
+    ("recolour, every point changes colour (ms)", "recolour", "ms", "recolour"),
+    ("  of which until its promise resolves (ms)", "recolour", "jsMs", "recolour"),
+    ("pan: mouse move -> frame (ms per move)", "pan step", "ms", "pan"),
+    ("pan: release -> redrawn (ms)", "pan release", "ms", "pan"),
+    ("zoom: wheel step -> frame (ms per step)", "zoom step", "ms", "zoom"),
+    ("zoom: last wheel step -> settled (ms)", "zoom end", "ms", "zoom"),
+    ("lasso 10k: each mouse move while drawing (ms)", "lasso 10k", "moveMs", "lasso 10k"),
+    ("lasso 10k: mouse-up -> selected indices (ms)", "lasso 10k", "ms", "lasso 10k"),
+    ("lasso 10k: selected / inside the hexagon", "lasso 10k", "selected", "lasso 10k"),
+    ("lasso 100k: each mouse move while drawing (ms)", "lasso 100k", "moveMs", "lasso 100k"),
+    ("lasso 100k: mouse-up -> selected indices (ms)", "lasso 100k", "ms", "lasso 100k"),
+    ("lasso 100k: selected / inside the hexagon", "lasso 100k", "selected", "lasso 100k"),
+]
+
+
+def build() -> dict[str, dict[str, int]]:
+    """Bundle the pages (bench/renderers/build.mjs); returns each renderer's minified size and gzip size."""
+    out = subprocess.run(
+        ["node", str(PAGE_DIR / "build.mjs")], check=True, capture_output=True, text=True, cwd=ROOT
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def drive(sizes: list[int], repeats: int, save: Path) -> list[dict]:
+    """Run the browser half; its JSON rows (measurements, timeouts, errors) also go to ``save`` as they come.
+
+    The last row, ``{"run": {...}}``, holds the run's wall time and the machine's load before and after.
+    """
+    cmd = ["node", str(PAGE_DIR / "drive.mjs"), "--chromium", str(find_chromium()),
+           "--sizes", ",".join(map(str, sizes)), "--repeats", str(repeats)]  # fmt: skip
+    save.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    load_before = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    # A run takes tens of minutes: the rows go to disk one by one, so a cut-off run still has its numbers.
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT) as proc, save.open("w") as out:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("{"):
+                rows.append(json.loads(line))
+                out.write(line)
+                out.flush()
+        run = {
+            "wall_s": time.perf_counter() - t0,
+            "load_before": load_before,
+            "load_after": os.getloadavg()[0],
+        }
+        out.write(json.dumps({"run": run}) + "\n")
+    if proc.returncode != 0:
+        sys.exit(f"drive.mjs failed ({proc.returncode}); rows so far in {save}")
+    return [*rows, {"run": run}]
+
+
+def cell(samples: list[float], failures: list[str], runs: int) -> str:
+    """Median [min–max] of the samples; timeouts / errors of the step named after them."""
+    text = ""
+    if samples:
+        med = statistics.median(samples)
+        text = f"{med:,.0f} [{min(samples):,.0f}–{max(samples):,.0f}]" if len(samples) > 1 else f"{med:,.0f}"
+    if failures:
+        text += (" " if text else "") + f"({len(failures)} of {runs}: {', '.join(sorted(set(failures)))})"
+    return text or "not reached"
+
+
+def table(rows: list[dict], sizes: list[int], repeats: int) -> list[dict[str, str]]:
+    """One markdown row per measure, a column per (size, renderer)."""
+    values: dict[tuple, list[float]] = defaultdict(list)
+    inside: dict[tuple, list[int]] = defaultdict(list)
+    failed: dict[tuple, list[str]] = defaultdict(list)
+    for r in rows:
+        key = (r["renderer"], r["n"], r["step"])
+        if "timeout" in r:
+            failed[key].append(f"timed out > {r['timeout'] / 1000:.0f} s")
+        elif "error" in r:
+            failed[key].append(f"error: {r['error'][:80]}")
+        else:
+            for name in ("ms", "jsMs", "mib", "moveMs", "selected"):
+                if name in r:
+                    values[(*key, name)].append(r[name])
+            if "inside" in r:
+                inside[key].append(r["inside"])
+    columns = [(n, renderer) for n in sizes for renderer in RENDERERS]
+    out = []
+    for label, step, name, owner in ROWS:
+        row = {"measure": label}
+        for n, renderer in columns:
+            head = f"{RENDERERS[renderer]}, " + (f"{n / 10**6:g}M" if n >= 10**6 else f"{n / 1000:g}k")
+            if step.startswith("lasso") and int(step.split()[1][:-1]) * 1000 > n / 2:
+                row[head] = "n/a"
+                continue
+            samples = values[(renderer, n, step, name)]
+            if name == "selected" and samples:
+                expected = statistics.median(inside[(renderer, n, step)])
+                row[head] = f"{statistics.median(samples):,.0f} / {expected:,.0f}"
+                continue
+            row[head] = cell(samples, failed[(renderer, n, owner)], repeats)
+        out.append(row)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated numbers of points")
+    parser.add_argument("--repeats", type=int, default=3, help="pages per renderer and size")
+    parser.add_argument("--rows", type=Path, help="print the tables of a saved run (its JSON lines) instead")
+    args = parser.parse_args()
+    missing = missing_prerequisites()
+    if missing:
+        sys.exit(f"bench_map_renderers needs: {', '.join(missing)}")
+    bundles = build()
+    if args.rows:
+        rows = [json.loads(line) for line in args.rows.read_text().splitlines() if line.strip()]
+    else:
+        sizes = [int(s) for s in args.sizes.split(",")]
+        rows = drive(sizes, args.repeats, ROOT / "bench" / "results" / "map_renderers.jsonl")
+    run = next((r["run"] for r in rows if "run" in r), None)
+    rows = [r for r in rows if "run" not in r]
+    sizes = sorted({r["n"] for r in rows})
+    repeats = len({r["repeat"] for r in rows})
+    versions = {
+        name: json.loads((ROOT / "js" / "node_modules" / name / "package.json").read_text())["version"]
+        for name in ("plotly.js", "regl-scatterplot")
+    }
+    per_item_state = sum(_WIRE_DTYPES[f].itemsize for f in STATE_FIELDS)
+    per_item_xy = 2 * _WIRE_DTYPES["xy"].itemsize
+    kib, mib = 1024, 2**20
+    print(
+        "Headless Debian Chromium, software WebGL (SwiftShader), 800x800 plot; "
+        f"plotly.js {versions['plotly.js']} (the widget's partial bundle: core + scattergl), "
+        f"regl-scatterplot {versions['regl-scatterplot']}; {repeats} repeats, renderers interleaved, "
+        + (
+            f"{run['wall_s'] / 60:.0f} min in all; 1-min load average {run['load_before']:.1f} before and "
+            f"{run['load_after']:.1f} after on {os.cpu_count()} cores "
+            if run
+            else "the run was cut off; "
+        )
+        + "(the machine was shared with other jobs, "
+        "so compare the two renderers with each other, not with a quiet machine or a GPU).\n"
+    )
+    print("Bytes shipped (each renderer alone, esbuild-minified like the widget's bundle):\n")
+    print_table([
+        {"renderer": RENDERERS[key], "minified (KiB)": f"{bundles[f'lib-{key}']['bytes'] / kib:,.0f}",
+         "gzip -9 (KiB)": f"{bundles[f'lib-{key}']['gzip'] / kib:,.0f}"}
+        for key in RENDERERS
+    ])  # fmt: skip
+    print(
+        "\nPoint data from the kernel, the same whichever renderer draws it: the layout once "
+        f"({per_item_xy} B per point, {per_item_xy * 10**6 / mib:.1f} MiB at 1M), a full state "
+        f"{per_item_state} B per point ({per_item_state * 10**6 / mib:.1f} MiB at 1M) of which the colour is "
+        f"the {_WIRE_DTYPES['predicted'].itemsize}-byte class code; a click's state carries only the points "
+        "that changed.\n"
+    )
+    print("Median [min–max] over the repeats' samples:\n")
+    print_table(table(rows, sizes, repeats))
+
+
+if __name__ == "__main__":
+    main()
