@@ -145,30 +145,11 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
       highlight = indices;
       return drawn ? draw() : Promise.resolve();
     },
-    /** Zoom the map to the bounding box of `indices` (a double click resets the view). */
-    zoomTo(indices) {
-      if (!drawn || indices.length === 0) return Promise.resolve();
-      let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
-      for (const i of indices) {
-        x0 = Math.min(x0, x[i]);
-        x1 = Math.max(x1, x[i]);
-        y0 = Math.min(y0, y[i]);
-        y1 = Math.max(y1, y[i]);
-      }
-      // A margin of a tenth of the box, and at least 1 % of the whole map (one point has an empty box).
-      let [ax0, ax1] = [Infinity, -Infinity];
-      for (let i = 0; i < x.length; i++) {
-        ax0 = Math.min(ax0, x[i]);
-        ax1 = Math.max(ax1, x[i]);
-      }
-      const pad = Math.max(0.1 * Math.max(x1 - x0, y1 - y0), 0.01 * (ax1 - ax0 || 1));
-      return Plotly.relayout(el, { "xaxis.range": [x0 - pad, x1 + pad], "yaxis.range": [y0 - pad, y1 + pad] });
-    },
     refreshTheme() {
       // A full redraw: the selection rings take the theme's text colour, dark on light and light on dark.
       return drawn ? draw() : Promise.resolve();
     },
-    /** Zoom the axes to the bounding box of some items (a cluster card was opened). */
+    /** Zoom the axes to the bounding box of some items (a cluster card, "zoom to selection"). */
     zoomTo(indices) {
       const box = boundsOf(indices, x, y);
       if (!drawn || !box) return Promise.resolve();
