@@ -184,9 +184,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one seed, the 0.90 digits, noise 0 / 0.05 / 0.2")
     ap.add_argument("--only", help="run only the datasets whose name contains this (e.g. 0.80, augmented)")
+    ap.add_argument("--seeds", type=int, help="run seeds 0..N-1 (default 3, 1 with --quick)")
+    ap.add_argument("--rates", help="comma-separated noise rates (default all, 0/0.05/0.2 with --quick)")
     args = ap.parse_args()
-    seeds = [0] if args.quick else [0, 1, 2]
+    seeds = list(range(args.seeds or (1 if args.quick else 3)))
     rates = (0.0, 0.05, 0.2) if args.quick else RATES
+    if args.rates:
+        rates = tuple(float(r) for r in args.rates.split(","))
     before, after, results = [], [], []
     for name, make in datasets(args.quick):
         if args.only and args.only not in name:

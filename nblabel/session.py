@@ -103,6 +103,10 @@ class SessionState:
     noise : NoiseEstimate, optional
         Estimated share of wrong given labels with its interval and the errors still unreviewed; re-fitted
         from the reviews once a person has checked enough suspects (see :func:`nblabel.quality.calibrate`).
+    audit : tuple of two (n,) arrays, optional
+        Keys of the audit draws that :meth:`Session.suspect_order` interleaves with the top suspects
+        (:func:`nblabel.quality.audit_keys`) and the pre-review suspicion they were drawn by, which orders the
+        top suspects.
 
     """
 
@@ -119,6 +123,7 @@ class SessionState:
     flagged: np.ndarray
     alternative: np.ndarray | None = None
     noise: NoiseEstimate | None = None
+    audit: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def pending(self) -> bool:
@@ -649,6 +654,10 @@ class Session:
     def suspect_order(self, state: SessionState | None = None) -> np.ndarray:
         """Row order of :meth:`suspects` (label conflicts first, then by suspicion), for a snapshot.
 
+        Every second review is an audit draw, a random given label drawn with a known probability, so that
+        the reviews measure the whole list, not only its top; the others follow the suspicion before any
+        review (see :func:`nblabel.quality.suspect_order` and :func:`nblabel.quality.calibrate`).
+
         Parameters
         ----------
         state : SessionState, optional
@@ -666,7 +675,17 @@ class Session:
         s = self._state if state is None else state
         current = np.where(s.verified >= 0, s.verified, s.given)
         conflict = label_conflicts(self._scores()[1], current)
-        return suspect_order(s.suspicion, np.flatnonzero(s.verified < 0), first=conflict)
+        done = int(((s.given >= 0) & (s.verified >= 0)).sum())
+        # With the audit, the top keeps its pre-review order, so that the reviews above the last one
+        # cover everything there (see nblabel.quality.calibrate).
+        score = s.suspicion if s.audit is None else s.audit[1]
+        return suspect_order(
+            score,
+            np.flatnonzero(s.verified < 0),
+            first=conflict,
+            audit=s.audit[0] if s.audit else None,
+            done=done,
+        )
 
     def next_batch(self, n: int = 20, strategy: str = "margin", seed: int | None = None) -> list[str]:
         """Ids of the items to label next.
@@ -1429,6 +1448,7 @@ class Session:
             flagged=frozen(lp.flags & (verified < 0)),
             alternative=lp.alternative,
             noise=lp.noise,
+            audit=lp.audit,
         )
 
     def _publish(self, lp: LPResult | None) -> None:
