@@ -632,6 +632,9 @@ class Session:
     def suspects(self, n: int = 50) -> pd.DataFrame:
         """Items whose given label looks wrong, most suspicious first; items a person checked are left out.
 
+        Every second row is an audit draw, so that reviewing the list from its top re-fits the flags and the
+        noise estimate for the whole of it (see :meth:`suspect_order`).
+
         Label conflicts come first: unverified items with a near-duplicate (:meth:`duplicates` at the default
         threshold) whose given or verified label is another class. Two copies of one image cannot both be
         right, whatever propagation says, and propagation cannot tell which is wrong: they share neighbours.
