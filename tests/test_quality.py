@@ -139,13 +139,21 @@ def test_noise_estimate_on_the_digits_own_features(rate):
 
 
 # --- review calibration, through the Session API as the widget records reviews
-@pytest.mark.parametrize(("level", "kind", "rate"), [("0.90", "symmetric", 0.0), ("0.90", "pairs", 0.05)])
+@pytest.mark.parametrize(
+    ("level", "kind", "rate"),
+    [
+        ("0.90", "symmetric", 0.0),
+        ("0.90", "pairs", 0.05),
+        ("0.80", "pairs", 0.05),
+        ("0.80", "symmetric", 0.2),
+    ],
+)
 def test_reviews_calibrate_the_noise_estimate(tmp_path, level, kind, rate):
     Z, y, _ = graph_for(level)
     given = inject_label_noise(y, rate, kind, seed=0)
     err = given != y
     s = Session(Z, given=given, journal=tmp_path / "j.nblabel.db")
-    before = s.summary()
+    before, before_suspicion = s.summary(), s.state.suspicion
     for _ in range(100):
         item = s.suspects(1).index[0]
         s.label(item, int(y[int(item)]))
@@ -157,7 +165,15 @@ def test_reviews_calibrate_the_noise_estimate(tmp_path, level, kind, rate):
     assert abs(after["noise_rate"] - err.mean()) <= 0.03
     assert abs(after["noise_rate"] - err.mean()) < abs(before["noise_rate"] - err.mean())
     low, high = after["noise_interval"]
-    assert low <= after["noise_rate"] <= high
+    assert low <= after["noise_rate"] <= high and low <= err.mean() <= high
+    # The flags (with the errors the reviews found) reach the best F1 a threshold on the score can, within
+    # 0.05 (reviewing the top alone reached 0.48 of 0.55 at 5 % pair noise on the 0.80 features, 3 seeds).
+    if err.any():
+        order = np.argsort(-before_suspicion, kind="stable")
+        tp = np.cumsum(err[order])
+        best = (2 * tp / (np.arange(1, err.size + 1) + err.sum())).max()
+        found = (s.state.verified >= 0) & err
+        assert f1_score(err, s.state.flagged | found) >= best - 0.05
     found = int(((s.state.verified >= 0) & err).sum())
     assert after["errors_unreviewed"] == pytest.approx(after["noise_rate"] * len(y) - found, abs=1e-6)
     # The noise matrix counts the flags by given and likely class, and its cells list those items.
