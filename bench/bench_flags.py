@@ -10,12 +10,14 @@ The grid (see :mod:`nblabel.degrade` for how each dataset is made):
 
 Per cell: nblabel with its defaults (``Session``: k=10, T="auto") before any review, and after a person
 verified the first 50 and 100 suspects (simulated with the true labels through ``Session.label``, one at a
-time, each time taking the top of ``Session.suspects``, as the widget's suspects mode would); cleanlab
+time, each time taking the top of ``Session.suspects``, as the widget's suspects mode would: every second
+one an audit draw, see :mod:`nblabel.quality`); cleanlab
 ``find_label_issues`` on out-of-fold probabilities of a 5-fold logistic regression on the same features, and
 its noise estimate 1 - trace(``cleanlab.count.estimate_joint``). Cleanlab's probabilities are cached in
 ``$NBLABEL_CACHE/bench-flags`` (they take most of the time).
 
-    nice -n 10 python bench/bench_flags.py [--quick]
+    nice -n 10 python bench/bench_flags.py [--quick] [--only 0.80] [--seeds 1 --first-seed 2]
+    python bench/bench_flags.py --from-log run1.txt run2.txt   # the tables of a grid split over processes
 """
 
 from __future__ import annotations
