@@ -371,3 +371,23 @@ def test_audit_reviews_converge_to_the_truth_on_a_known_calibration():
     _, est_top, _, _ = _review_synthetic(500, audit=False)
     assert abs(est_top.rate - truth) > 2 * abs(est.rate - truth)
     assert not est_top.low <= truth <= est_top.high
+
+
+def test_reopened_session_keeps_its_audit_and_calibration(tmp_path):
+    Z, y, _ = graph_for("0.90")
+    given = inject_label_noise(y, 0.1, "symmetric", seed=0)
+    journal = tmp_path / "j.nblabel.db"
+    s = Session(Z, given=given, journal=journal)
+    for _ in range(30):  # past MIN_REVIEWS, with 15 audit draws
+        item = s.suspects(1).index[0]
+        s.label(item, int(y[int(item)]))
+    summary, order, flagged = s.summary(), s.suspect_order(), s.state.flagged.copy()
+    s.close()
+    # Reopened from the journal: the pre-review suspicion comes from one more propagation of the given
+    # labels alone, the draws from the same seed, so the list and the re-fit are the same.
+    s = Session(Z, given=given, journal=journal)
+    assert s.summary()["reviewed"] == 30
+    assert s.summary()["noise_rate"] == pytest.approx(summary["noise_rate"], abs=1e-6)
+    np.testing.assert_array_equal(s.suspect_order(), order)
+    np.testing.assert_array_equal(s.state.flagged, flagged)
+    s.close()
