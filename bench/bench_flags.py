@@ -10,12 +10,14 @@ The grid (see :mod:`nblabel.degrade` for how each dataset is made):
 
 Per cell: nblabel with its defaults (``Session``: k=10, T="auto") before any review, and after a person
 verified the first 50 and 100 suspects (simulated with the true labels through ``Session.label``, one at a
-time, each time taking the top of ``Session.suspects``, as the widget's suspects mode would); cleanlab
+time, each time taking the top of ``Session.suspects``, as the widget's suspects mode would: every second
+one an audit draw, see :mod:`nblabel.quality`); cleanlab
 ``find_label_issues`` on out-of-fold probabilities of a 5-fold logistic regression on the same features, and
 its noise estimate 1 - trace(``cleanlab.count.estimate_joint``). Cleanlab's probabilities are cached in
 ``$NBLABEL_CACHE/bench-flags`` (they take most of the time).
 
-    nice -n 10 python bench/bench_flags.py [--quick]
+    nice -n 10 python bench/bench_flags.py [--quick] [--only 0.80] [--seeds 1 --first-seed 2]
+    python bench/bench_flags.py --from-log run1.txt run2.txt   # the tables of a grid split over processes
 """
 
 from __future__ import annotations
@@ -180,32 +182,12 @@ def targets(results: list[dict]) -> str:
     return ", ".join(f"{name}: {sum(map(check, results))}/{len(results)}" for name, check in checks.items())
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="one seed, the 0.90 digits, noise 0 / 0.05 / 0.2")
-    ap.add_argument("--only", help="run only the datasets whose name contains this (e.g. 0.80, augmented)")
-    args = ap.parse_args()
-    seeds = [0] if args.quick else [0, 1, 2]
-    rates = (0.0, 0.05, 0.2) if args.quick else RATES
+def report(groups: list[tuple[str, dict[tuple[str, float], list[dict]]]], seeds: list[int]) -> None:
+    """Print the two tables (means over seeds) and the target counts of ``(label, {(kind, rate): runs})``."""
     before, after, results = [], [], []
-    for name, make in datasets(args.quick):
-        if args.only and args.only not in name:
-            continue
-        cells: dict[tuple[str, float], list[dict]] = {}
-        accs = []
-        for seed in seeds:
-            Z, y = make(seed)
-            accs.append(knn_accuracy(Z, y))
-            graph = KnnGraph().fit(Z)
-            for kind in KINDS:
-                for rate in rates:
-                    tag = f"{name.replace(' ', '_')}-{kind}-{rate}-{seed}"
-                    r = run_cell(Z, y, graph, kind, rate, seed, tag)
-                    cells.setdefault((kind, rate), []).append(r)
-                    results.append(r)
-                    print(f"  {tag}: " + ", ".join(f"{k}={v:.3f}" for k, v in r.items()), flush=True)
-        label = f"{name} (10-NN {np.mean(accs):.2f})"
+    for label, cells in groups:
         for (kind, rate), rs in cells.items():
+            results.extend(rs)
             m = {
                 k: float(np.nanmean([r[k] for r in rs])) if any(r[k] == r[k] for r in rs) else float("nan")
                 for k in rs[0]
@@ -238,7 +220,7 @@ def main() -> None:
                     fmt(m["f1_100"]),
                     fmt(m["nb_est"]),
                     fmt(m["est_50"]),
-                    fmt(m["est_100"]),
+                    f"{fmt(m['est_100'])} [{fmt(m['lo_100'])}, {fmt(m['hi_100'])}]",
                     f"{m['gain_100']:+.3f}",
                 ]
             )
@@ -272,12 +254,72 @@ def main() -> None:
             "F1 @100",
             "est. before",
             "est. @50",
-            "est. @100",
+            "est. @100 [95 %]",
             "corrected − given acc. @100",
         ],
         after,
     )
     print("targets met (runs):", targets(results))
+
+
+def from_logs(paths: list[str]) -> None:
+    """Rebuild the tables from the per-run lines of earlier runs (a grid split over processes)."""
+    groups: dict[str, dict[tuple[str, float], list[dict]]] = {}
+    accs: dict[str, dict[int, float]] = {}
+    seeds: set[int] = set()
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            tag, sep, rest = line.strip().partition(": ")
+            if sep and rest.startswith("10-NN "):  # "<name> seed <s>: 10-NN <acc>"
+                name, _, seed = tag.rpartition(" seed ")
+                accs.setdefault(name, {})[int(seed)] = float(rest.split()[1])
+            elif sep and rest.startswith("true="):
+                name, kind, rate, seed = tag.rsplit("-", 3)
+                run = {k: float(v) for k, v in (kv.split("=") for kv in rest.split(", "))}
+                groups.setdefault(name.replace("_", " "), {}).setdefault((kind, float(rate)), []).append(run)
+                seeds.add(int(seed))
+    labelled = []
+    for name, cells in groups.items():
+        acc = accs.get(name)
+        labelled.append((f"{name} (10-NN {np.mean(list(acc.values())):.2f})" if acc else name, cells))
+    report(labelled, sorted(seeds))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="one seed, the 0.90 digits, noise 0 / 0.05 / 0.2")
+    ap.add_argument("--only", help="run only the datasets whose name contains this (e.g. 0.80, augmented)")
+    ap.add_argument("--seeds", type=int, help="run N seeds (default 3, 1 with --quick)")
+    ap.add_argument("--first-seed", type=int, default=0, help="the first seed (to split the grid)")
+    ap.add_argument("--rates", help="comma-separated noise rates (default all, 0/0.05/0.2 with --quick)")
+    ap.add_argument("--from-log", nargs="+", help="print the tables of the per-run lines in these outputs")
+    args = ap.parse_args()
+    if args.from_log:
+        from_logs(args.from_log)
+        return
+    seeds = [args.first_seed + i for i in range(args.seeds or (1 if args.quick else 3))]
+    rates = (0.0, 0.05, 0.2) if args.quick else RATES
+    if args.rates:
+        rates = tuple(float(r) for r in args.rates.split(","))
+    groups = []
+    for name, make in datasets(args.quick):
+        if args.only and args.only not in name:
+            continue
+        cells: dict[tuple[str, float], list[dict]] = {}
+        accs = []
+        for seed in seeds:
+            Z, y = make(seed)
+            accs.append(knn_accuracy(Z, y))
+            print(f"  {name} seed {seed}: 10-NN {accs[-1]:.4f}", flush=True)
+            graph = KnnGraph().fit(Z)
+            for kind in KINDS:
+                for rate in rates:
+                    tag = f"{name.replace(' ', '_')}-{kind}-{rate}-{seed}"
+                    r = run_cell(Z, y, graph, kind, rate, seed, tag)
+                    cells.setdefault((kind, rate), []).append(r)
+                    print(f"  {tag}: " + ", ".join(f"{k}={v:.6f}" for k, v in r.items()), flush=True)
+        groups.append((f"{name} (10-NN {np.mean(accs):.2f})", cells))
+    report(groups, seeds)
 
 
 if __name__ == "__main__":

@@ -29,9 +29,21 @@ given one (``suspicion > 0.5``), and every label above ``CERTAIN``; ranking is w
 the count comes from the estimate.
 
 After a person reviewed some suspects, :func:`calibrate` re-fits the flags and the estimate from what they
-confirmed and corrected: the share of reviewed suspects that were really wrong is the precision of the
-flags, which no score computed without a person can know on features that confuse classes. The given labels
-a person has checked count as known, the rest as estimated.
+confirmed and corrected. Reviews of the top of the list measure the precision of the top only, so the
+suspects list (:func:`suspect_order`) gives every second review to an *audit* draw: a random sample of the
+given labels with a known inclusion probability, proportional to the pre-review suspicion (plus a floor,
+so that any label can be drawn; sequential Poisson sampling, :func:`audit_keys`). The other reviews take
+the top in the order of the pre-review suspicion, so that above the most suspicious unreviewed label every
+label is reviewed (ordered by the current suspicion, the top picks what propagation of the reviews
+singled out, and the reviewed labels stop standing for the unreviewed ones of the same prior score: the
+estimate doubled on look-alike-pair noise). From the reviewed items, each draw below that frontier
+weighted by the inverse of its inclusion probability (Horvitz-Thompson; the others weigh 1), an
+isotonic fit of P(wrong | pre-review suspicion) gives each unreviewed label its chance of being wrong:
+their sum plus the errors found is the noise estimate (interval: the binomial error of each block of
+the fit), and the flags are the most suspicious unreviewed labels up to the count that maximises the expected
+F1. Measured on the grid, against reviewing the top only (see ``bench/bench_flags.py``). With fewer than
+``MIN_AUDITS`` audit draws reviewed (a person who reviewed only the flagged items) the precision of the
+reviewed top stands for the whole list, as before the audit existed.
 """
 
 from __future__ import annotations
@@ -51,6 +63,22 @@ CORE_SHARE = 0.5
 CERTAIN = 0.9
 #: Reviewed given labels needed before :func:`calibrate` re-fits the flags (fewer: pre-review flags).
 MIN_REVIEWS = 20
+#: Every ``AUDIT_EVERY``-th review in the suspects list is an audit draw (see :func:`audit_keys`). Simulating
+#: 100 reviews on the grid's cells (``bench/bench_flags.py``, 3 draws of the keys), every 2nd met the
+#: after-review targets more often than every 3rd to 5th: the draws, not the top, measure the rest.
+AUDIT_EVERY = 2
+#: Added to the pre-review suspicion to weigh the audit draws, so that a label nobody suspects can be drawn.
+AUDIT_FLOOR = 0.02
+#: Reviewed audit draws needed before :func:`calibrate` fits P(wrong | suspicion) from them.
+MIN_AUDITS = 10
+#: Positions of the suspects list that interleave audit draws; the rest follows by suspicion. The list is
+#: recomputed after every review, so the interleaved part moves along with the reviewer.
+AUDIT_HORIZON = 1000
+#: Seed of the audit draws: fixed, so a session reopened from its journal draws the same sample. Not a small
+#: number: data whose label noise was drawn with ``default_rng(0)`` (as the benchmarks' is) would then be
+#: drawn by the same uniforms, and the draws would find the errors far more often than their probability says.
+AUDIT_SEED = 0x6E626C61
+_GRID = 1000
 _Z95 = 1.959964
 
 
@@ -285,8 +313,39 @@ def corrected_labels(P: np.ndarray, given: np.ndarray, noise_rate: float | str =
     return out
 
 
+def audit_keys(prior_suspicion: np.ndarray, seed: int = AUDIT_SEED) -> np.ndarray:
+    """Return the keys of the audit draws: the review list draws the given labels in increasing key order.
+
+    Item ``i`` gets ``u_i / w_i`` with ``u_i`` uniform (seeded) and the weight ``w_i = s_i + AUDIT_FLOOR``
+    from its pre-review suspicion ``s_i``: sequential Poisson sampling (Ohlsson 1998). When every item with
+    a key below ``c`` was drawn, each was drawn with probability ``min(1, c * w_i)``, which
+    :func:`calibrate` inverts.
+
+    Parameters
+    ----------
+    prior_suspicion : numpy.ndarray, shape (n,)
+        :func:`suspicion` before any review; NaN where there is no given label.
+    seed : int
+        Seed of the uniforms (one per item, in item order).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,), float64
+        Non-negative; ``inf`` where the suspicion is NaN (never drawn).
+
+    """
+    s = np.asarray(prior_suspicion, np.float64)
+    u = np.random.default_rng(seed).random(s.shape[0])
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isnan(s), np.inf, u / (np.nan_to_num(s) + AUDIT_FLOOR))
+
+
 def suspect_order(
-    suspicion: np.ndarray, rows: np.ndarray | None = None, first: np.ndarray | None = None
+    suspicion: np.ndarray,
+    rows: np.ndarray | None = None,
+    first: np.ndarray | None = None,
+    audit: np.ndarray | None = None,
+    done: int = 0,
 ) -> np.ndarray:
     """Order items for review: most suspicious first, ties in item order; the one definition nblabel uses.
 
@@ -298,6 +357,12 @@ def suspect_order(
         Only these items (default all), in item order.
     first : numpy.ndarray, shape (n,), bool, optional
         Items that lead whatever their score (e.g. label conflicts between near-duplicates).
+    audit : numpy.ndarray, shape (n,), optional
+        :func:`audit_keys`. With them, the item at position ``j`` (of the first ``AUDIT_HORIZON``) is the
+        not yet listed one with the smallest key when review number ``done + j`` is a multiple of
+        ``AUDIT_EVERY`` minus one, else the next one not yet listed of the order above.
+    done : int
+        Reviews made so far (given labels with a verified label), the phase of the audit draws.
 
     Returns
     -------
@@ -309,7 +374,36 @@ def suspect_order(
     rows = np.flatnonzero(~np.isnan(s)) if rows is None else np.asarray(rows)[~np.isnan(s[rows])]
     # lexsort is stable and its last key is the primary one: the leading items, then the most suspicious.
     keys = (-s[rows],) if first is None else (-s[rows], ~np.asarray(first, bool)[rows])
-    return rows[np.lexsort(keys)].astype(np.int64)
+    order = rows[np.lexsort(keys)].astype(np.int64)
+    if audit is None or order.size == 0:
+        return order
+    # Audit draws take their slots from the first position on, between label conflicts too: a person who
+    # only ever reviews the top of the list still reviews half draws.
+    span = min(AUDIT_HORIZON, order.size)
+    slots = (done + np.arange(span)) % AUDIT_EVERY == AUDIT_EVERY - 1
+    # Draws in key order; a draw already listed by suspicion is skipped, so at most span + slots are read.
+    k = min(order.size, span + int(slots.sum()))
+    a = np.asarray(audit)[order]
+    pick = np.argpartition(a, k - 1)[:k] if k < order.size else np.arange(order.size)
+    draws = order[pick[np.argsort(a[pick], kind="stable")]]
+    listed = np.zeros(s.shape[0], bool)
+    head = np.empty(span, np.int64)
+    top = draw = 0
+    for j in range(span):
+        queue, at = (draws, draw) if slots[j] else (order, top)
+        while at < queue.size and listed[queue[at]]:
+            at += 1
+        if at == queue.size:  # no draw left: the rest by suspicion
+            queue, at = order, top
+            while listed[queue[at]]:
+                at += 1
+        head[j] = queue[at]
+        listed[queue[at]] = True
+        if queue is draws:
+            draw = at + 1
+        else:
+            top = at + 1
+    return np.concatenate([head, order[~listed[order]]])
 
 
 def flag_matrix(
@@ -460,22 +554,23 @@ def flags_from_evidence(
 
 
 def calibrate(
-    prior: NoiseEstimate, suspicion: np.ndarray, given: np.ndarray, verified: np.ndarray
+    prior: NoiseEstimate,
+    suspicion: np.ndarray,
+    given: np.ndarray,
+    verified: np.ndarray,
+    prior_suspicion: np.ndarray | None = None,
+    audit: np.ndarray | None = None,
 ) -> tuple[np.ndarray, NoiseEstimate]:
     """Re-fit the flags and the noise estimate from the given labels a person has reviewed.
 
-    A reviewed item is one with a given and a verified label; it was wrong if they differ. Reviews are
-    assumed to follow the suspects list, so the share of them that were wrong (``precision``) is the
-    precision of the flags: of the ``K`` errors the pre-review estimate counted, the ``m`` reviewed are
-    known, and ``precision * (K - m)`` is expected among the rest. The flags become the
-    ``round(min(1, 2 precision) * (K - m))`` most suspicious unreviewed labels whose suspicion is above 0.5:
-    a flag adds to F1 while its chance of being an error exceeds F1 / 2, so a list that is right at least
-    half the time is kept whole, and on features that confuse classes, where many flags were right labels
-    that are hard, it shrinks to its more certain top.
-
-    (A logistic link from suspicion to the chance of an error, fitted on the reviews, was measured first:
-    within the reviewed top of the list, errors and hard right labels score alike, so its slope was flat
-    and its extrapolation to the unreviewed rest tripled the estimate on look-alike-pair noise.)
+    A reviewed item is one with a given and a verified label; it was wrong if they differ. With the audit
+    keys and at least ``MIN_AUDITS`` audit draws reviewed, P(wrong | pre-review suspicion) is fitted from
+    the reviews (module docstring, :func:`_audit_fit`). Otherwise the reviews are taken to be the top of
+    the suspects list, so the share of them that were wrong (``precision``) stands for the precision of the
+    flags: of the ``K`` errors the pre-review estimate counted, the ``m`` reviewed are known, and
+    ``precision * (K - m)`` is expected among the rest; the flags become the
+    ``round(min(1, 2 precision) * (K - m))`` most suspicious unreviewed labels whose suspicion is above 0.5
+    (a flag adds to F1 while its chance of being an error exceeds F1 / 2).
 
     Parameters
     ----------
@@ -485,6 +580,10 @@ def calibrate(
         Current suspicion of each given label.
     given, verified : numpy.ndarray, shape (n,), int
         -1 = none.
+    prior_suspicion : numpy.ndarray, shape (n,), optional
+        Suspicion before any review (what the audit draws were weighted by).
+    audit : numpy.ndarray, shape (n,), optional
+        :func:`audit_keys` of ``prior_suspicion``.
 
     Returns
     -------
@@ -495,6 +594,10 @@ def calibrate(
     """
     has = given >= 0
     reviewed = has & (verified >= 0)
+    if prior_suspicion is not None and audit is not None:
+        fitted = _audit_fit(np.asarray(prior_suspicion, np.float64), np.asarray(audit), given, verified)
+        if fitted is not None:
+            return fitted
     n_given, m = int(has.sum()), int(reviewed.sum())
     found = int((verified != given)[reviewed].sum())
     precision = found / m if m else 0.0
@@ -512,4 +615,66 @@ def calibrate(
     prior_se = (prior.high - prior.low) / (2 * _Z95) * n_given
     se = np.sqrt(left**2 * p * (1 - p) / max(m, 1) + (precision * prior_se) ** 2) / max(n_given, 1)
     est = NoiseEstimate(rate, max(0.0, rate - _Z95 * se), min(1.0, rate + _Z95 * se), errors, m, precision)
+    return flags, est
+
+
+def _audit_fit(
+    s0: np.ndarray, keys: np.ndarray, given: np.ndarray, verified: np.ndarray
+) -> tuple[np.ndarray, NoiseEstimate] | None:
+    """Fit P(wrong | pre-review suspicion) on the reviews: flags and estimate, or None for too few draws.
+
+    O(n) plus O(m log m) for the ``m`` reviews: the unreviewed labels are counted on a grid of
+    ``_GRID + 1`` suspicion values (resolution 0.001), so the fit never touches all rows.
+    """
+    from sklearn.isotonic import isotonic_regression
+
+    has = given >= 0
+    reviewed = has & (verified >= 0)
+    open_rows = np.flatnonzero(has & ~reviewed)
+    # Every given label with a key below c has been reviewed: those are the audit sample so far.
+    c = float(keys[open_rows].min()) if open_rows.size else np.inf
+    rev = np.flatnonzero(reviewed)
+    drawn = keys[rev] < c
+    # Above the most suspicious unreviewed label every label was reviewed: there the reviews stand for
+    # themselves (weight 1), below it the draws stand for the labels nobody reviewed (weight 1 / probability).
+    frontier = float(s0[open_rows].max()) if open_rows.size else np.inf
+    drawn &= s0[rev] <= frontier
+    if int(drawn.sum()) < MIN_AUDITS:
+        return None
+    pi = np.where(drawn, np.minimum(1.0, c * (s0[rev] + AUDIT_FLOOR)), 1.0)
+    wrong = (verified[rev] != given[rev]).astype(np.float64)
+    by = np.argsort(s0[rev], kind="stable")
+    x, y, w = s0[rev][by], wrong[by], 1.0 / pi[by]
+    # The unreviewed labels by grid cell of their pre-review suspicion, most suspicious cell last.
+    cells = np.clip(np.rint(s0[open_rows] * _GRID), 0, _GRID).astype(np.int64)
+    count = np.bincount(cells, minlength=_GRID + 1).astype(np.float64)
+    grid = np.arange(_GRID + 1) / _GRID
+    fit = isotonic_regression(y, sample_weight=w, y_min=0.0, y_max=1.0)
+    p = np.interp(grid, x, fit)
+    found = float(y.sum())
+    errors = float(count @ p)
+    total = found + errors
+    # Flags: the most suspicious cells down to the one that maximises the expected F1 (ratio of expected
+    # true positives to expected flags plus errors), counting the errors the reviews found as found.
+    tp = found + np.cumsum((count * p)[::-1])
+    n_flags = np.cumsum(count[::-1])
+    f1 = 2 * tp / np.maximum(found + n_flags + total, 1e-12)
+    best = int(np.argmax(f1))
+    flags = np.zeros(given.shape[0], bool)
+    if total > 0 and f1[best] > 2 * found / (found + total):
+        flags[open_rows[cells >= _GRID - best]] = True
+    # Interval: each constant block of the fit is a share estimated from its reviews (Kish's effective
+    # count of their weights, half a pseudo-error so that a block without errors is not certain), applied
+    # to the unreviewed labels whose suspicion falls in it.
+    block = np.r_[0, np.cumsum(np.diff(fit) != 0)]
+    n_eff = np.bincount(block, weights=w) ** 2 / np.bincount(block, weights=w * w)
+    share = (np.bincount(block, weights=w * y) / np.bincount(block, weights=w) * n_eff + 0.5) / (n_eff + 1)
+    of_cell = block[np.clip(np.searchsorted(x, grid, side="right") - 1, 0, x.size - 1)]
+    mass = np.bincount(of_cell, weights=count, minlength=block[-1] + 1)
+    se = float(np.sqrt((mass**2 * share * (1 - share) / n_eff).sum()))
+    n_given = max(int(has.sum()), 1)
+    rate = total / n_given
+    low, high = max(0.0, rate - _Z95 * se / n_given), min(1.0, rate + _Z95 * se / n_given)
+    m = int(rev.size)
+    est = NoiseEstimate(rate, low, high, errors, m, found / m)
     return flags, est

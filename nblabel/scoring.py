@@ -18,11 +18,13 @@ from nblabel.propagate import Propagator, propagate
 from nblabel.quality import (
     MIN_REVIEWS,
     NoiseEstimate,
+    audit_keys,
     calibrate,
     class_thresholds,
     flags_from_evidence,
     label_evidence,
     noise_estimate,
+    suspicion,
 )
 
 if TYPE_CHECKING:
@@ -66,6 +68,8 @@ class LPResult:
     # Class thresholds of the last full scoring: kept between updates so each row's scores depend on that row
     # alone and the next run recomputes changed rows only (see _derive).
     thresholds: np.ndarray | None
+    # Keys of the audit draws in the suspects list (quality.audit_keys) and the pre-review suspicion.
+    audit: tuple[np.ndarray, np.ndarray] | None = None
 
 
 class Scorer:
@@ -87,7 +91,7 @@ class Scorer:
         self.propagator: Propagator | None = None
         self.needs_fit = True
         self.last: LPResult | None = None  # what run() last derived from the propagator
-        self._reference: tuple[int, NoiseEstimate] | None = None  # see _prior_noise
+        self._reference: tuple[int, NoiseEstimate, np.ndarray, np.ndarray] | None = None  # see _prior
 
     def run(self, inputs: LPInputs) -> LPResult:
         """Bring the propagator up to date with ``inputs`` and return its results.
@@ -161,8 +165,9 @@ class Scorer:
         predicted[rows] = np.where(confidence[rows] > 0, Pr.argmax(axis=1), -1)
         susp[rows], alternative[rows] = label_evidence(Pr, given_r, thresholds)
         flags, noise = flags_from_evidence(susp, predicted, confidence, given, c)
-        if c and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
-            flags, noise = calibrate(self._prior_noise(c), susp, given, verified)
+        prior = self._prior(c, P, susp, noise, verified) if c and (given >= 0).any() else None
+        if prior is not None and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
+            flags, noise = calibrate(prior[1], susp, given, verified, prior[2], prior[3])
         return LPResult(
             seq=seq,
             proba=frozen(P),
@@ -173,21 +178,30 @@ class Scorer:
             alternative=frozen(alternative),
             noise=noise,
             thresholds=thresholds,
+            audit=None if prior is None else (prior[3], prior[2]),
         )
 
-    def _prior_noise(self, n_classes: int) -> NoiseEstimate:
-        """Estimate the noise from propagation of the given labels alone, before any review; computed once.
+    def _prior(
+        self, n_classes: int, P: np.ndarray, susp: np.ndarray, noise: NoiseEstimate, verified: np.ndarray
+    ) -> tuple[int, NoiseEstimate, np.ndarray, np.ndarray]:
+        """Return the pre-review noise estimate, suspicion and audit keys; computed once per class count.
 
-        Review calibration corrects the pre-review estimate by what the reviews found (see
-        :func:`nblabel.quality.calibrate`); reviewed rows are clamped afterwards, so the estimate it corrects
-        is the one from before: one extra propagation without a stored trajectory, O(n c) memory.
+        Review calibration corrects the pre-review estimate by what the reviews found and draws its audit
+        sample by the pre-review suspicion (see :func:`nblabel.quality.calibrate`). Before any verified
+        label that is the current result; a session reopened with verified labels, which are clamped, runs
+        one extra propagation of the given labels alone (no stored trajectory, O(n c) memory).
         """
         ref = self._reference
         if ref is None or ref[0] != n_classes:
-            given, n = self.given, self.given.shape[0]
-            Y0 = np.zeros((n, n_classes), np.float32)
-            has = np.flatnonzero(given >= 0)
-            Y0[has, given[has]] = 1.0
-            P0 = propagate(self.graph.normalized_, Y0, np.zeros(n, bool), self.t)
-            ref = self._reference = (n_classes, noise_estimate(P0, given))
-        return ref[1]
+            given = self.given
+            if (verified < 0).all():
+                s0 = np.array(susp, dtype=np.float32)
+            else:
+                n = given.shape[0]
+                Y0 = np.zeros((n, n_classes), np.float32)
+                has = np.flatnonzero(given >= 0)
+                Y0[has, given[has]] = 1.0
+                P = propagate(self.graph.normalized_, Y0, np.zeros(n, bool), self.t)
+                noise, s0 = noise_estimate(P, given), suspicion(P, given)
+            ref = self._reference = (n_classes, noise, frozen(s0), frozen(audit_keys(s0)))
+        return ref

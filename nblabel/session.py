@@ -559,6 +559,9 @@ class Session:
     def suspects(self, n: int = 50) -> pd.DataFrame:
         """Items whose given label looks wrong, most suspicious first; items a person checked are left out.
 
+        Every second row is an audit draw, so that reviewing the list from its top re-fits the flags and the
+        noise estimate for the whole of it (see :meth:`suspect_order`).
+
         Label conflicts come first: unverified items with a near-duplicate (:meth:`duplicates` at the default
         threshold) whose given or verified label is another class. Two copies of one image cannot both be
         right, whatever propagation says, and propagation cannot tell which is wrong: they share neighbours.
@@ -581,6 +584,10 @@ class Session:
     def suspect_order(self, state: SessionState | None = None) -> np.ndarray:
         """Row order of :meth:`suspects` (label conflicts first, then by suspicion), for a snapshot.
 
+        Every second review is an audit draw, a random given label drawn with a known probability, so that
+        the reviews measure the whole list, not only its top; the others follow the suspicion before any
+        review (see :func:`nblabel.quality.suspect_order` and :func:`nblabel.quality.calibrate`).
+
         Parameters
         ----------
         state : SessionState, optional
@@ -597,7 +604,17 @@ class Session:
 
         s = self._state if state is None else state
         conflict = label_conflicts(self._structure.scores()[1], current_labels(s))
-        return suspect_order(s.suspicion, np.flatnonzero(s.verified < 0), first=conflict)
+        done = int(((s.given >= 0) & (s.verified >= 0)).sum())
+        # With the audit, the top keeps its pre-review order, so that the reviews above the last one
+        # cover everything there (see nblabel.quality.calibrate).
+        score = s.suspicion if s.audit is None else s.audit[1]
+        return suspect_order(
+            score,
+            np.flatnonzero(s.verified < 0),
+            first=conflict,
+            audit=s.audit[0] if s.audit else None,
+            done=done,
+        )
 
     def next_batch(self, n: int = 20, strategy: str = "margin", seed: int | None = None) -> list[str]:
         """Ids of the items to label next.
@@ -1152,6 +1169,7 @@ class Session:
             flagged=frozen(lp.flags & (verified < 0)),
             alternative=lp.alternative,
             noise=lp.noise,
+            audit=lp.audit,
         )
 
     def _publish(self, lp: LPResult | None) -> None:

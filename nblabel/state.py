@@ -53,6 +53,10 @@ class SessionState:
     noise : NoiseEstimate, optional
         Estimated share of wrong given labels with its interval and the errors still unreviewed; re-fitted
         from the reviews once a person has checked enough suspects (see :func:`nblabel.quality.calibrate`).
+    audit : tuple of two (n,) arrays, optional
+        Keys of the audit draws that :meth:`Session.suspect_order` interleaves with the top suspects
+        (:func:`nblabel.quality.audit_keys`) and the pre-review suspicion they were drawn by, which orders the
+        top suspects.
 
     """
 
@@ -69,6 +73,7 @@ class SessionState:
     flagged: np.ndarray
     alternative: np.ndarray | None = None
     noise: NoiseEstimate | None = None
+    audit: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def pending(self) -> bool:

@@ -303,7 +303,7 @@ def test_outliers_duplicates_and_conflicts_in_session(tmp_path, digits):
     pred = s.predictions
     assert pred.loc["0", "duplicate_group"] == pred.loc[str(n), "duplicate_group"] >= 0
     # Conflicts lead the review, ahead of higher suspicion.
-    assert set(s.suspects(3).index) == {"0", str(n), str(n + 1)}
+    assert set(s.suspects(5).index[::2]) == {"0", str(n), str(n + 1)}  # between them: audit draws
     s.label(str(n + 1), int(digits.labels[0]))  # the person settles it
     assert not s.duplicates().loc[["0", str(n), str(n + 1)], "conflict"].any()
     path = s.export(tmp_path / "out.csv")

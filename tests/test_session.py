@@ -216,8 +216,8 @@ def test_injected_noise_is_flagged_and_ranked_first(tmp_path):
     # Every flag is a real error; the estimate (core disagreement) sees about half of these dense errors
     # before any review, since each wrong label lowers the confidence of its own row.
     assert set(flagged) <= set(NOISY) and len(flagged) >= len(NOISY) // 2
-    top = s.suspects(len(NOISY))
-    assert set(top.index) == set(ids(NOISY))
+    top = s.suspects(2 * len(NOISY))  # every 2nd row is an audit draw (nblabel.quality.suspect_order)
+    assert set(ids(NOISY)) <= set(top.index) and top.index[0] in ids(NOISY)
     assert list(top.columns) == [
         *["given", "verified", "predicted", "confidence", "suspicion", "flagged", "corrected"],
         *["outlier", "duplicate_group"],

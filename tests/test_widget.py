@@ -358,7 +358,7 @@ def test_suspects_only_flagged(tmp_path):
     assert flagged == sorted(flagged, key=lambda i: -s.state.suspicion[i])  # most suspicious first
     w.flagged_only = False
     everything = wire.arrays("view")["indices"].tolist()
-    assert len(everything) == 60 and everything[:3] == flagged
+    assert len(everything) == 60 and set(flagged) <= set(everything[:6])  # every 2nd an audit draw
     assert w.wait_for_layout(120)  # see test_thumbnails_travel_as_image_bytes
     w.close()
     s.close()
