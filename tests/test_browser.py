@@ -528,6 +528,9 @@ def test_every_key_of_the_help_line_and_the_legend(lab: LabServer) -> None:
     assert suspects["flagged"]["pageLabel"].endswith(f"· {n_flagged} item" + ("" if n_flagged == 1 else "s"))
     assert set(suspects["flagged"]["tilesFlagged"]) <= {"true"}
     assert suspects["all"]["pageLabel"] != suspects["flagged"]["pageLabel"]
+    # The full list has audit draws between the suspects and says so; the flagged-only list has none.
+    assert "every 2nd item is a random check" in suspects["all"]["noiseSummary"]
+    assert "random check" not in suspects["flagged"]["noiseSummary"]
 
     trio = [str(i) for i in (cols - 1, cols, cols + 1)]
     assert journal_events(journal) == [

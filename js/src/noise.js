@@ -2,8 +2,11 @@
 // and the flags' noise matrix (given x likely class). Clicking a cell browses those items in the grid.
 // Everything shown comes from the `counts` trait (nblabel/widget.py `_noise_counts`); text only, no HTML.
 
-/** One line of text about the noise estimate, from the `counts` trait. */
-export function noiseSummary(counts, classes) {
+/**
+ * One line of text about the noise estimate, from the `counts` trait. `audit`: the grid lists the suspects with
+ * the audit draws between them (nblabel.quality.suspect_order), which the reviewer should know are on purpose.
+ */
+export function noiseSummary(counts, classes, { audit = false } = {}) {
   const c = counts || {};
   const parts = [`${c.flagged ?? 0} flagged`];
   if (typeof c.noise_rate === "number") {
@@ -11,6 +14,7 @@ export function noiseSummary(counts, classes) {
     parts.push(`estimated noise ${pct(c.noise_rate)} (95 %: ${pct(c.noise_low)}–${pct(c.noise_high)})`);
     parts.push(`about ${Math.round(c.errors_unreviewed)} wrong labels not yet reviewed`);
     parts.push(c.reviewed ? `calibrated on ${c.reviewed} reviewed` : "not yet calibrated by reviews");
+    if (audit) parts.push("every 2nd item is a random check: reviewing it calibrates these numbers");
   }
   const cells = matrixCells(c.noise_matrix, classes);
   if (cells.length) parts.push(`most confused: ${cells[0].given} → ${cells[0].likely} (${cells[0].count})`);
@@ -53,7 +57,7 @@ export function mountNoisePanel({ model, doc, browse }) {
     const classes = model.get("classes") || [];
     const counts = model.get("counts") || {};
     el.hidden = model.get("mode") !== "suspects";
-    line.textContent = noiseSummary(counts, classes);
+    line.textContent = noiseSummary(counts, classes, { audit: !model.get("flagged_only") });
     const matrix = counts.noise_matrix || [];
     const used = new Set();
     matrixCells(matrix, classes).forEach(({ g, j }) => used.add(g).add(j));

@@ -727,7 +727,7 @@ export function mountView({ model, el, store, makeScatter }) {
     model.on(events, fn);
     off.push(() => model.off(events, fn));
   };
-  onModel(["classes", "counts", "mode"], noise.render);
+  onModel(["classes", "counts", "mode", "flagged_only"], noise.render);
   onModel(["classes", "counts"], () => {
     renderClasses();
     renderLegend();

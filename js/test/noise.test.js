@@ -22,6 +22,11 @@ describe("noise panel", () => {
       [2, 0, 5],
       [0, 1, 2],
     ]);
+    expect(text).not.toContain("random check"); // the flagged-only list has no audit draws
+    expect(noiseSummary(counts, ["a", "b", "c"], { audit: true })).toContain(
+      "every 2nd item is a random check: reviewing it calibrates these numbers",
+    );
+    expect(noiseSummary({ flagged: 0 }, [], { audit: true })).toBe("0 flagged"); // no estimate, nothing to check
     expect(noiseSummary({ flagged: 0 }, [])).toBe("0 flagged");
   });
 

@@ -551,6 +551,7 @@ async function widgetReport(page, n = 0) {
       selectedText: q('nbl-selected-count').textContent,
       keyTarget: q('nbl-key-target').textContent,
       pageLabel: q('nbl-page-label').textContent,
+      noiseSummary: q('nbl-noise-summary')?.textContent ?? '',
       tiles: tiles.map((t) => ({ index: Number(t.dataset.index), id: t.dataset.id, selected: t.dataset.selected === 'true',
         given: Number(t.dataset.given), verified: Number(t.dataset.verified), predicted: Number(t.dataset.predicted) })),
       focusInside: r.contains(document.activeElement),
@@ -853,6 +854,7 @@ async function scenarioKeys(page) {
   suspects.flagged = await page.$eval(root, (el) => ({
     pageLabel: el.querySelector('[data-testid="nbl-page-label"]').textContent,
     counts: el.querySelector('[data-testid="nbl-counts"]').textContent,
+    noiseSummary: el.querySelector('[data-testid="nbl-noise-summary"]').textContent,
     tilesFlagged: [...el.querySelectorAll('[data-testid="nbl-tile"]')].map((t) => t.dataset.flagged),
   }));
   return { log, legendRows, sizes, zoom, suspects };
