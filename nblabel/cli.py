@@ -185,9 +185,7 @@ def run_embed(args: argparse.Namespace) -> int:
             cache_dir=False if args.no_cache else args.cache_dir,
         )
     except WeightsUnavailableError as error:
-        # The message already lists the ways to supply weights; add the command-line spelling of each.
-        print(f"{error}\nOn the command line: --checkpoint FILE, or --random-init.", file=sys.stderr)
-        return 1
+        return _no_weights(error)
     print(encoder, file=sys.stderr)
     embeddings = np.asarray(encoder.embed(source), dtype=np.float32)
     # Images that failed to decode have no embedding (NaN rows): they are left out of both files, as
@@ -205,6 +203,12 @@ def run_embed(args: argparse.Namespace) -> int:
     for image_id, reason in source.errors:
         print(f"skipped {image_id}: {reason}", file=sys.stderr)
     return 0
+
+
+def _no_weights(error: Exception) -> int:
+    """Report missing pretrained weights; the message lists the ways in Python, this adds the flags."""
+    print(f"{error}\nOn the command line: --checkpoint FILE, or --random-init.", file=sys.stderr)
+    return 1
 
 
 def _run_embed_ray(args: argparse.Namespace) -> int:
@@ -236,8 +240,7 @@ def _run_embed_ray(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 1
     except WeightsUnavailableError as error:
-        print(f"{error}\nOn the command line: --checkpoint FILE, or --random-init.", file=sys.stderr)
-        return 1
+        return _no_weights(error)
     except FileExistsError as error:
         raise ValueError(f"{error} (on the command line: --overwrite)") from None
     print(

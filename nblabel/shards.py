@@ -22,6 +22,7 @@ Session on it reads the file a block at a time (see :mod:`nblabel._blocks`) and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -242,10 +243,8 @@ def _joined(parts: list[np.memmap], where: Path, manifest: dict[str, Any], count
     # Named by the run that wrote the shards: a run that rewrites the folder never meets an older join.
     path = where / f"joined-{str(manifest.get('run', 'unknown'))[:16]}.npy"
     if path.is_file():
-        try:
+        with contextlib.suppress(ValueError):  # a damaged join is written again below, never trusted
             return _open_rows(path, count, dim, where)
-        except ValueError:
-            pass  # a damaged join is written again below, never trusted
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
