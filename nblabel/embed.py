@@ -36,6 +36,7 @@ from timm.data import create_transform, resolve_data_config
 from torch import nn
 from tqdm.auto import tqdm
 
+from nblabel._validation import check_count
 from nblabel.data import ImageSource, as_source
 from nblabel.files import cache_folder
 
@@ -447,8 +448,8 @@ class Encoder:
         model_kwargs: dict | None = None,
     ) -> None:
         for name, value in (("batch_size", batch_size), ("image_size", image_size)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name}: expected a positive integer; got {value!r}. Fix: e.g. {name}=64.")
+            if value is not None:
+                check_count(value, name, example=64)
         if num_workers is not None and (not isinstance(num_workers, int) or num_workers < 0):
             raise ValueError(
                 f"num_workers: expected an integer >= 0 or None; got {num_workers!r}. Fix: None."
