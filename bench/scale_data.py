@@ -77,6 +77,8 @@ def exact_neighbors(X: np.ndarray, rows: np.ndarray, k: int, block: int | None =
     numpy.ndarray, shape (len(rows), k), int64
 
     """
+    # Written here rather than calling nblabel.graph's brute force: the reference must not share code with
+    # what it checks.
     Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
     # Blocks of ~64 MB of similarities: 500 rows against 1M items would be 2 GB.
     block = block or max(1, min(500, 2**24 // len(X)))

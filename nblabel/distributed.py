@@ -250,7 +250,7 @@ def embed_with_ray(
         source.record_errors(failed)  # the same ImageReadWarning a single-process run gives
     manifest = {
         "run": run,
-        "model": reference._describe(),
+        "model": reference.describe(),
         "dim": reference.dim,
         "count": sum(int(row["count"]) for row in done),
         "classes": source.classes,

@@ -492,10 +492,14 @@ class Encoder:
     def cache_key(self) -> str:
         """Hash of everything that changes an embedding: model, weights and preprocessing."""
         return hashlib.blake2b(
-            json.dumps(self._describe(), sort_keys=True).encode(), digest_size=16
+            json.dumps(self.describe(), sort_keys=True).encode(), digest_size=16
         ).hexdigest()
 
-    def _describe(self) -> dict:
+    def describe(self) -> dict:
+        """Return what decides this encoder's vectors: model, arguments, weights, preprocessing (JSON-able).
+
+        The embedding cache is keyed by it, and ``embed_with_ray`` records it in its shards' manifest.
+        """
         cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in self.data_config.items()}
         return {
             "version": _CACHE_VERSION,
@@ -527,7 +531,7 @@ class Encoder:
             self._compute(source, list(range(n)), out, None, [])
             return out
         hashes = [source.content_hash(i) for i in range(n)]
-        cache = _EmbeddingCache(self._cache_dir, self.cache_key, self._describe())
+        cache = _EmbeddingCache(self._cache_dir, self.cache_key, self.describe())
         try:
             found = cache.get(hashes)
             todo: list[int] = []

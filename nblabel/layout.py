@@ -68,7 +68,7 @@ def _checked_lists(graph: Any) -> tuple[np.ndarray, np.ndarray]:
     similarities = getattr(graph, "similarities_", None)
     if neighbors is None or similarities is None:
         raise ValueError(
-            "umap_layout needs a fitted KnnGraph (with neighbors_ and similarities_); got "
+            "graph: expected a fitted KnnGraph (with neighbors_ and similarities_); got "
             f"{type(graph).__name__} without them. Fix: call graph.fit(embeddings) first."
         )
     neighbors = np.asarray(neighbors)

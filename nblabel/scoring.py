@@ -165,7 +165,7 @@ class Scorer:
         predicted[rows] = np.where(confidence[rows] > 0, Pr.argmax(axis=1), -1)
         susp[rows], alternative[rows] = label_evidence(Pr, given_r, thresholds)
         flags, noise = flags_from_evidence(susp, predicted, confidence, given, c)
-        prior = self._prior(c, P, susp, noise, verified) if c and (given >= 0).any() else None
+        prior = self._prior(c, susp, noise, verified) if c and (given >= 0).any() else None
         if prior is not None and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
             flags, noise = calibrate(prior[1], susp, given, verified, prior[2], prior[3])
         return LPResult(
@@ -182,7 +182,7 @@ class Scorer:
         )
 
     def _prior(
-        self, n_classes: int, P: np.ndarray, susp: np.ndarray, noise: NoiseEstimate, verified: np.ndarray
+        self, n_classes: int, susp: np.ndarray, noise: NoiseEstimate, verified: np.ndarray
     ) -> tuple[int, NoiseEstimate, np.ndarray, np.ndarray]:
         """Return the pre-review noise estimate, suspicion and audit keys; computed once per class count.
 

@@ -52,7 +52,7 @@ def assert_matches_scratch(s: Session) -> None:
     if rev.size >= MIN_REVIEWS:
         # Calibration corrects the estimate from propagating the given labels alone, before any review.
         prior = noise_estimate(Propagator(s.graph, P.shape[1]).fit(given).proba_, given)
-        _, ref_noise, ref_susp, ref_audit = s._scorer._prior(P.shape[1], P, susp, noise, verified)
+        _, ref_noise, ref_susp, ref_audit = s._scorer._prior(P.shape[1], susp, noise, verified)
         assert ref_noise.rate == pytest.approx(prior.rate, abs=1e-9)
         flags, noise = calibrate(ref_noise, susp, given, verified, ref_susp, ref_audit)
     np.testing.assert_array_equal(st.flagged, flags & (verified < 0))
