@@ -19,11 +19,18 @@ Times are ``performance.now()`` in the page:
 Renderers are interleaved (each repeat runs both, alternating which goes first) and every cell is the median
 over the repeats' samples with [min–max]. A step past its cap is reported as a timeout and ends that page.
 
+``--driver cdp`` runs the same steps from ``bench/renderers/drive_cdp.py`` (Python's standard library over
+the DevTools protocol, no node or playwright): that is how the hardware-WebGL rows come from a GPU machine
+that has neither (``bench/renderers/pack_chromium.sh`` packs Chromium for it, ``device_run.sh`` runs it
+there), and ``--rows`` prints their saved rows here. Such a run starts with a ``{"gpu": ...}`` row, the WebGL
+renderer string (``WEBGL_debug_renderer_info``) and Chromium's GPU report, and the header names it.
+
 Usage::
 
     python bench/bench_map_renderers.py                       # 100k and 1M, 3 repeats
     python bench/bench_map_renderers.py --sizes 20000 --repeats 1
     python bench/bench_map_renderers.py --rows bench/results/map_renderers.jsonl   # print a saved run again
+    python bench/bench_map_renderers.py --driver cdp --sizes 20000 --repeats 1   # the same without node
 """
 
 from __future__ import annotations
@@ -78,13 +85,28 @@ def build() -> dict[str, dict[str, int]]:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def drive(sizes: list[int], repeats: int, save: Path) -> list[dict]:
+# Software WebGL for drive_cdp.py here, as tests/browser/lab.mjs gives drive.mjs.
+SOFTWARE_FLAGS = "--use-angle=swiftshader --enable-unsafe-swiftshader"
+
+
+def drive(sizes: list[int], repeats: int, save: Path, driver: str = "node") -> list[dict]:
     """Run the browser half; its JSON rows (measurements, timeouts, errors) also go to ``save`` as they come.
 
-    The last row, ``{"run": {...}}``, holds the run's wall time and the machine's load before and after.
+    ``driver``: ``node`` (drive.mjs, playwright-core) or ``cdp`` (drive_cdp.py). The last row,
+    ``{"run": {...}}``, holds the run's wall time and the machine's load before and after.
     """
-    cmd = ["node", str(PAGE_DIR / "drive.mjs"), "--chromium", str(find_chromium()),
-           "--sizes", ",".join(map(str, sizes)), "--repeats", str(repeats)]  # fmt: skip
+    common = [
+        "--chromium",
+        str(find_chromium()),
+        "--sizes",
+        ",".join(map(str, sizes)),
+        "--repeats",
+        str(repeats),
+    ]
+    if driver == "cdp":
+        cmd = [sys.executable, str(PAGE_DIR / "drive_cdp.py"), *common, "--flags", SOFTWARE_FLAGS]
+    else:
+        cmd = ["node", str(PAGE_DIR / "drive.mjs"), *common]
     save.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     load_before = os.getloadavg()[0]
@@ -93,7 +115,8 @@ def drive(sizes: list[int], repeats: int, save: Path) -> list[dict]:
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT) as proc, save.open("w") as out:
         assert proc.stdout is not None
         for line in proc.stdout:
-            if line.startswith("{"):
+            # drive_cdp.py ends with its own run row; this one, with the load, stands for both drivers.
+            if line.startswith("{") and not line.startswith('{"run"'):
                 rows.append(json.loads(line))
                 out.write(line)
                 out.flush()
@@ -104,16 +127,22 @@ def drive(sizes: list[int], repeats: int, save: Path) -> list[dict]:
         }
         out.write(json.dumps({"run": run}) + "\n")
     if proc.returncode != 0:
-        sys.exit(f"drive.mjs failed ({proc.returncode}); rows so far in {save}")
+        sys.exit(f"{Path(cmd[1]).name} failed ({proc.returncode}); rows so far in {save}")
     return [*rows, {"run": run}]
 
 
 def cell(samples: list[float], failures: list[str], runs: int) -> str:
-    """Median [min–max] of the samples; timeouts / errors of the step named after them."""
+    """Median [min–max] of the samples; timeouts / errors of the step named after them.
+
+    Whole numbers, except one decimal where the largest sample is under 100 (a GPU's frames are ms apart).
+    """
     text = ""
     if samples:
         med = statistics.median(samples)
-        text = f"{med:,.0f} [{min(samples):,.0f}–{max(samples):,.0f}]" if len(samples) > 1 else f"{med:,.0f}"
+        digits = 1 if max(samples) < 100 else 0
+        text = f"{med:,.{digits}f}"
+        if len(samples) > 1:
+            text += f" [{min(samples):,.{digits}f}–{max(samples):,.{digits}f}]"
     if failures:
         text += (" " if text else "") + f"({len(failures)} of {runs}: {', '.join(sorted(set(failures)))})"
     return text or "not reached"
@@ -155,11 +184,24 @@ def table(rows: list[dict], sizes: list[int], repeats: int) -> list[dict[str, st
     return out
 
 
+def webgl_line(gpu: dict | None) -> str:
+    """What drew the pages: the WebGL renderer string and flags of a drive_cdp.py run, else drive.mjs's."""
+    if gpu is None:
+        return "Headless Debian Chromium, software WebGL (SwiftShader)"
+    kind = "hardware" if gpu["hardware"] else "software"
+    webgl = gpu.get("webgl") or {}
+    flags = " ".join(gpu["flags"])
+    return f"Headless Chromium ({kind} WebGL: {webgl.get('renderer', 'none')}; flags `{flags}`)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated numbers of points")
     parser.add_argument("--repeats", type=int, default=3, help="pages per renderer and size")
     parser.add_argument("--rows", type=Path, help="print the tables of a saved run (its JSON lines) instead")
+    parser.add_argument(
+        "--driver", choices=["node", "cdp"], default="node", help="drive.mjs (playwright) or drive_cdp.py"
+    )
     args = parser.parse_args()
     missing = missing_prerequisites()
     if missing:
@@ -169,9 +211,10 @@ def main() -> None:
         rows = [json.loads(line) for line in args.rows.read_text().splitlines() if line.strip()]
     else:
         sizes = [int(s) for s in args.sizes.split(",")]
-        rows = drive(sizes, args.repeats, ROOT / "bench" / "results" / "map_renderers.jsonl")
+        rows = drive(sizes, args.repeats, ROOT / "bench" / "results" / "map_renderers.jsonl", args.driver)
     run = next((r["run"] for r in rows if "run" in r), None)
-    rows = [r for r in rows if "run" not in r]
+    gpu = next((r["gpu"] for r in rows if "gpu" in r), None)
+    rows = [r for r in rows if "run" not in r and "gpu" not in r]
     sizes = sorted({r["n"] for r in rows})
     repeats = len({r["repeat"] for r in rows})
     versions = {
@@ -182,17 +225,21 @@ def main() -> None:
     per_item_xy = 2 * _WIRE_DTYPES["xy"].itemsize
     kib, mib = 1024, 2**20
     print(
-        "Headless Debian Chromium, software WebGL (SwiftShader), 800x800 plot; "
+        webgl_line(gpu) + ", 800x800 plot; "
         f"plotly.js {versions['plotly.js']} (the widget's partial bundle: core + scattergl), "
         f"regl-scatterplot {versions['regl-scatterplot']}; {repeats} repeats, renderers interleaved, "
         + (
-            f"{run['wall_s'] / 60:.0f} min in all; 1-min load average {run['load_before']:.1f} before and "
-            f"{run['load_after']:.1f} after on {os.cpu_count()} cores "
+            f"{run['wall_s'] / 60:.1f} min in all; 1-min load average {run['load_before']:.1f} before and "
+            f"{run['load_after']:.1f} after on {run.get('cores', os.cpu_count())} cores"
             if run
-            else "the run was cut off; "
+            else "the run was cut off"
         )
-        + "(the machine was shared with other jobs, "
-        "so compare the two renderers with each other, not with a quiet machine or a GPU).\n"
+        + (
+            ".\n"
+            if gpu and gpu["hardware"]
+            else " (the machine was shared with other jobs, "
+            "so compare the two renderers with each other, not with a quiet machine or a GPU).\n"
+        )
     )
     print("Bytes shipped (each renderer alone, esbuild-minified like the widget's bundle):\n")
     print_table([
