@@ -41,10 +41,18 @@ for f in /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json /usr/share/gl
   if [ -f "$f" ]; then export __EGL_VENDOR_LIBRARY_FILENAMES=$f; break; fi
 done
 
+# The archive's parts may come in more than one call (one call carries at most 64 MiB): each call leaves its
+# parts in /tmp/chrp, and the call that finds them all, by the checksum, unpacks them.
+mkdir -p /tmp/chrp
+cp "$payload"/chr.tar.xz.part* /tmp/chrp/ 2>/dev/null
 if [ ! -x "$chr/chromium-headless-shell" ]; then
+  if [ "$(cat /tmp/chrp/chr.tar.xz.part* | sha256sum | cut -d' ' -f1)" != "$(cat "$payload/chr.tar.xz.sha256")" ]; then
+    echo "Chromium's archive is incomplete so far: $(ls /tmp/chrp)"
+    exit 2
+  fi
   t0=$SECONDS
   # Python's lzma, not xz(1): the image may have no xz.
-  cat "$payload"/chr.tar.xz.part* | python3 -c \
+  cat /tmp/chrp/chr.tar.xz.part* | python3 -c \
     'import sys, tarfile; tarfile.open(fileobj=sys.stdin.buffer, mode="r|xz").extractall("/tmp", filter="tar")'
   echo "unpacked Chromium in $((SECONDS - t0)) s" >>"$env_txt"
 fi
@@ -94,7 +102,7 @@ chosen=""
 # varies by machine, so the probe tries ANGLE on Vulkan first, then on EGL (through glvnd).
 while IFS= read -r flags; do
   echo "== probe: $flags" >>"$log"
-  timeout 45 python3 "$driver" --chromium "$chr/chromium-headless-shell" --probe-only --flags "$flags" \
+  timeout 30 python3 "$driver" --chromium "$chr/chromium-headless-shell" --probe-only --flags "$flags" \
     --log "$log" >>"$out/probe.jsonl" 2>>"$log" || echo "{\"probe_failed\": \"$flags\", \"rc\": $?}" >>"$out/probe.jsonl"
   line=$(tail -1 "$out/probe.jsonl")
   echo "probe [$flags]: $(echo "$line" | grep -o '"renderer": "[^"]*"' | head -1) hardware=$(echo "$line" | grep -o '"hardware": [a-z]*')"
@@ -105,6 +113,8 @@ $gpu --use-gl=angle --use-angle=vulkan
 $gpu --use-gl=angle --use-angle=gl-egl
 $gpu --use-angle=gl
 $gpu --use-gl=egl
+$gpu --use-angle=vulkan --use-vulkan=native --disable-vulkan-surface
+$gpu --use-gl=angle --use-angle=gl-egl --in-process-gpu
 EOF
 
 require=--require-hardware

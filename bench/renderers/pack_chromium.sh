@@ -5,8 +5,10 @@
 #
 #   sh bench/renderers/pack_chromium.sh DEST        # DEST: a folder that travels with the working tree
 #
-# DEST/chr.tar.xz.part*  chromium-headless-shell + icudtl/snapshots + ANGLE's Vulkan loader + lib/ (split in
-#                        parts of at most 58 MiB, since one call carries at most 64 MiB)
+# DEST/chr.tar.xz.part*  chromium-headless-shell + icudtl/snapshots + ANGLE's Vulkan loader + lib/ (xz -9e,
+#                        76 MB, split in parts of at most 58 MiB, since one call carries at most 64 MiB:
+#                        part00 goes in a first call, the rest in a second; device_run.sh joins them)
+# DEST/chr.tar.xz.sha256 the whole archive's checksum
 # DEST/gl/*.deb          libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 (unpacked to / there)
 # DEST/renderers/        index.html, dist/{plotly,regl}.js, drive_cdp.py, device_run.sh
 set -eu
@@ -37,7 +39,8 @@ ldd "$chr/chromium-headless-shell" | awk '/=>/ {print $1, $3}' \
 cp -rL /usr/lib/x86_64-linux-gnu/nss "$chr/lib/"
 cp /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf "$chr/fonts/"
 rm -f "$dest"/chr.tar.xz.part*
-tar -C "$work" -cf - chr | xz -9e -T2 | split -b 58M -d - "$dest/chr.tar.xz.part"
+tar -C "$work" -cf - chr | xz -9e -T2 | tee "$work/chr.tar.xz" | split -b 58M -d - "$dest/chr.tar.xz.part"
+sha256sum "$work/chr.tar.xz" | cut -d' ' -f1 >"$dest/chr.tar.xz.sha256"
 
 o="-oAPT::Architecture=amd64 -oAPT::Architectures=amd64"
 (cd "$dest/gl" && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
