@@ -66,7 +66,7 @@ env = dict(os.environ, LD_LIBRARY_PATH=fb)
 linked = []
 for _ in range(10):
     out = subprocess.run(["ldd", os.path.join(chr_dir, "chromium-headless-shell")], capture_output=True, text=True, env=env).stdout
-    missing = [so for so in re.findall(r"^\s*(\S+) => not found", out, re.M) if not os.path.exists(os.path.join(fb, so))]
+    missing = sorted({so for so in re.findall(r"^\s*(\S+) => not found", out, re.M) if not os.path.lexists(os.path.join(fb, so))})
     if not missing:
         break
     for so in missing:
