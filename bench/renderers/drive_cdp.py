@@ -1,7 +1,9 @@
 """The browser half of bench/bench_map_renderers.py without node: Chromium driven over the DevTools protocol.
 
 The same steps, caps and JSON rows as ``drive.mjs`` (playwright-core), for machines that have a Python and a
-Chromium but no node, such as the GPU machines the README's hardware-WebGL rows come from. Standard library
+Chromium but no node, such as the GPU machines the README's hardware-WebGL rows come from. The lasso differs
+in two ways that keep it the hexagon it is meant to be (``Browser.move``'s ``drain`` and the first move after
+the press in ``run_page``), so its "selected / inside" row checks out with a fast driver too. Standard library
 only: Chromium runs with ``--remote-debugging-pipe`` (the protocol on file descriptors 3 and 4, messages ended
 by a NUL byte), the page is served from this folder by ``http.server``, and the mouse is CDP's
 ``Input.dispatchMouseEvent``, which returns once the page has handled the event (as playwright's mouse does).
