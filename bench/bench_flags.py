@@ -146,6 +146,54 @@ def run_cell(Z, y, graph, kind, rate, seed, tag):
     return out
 
 
+def spread(Z, y, graph, kind, rate, seed, n_keys):
+    """How often the after-review targets hold over ``n_keys`` audit seeds, and the best estimator's spread.
+
+    The reviews are simulated as in :func:`run_cell`, through the functions the session calls (the
+    suspects list depends on the pre-review suspicion, the audit keys and the label conflicts alone), with
+    the audit keys drawn from other seeds. The bound: with ``m`` audit draws, no design-based estimator of
+    the errors among the unreviewed labels has a smaller standard error than Neyman's allocation over
+    infinitely fine strata of the suspicion, ``sum_i sqrt(p_i (1 - p_i)) / sqrt(m)`` with ``p_i`` the
+    hindsight P(wrong | suspicion) (an isotonic fit to the truth).
+    """
+    from scipy.stats import norm
+    from sklearn.isotonic import isotonic_regression
+
+    from nblabel.clusters import label_conflicts
+    from nblabel.quality import AUDIT_EVERY, audit_keys, calibrate, suspect_order
+
+    given = inject_label_noise(y, rate, kind, seed=seed)
+    err = given != y
+    with tempfile.TemporaryDirectory() as tmp:
+        _PrebuiltGraphSession.prebuilt = graph
+        ids = [str(i) for i in range(len(y))]
+        s = _PrebuiltGraphSession(Z, ids=ids, given=given, journal=Path(tmp) / "j.nblabel.db")
+        prior, s0, groups = s.state.noise, s.state.audit[1], s._structure.scores()[1]
+        s.close()
+    best = best_f1(err, s0)
+    f1_ok = est_ok = 0
+    for k in range(n_keys):
+        keys = audit_keys(s0, seed=1000 + k)
+        verified = np.full(len(y), -1)
+        for done in range(REVIEWS[-1]):
+            current = np.where(verified >= 0, verified, given)
+            first = label_conflicts(groups, current)
+            item = suspect_order(s0, np.flatnonzero(verified < 0), first=first, audit=keys, done=done)[0]
+            verified[item] = y[item]
+        flags, est = calibrate(prior, s0, given, verified, s0, keys)
+        found = (verified >= 0) & (verified != given)
+        f1_ok += (not err.any()) or _f1(err, flags | found) >= best - 0.05
+        est_ok += abs(est.rate - err.mean()) <= 0.03
+    order = np.argsort(s0, kind="stable")
+    p = np.empty(len(y))
+    p[order] = isotonic_regression(err[order].astype(float), y_min=0.0, y_max=1.0)
+    unreviewed = np.ones(len(y), bool)
+    unreviewed[np.argsort(-s0, kind="stable")[: REVIEWS[-1] - REVIEWS[-1] // AUDIT_EVERY]] = False
+    se = float(np.sqrt(p * (1 - p))[unreviewed].sum() / np.sqrt(REVIEWS[-1] // AUDIT_EVERY) / len(y))
+    bound = float(2 * norm.cdf(0.03 / se) - 1) if se > 0 else 1.0
+    return {"f1_ok": f1_ok / n_keys, "est_ok": est_ok / n_keys, "bound_se": se, "bound_ok": bound}
+
+
 def datasets(quick: bool):
     levels = ("0.90",) if quick else ("0.80", "0.90", "0.97")
     for level in levels:
@@ -285,6 +333,31 @@ def from_logs(paths: list[str]) -> None:
     report(labelled, sorted(seeds))
 
 
+def print_spread(cells: list[str], n_keys: int) -> None:
+    """Print :func:`spread` for runs named as in the per-run lines (``<dataset>-<kind>-<rate>-<seed>``)."""
+    rows = []
+    for cell in cells:
+        name, kind, rate, seed = cell.rsplit("-", 3)
+        make = dict(datasets(False))[name.replace("_", " ")]
+        Z, y = make(int(seed))
+        r = spread(Z, y, KnnGraph().fit(Z), kind, float(rate), int(seed), n_keys)
+        rows.append(
+            [cell, f"{r['f1_ok']:.0%}", f"{r['est_ok']:.0%}", f"{r['bound_se']:.4f}", f"{r['bound_ok']:.0%}"]
+        )
+        print(f"  {cell}: " + ", ".join(f"{k}={v:.4f}" for k, v in r.items()), flush=True)
+    print(f"\n{n_keys} audit seeds per run, {REVIEWS[-1]} reviews\n")
+    print_table(
+        [
+            "run",
+            "F1 within 0.05 of best",
+            "estimate within 0.03",
+            "best estimator's s.e.",
+            "its chance within 0.03",
+        ],
+        rows,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one seed, the 0.90 digits, noise 0 / 0.05 / 0.2")
@@ -293,9 +366,20 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0, help="the first seed (to split the grid)")
     ap.add_argument("--rates", help="comma-separated noise rates (default all, 0/0.05/0.2 with --quick)")
     ap.add_argument("--from-log", nargs="+", help="print the tables of the per-run lines in these outputs")
+    ap.add_argument(
+        "--spread",
+        nargs="+",
+        metavar="CELL",
+        help="for these runs (e.g. augmented_20k-symmetric-0.02-1): how often the after-review targets hold "
+        "over --keys audit seeds, and the best estimator's chance to be within 0.03",
+    )
+    ap.add_argument("--keys", type=int, default=20, help="audit seeds per run with --spread")
     args = ap.parse_args()
     if args.from_log:
         from_logs(args.from_log)
+        return
+    if args.spread:
+        print_spread(args.spread, args.keys)
         return
     seeds = [args.first_seed + i for i in range(args.seeds or (1 if args.quick else 3))]
     rates = (0.0, 0.05, 0.2) if args.quick else RATES
