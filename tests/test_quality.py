@@ -313,6 +313,30 @@ def test_invariants(data, scale):
     np.testing.assert_allclose(suspicion(P[perm], given[perm]), s[perm], atol=1e-6)
 
 
+@settings(max_examples=60, deadline=None)
+@hyp_given(st.integers(0, 2**32 - 1), st.integers(20, 300), st.floats(0.0, 1.0), st.integers(0, 120))
+def test_audit_calibration_invariants(seed, n, noise, n_reviews):
+    # Any suspicion, any noise, any number of reviews from the suspects list: a finite estimate inside
+    # its interval and [0, 1], flags and replacements only on unreviewed labels.
+    rng = np.random.default_rng(seed)
+    s = rng.random(n).astype(np.float32)
+    s[rng.random(n) < 0.1] = np.nan  # no given label
+    given = np.where(np.isnan(s), -1, 0)
+    truth = np.where(rng.random(n) < noise * s, 1, 0)
+    keys = audit_keys(s)
+    verified = np.full(n, -1)
+    for done in range(min(n_reviews, int((given >= 0).sum()))):
+        item = suspect_order(s, np.flatnonzero(verified < 0), audit=keys, done=done)[0]
+        verified[item] = truth[item]
+    prior = NoiseEstimate(0.1, 0.05, 0.15, 0.1 * n)
+    flags, est = calibrate(prior, s, given, verified, s, keys)
+    assert 0.0 <= est.low <= est.rate <= est.high <= 1.0 and np.isfinite(est.errors)
+    reviewed = (given >= 0) & (verified >= 0)
+    assert not flags[reviewed | (given < 0)].any()
+    fix = corrections(flags, np.ones(n, np.int64), verified, s, est)
+    assert not fix[reviewed | (given < 0)].any() and (fix <= flags).all()
+
+
 def test_widget_counts_carry_the_noise_estimate_and_matrix(tmp_path, monkeypatch):
     from nblabel.widget import Labeler
 
