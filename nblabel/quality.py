@@ -682,7 +682,7 @@ def _audit_fit(
     the isotonic (monotone, one step per block of reviews) fit met it in 108: with 50 draws the steps
     follow single reviews of large weight, and one wrong label drawn far down the list flagged a whole
     block. The estimate is model-assisted (the curve's expected errors among the unreviewed labels, plus
-    the weighted residuals of the draws, which makes it design-unbiased whatever the curve's shape:
+    the weighted residuals of the draws, which makes it nearly design-unbiased whatever the curve's shape:
     within 0.03 of the truth in 135 of 144 runs, 130 for the isotonic fit alone). Its interval is the
     binomial error of the blocks of the isotonic fit: model-free, where the two-parameter curve's own
     residuals understated the error (the truth inside in 121 of 144 runs, 142 with the blocks).
