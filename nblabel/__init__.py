@@ -28,7 +28,6 @@ from nblabel.graph import KnnGraph
 from nblabel.layout import umap_layout
 from nblabel.propagate import Propagator, knn_classify
 from nblabel.quality import (
-    corrected_labels,
     estimate_noise_rate,
     flag_label_issues,
     noise_estimate,
@@ -76,7 +75,6 @@ __all__ = [
     "ShardedEmbeddings",
     "WeightsUnavailableError",
     "__version__",
-    "corrected_labels",
     "digits",
     "digits_embeddings",
     "digits_source",

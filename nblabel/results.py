@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from nblabel.quality import CERTAIN, flag_matrix
+from nblabel.quality import corrections, flag_matrix
 
 if TYPE_CHECKING:
     from nblabel.clusters import Clustering
@@ -41,14 +41,16 @@ def current_labels(s: SessionState) -> np.ndarray:
 
 
 def corrected(s: SessionState) -> np.ndarray:
-    """Return the labels to use downstream: verified, else given with flagged ones replaced, else -1.
+    """Return the labels to export: verified, else given with the expected-to-gain flags replaced, else -1.
 
-    Only near-certain flags (suspicion above ``quality.CERTAIN``) are replaced, as in
-    :func:`nblabel.quality.corrected_labels`; the reviewed items carry their verified label.
+    A flagged label is replaced by its likely class only where reviews calibrated that it is wrong more
+    often than right (:func:`nblabel.quality.corrections`, the one definition); before that the column is
+    the verified, else given labels.
     """
     out = current_labels(s)
     if s.alternative is not None:
-        fix = s.flagged & (s.alternative >= 0) & (s.suspicion > CERTAIN)
+        prior = None if s.audit is None else s.audit[1]
+        fix = corrections(s.flagged, s.alternative, s.verified, prior, s.noise)
         out[fix] = s.alternative[fix]
     return out
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nblabel.clusters import Clustering
+from nblabel.quality import NoiseEstimate
 from nblabel.results import (
     cluster_table,
     corrected,
@@ -37,16 +38,23 @@ def snapshot(**kw):
         "alternative": np.array([-1, -1, -1, 0, 1, -1], np.int32),
         "proba": np.ones((6, 3), np.float32) / 3,
         "noise": None,
+        "audit": None,
     }
     return SimpleNamespace(**{**base, **kw})
 
 
-def test_corrected_is_verified_else_given_with_only_near_certain_flags_replaced():
-    # item 1 verified b->a; item 3 flagged at 0.95 > CERTAIN: replaced; item 4 flagged at 0.7: kept.
+def test_corrected_is_verified_else_given_with_only_calibrated_flags_replaced():
+    # item 1 verified b->a; before calibration no flag is replaced (the noise estimate is the pre-review
+    # one); calibrated from a pre-review suspicion of 0.9: item 3 (0.95) is replaced, item 4 (0.7) kept.
     assert current_labels(snapshot()).tolist() == [0, 0, 1, 1, 0, 2]  # verified, else given
     assert current_labels(snapshot(given=np.full(6, -1, np.int32))).tolist() == [-1, 0, 1, -1, -1, -1]
-    assert corrected(snapshot()).tolist() == [0, 0, 1, 0, 0, 2]
-    assert corrected(snapshot(alternative=None)).tolist() == [0, 0, 1, 1, 0, 2]
+    assert corrected(snapshot()).tolist() == [0, 0, 1, 1, 0, 2]
+    prior = NoiseEstimate(0.3, 0.2, 0.4, 2.0)
+    audit = (np.zeros(6), np.array([0.1, NAN, NAN, 0.95, 0.7, 0.2]))
+    assert corrected(snapshot(noise=prior, audit=audit)).tolist() == [0, 0, 1, 1, 0, 2]
+    calibrated = NoiseEstimate(0.3, 0.2, 0.4, 1.0, 1, 1.0, replace_above=0.9)
+    assert corrected(snapshot(noise=calibrated, audit=audit)).tolist() == [0, 0, 1, 0, 0, 2]
+    assert corrected(snapshot(noise=calibrated, audit=audit, alternative=None)).tolist() == [0, 0, 1, 1, 0, 2]
 
 
 def test_item_frame_rows_columns_and_names():
@@ -56,7 +64,7 @@ def test_item_frame_rows_columns_and_names():
     frame = item_frame(s, np.array([3, 1]), [f"i{j}" for j in range(6)], (outlier, groups))
     assert frame.index.tolist() == ["i3", "i1"] and frame.index.name == "id"
     assert frame["given"].tolist() == ["b", "b"] and frame["verified"].isna().tolist() == [True, False]
-    assert frame["corrected"].tolist() == ["a", "a"] and frame["flagged"].tolist() == [True, False]
+    assert frame["corrected"].tolist() == ["b", "a"] and frame["flagged"].tolist() == [True, False]
     np.testing.assert_allclose(frame["outlier"], [0.3, 0.1])
     assert frame["duplicate_group"].tolist() == [-1, 0]
 

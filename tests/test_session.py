@@ -222,12 +222,8 @@ def test_injected_noise_is_flagged_and_ranked_first(tmp_path):
         *["given", "verified", "predicted", "confidence", "suspicion", "flagged", "corrected"],
         *["outlier", "duplicate_group"],
     ]
-    # Before any review only near-certain flags overwrite the given label in the column to export.
-    corrected = s.predictions["corrected"].to_numpy()
-    sure = flagged[s.state.suspicion[flagged] > 0.9]
-    assert (corrected[sure] == np.array(CLASSES)[Y[sure]]).all()
-    rest = np.setdiff1d(np.arange(120), sure)
-    assert (corrected[rest] == np.array(CLASSES)[GIVEN[rest]]).all()
+    # Before any review calibrates the flags, the column to export keeps the given labels.
+    assert s.predictions["corrected"].tolist()[:120] == GIVEN_NAMES[:120]
     np.testing.assert_array_equal(s.state.predicted[NOISY], Y[NOISY])  # LP recovers the true class
     # Checking an item removes it from the review queue and from the flags.
     first = top.index[0]
