@@ -263,8 +263,8 @@ def inside_polygon(
 
 
 def assert_same_region(picked: set[str], inside: np.ndarray, dist: np.ndarray) -> None:
-    """``picked`` (item ids) are the points inside, up to points within 2 px of the edge, where plotly's
-    marker positions and this oracle's pixel transform may round either way."""
+    """``picked`` (item ids) are the points inside, up to points within 2 px of the edge, where the map's
+    float32 positions and this oracle's pixel transform may round either way."""
     ids = np.array([str(i) for i in range(len(inside))])
     sure_in = set(ids[inside & (dist > 2)])
     maybe = set(ids[dist <= 2])

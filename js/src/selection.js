@@ -33,16 +33,6 @@ export function selectAll(list) {
   return sortedUnique(Array.from(list));
 }
 
-/**
- * Item indices of plotly event points when the scatter draws one trace per colour group: point p of trace g
- * is item groups[g][p]. Points of traces past the groups (the highlight overlay) map to nothing.
- */
-export function pointsToItems(points, groups) {
-  return sortedUnique(
-    points.filter((p) => p.curveNumber < groups.length).map((p) => groups[p.curveNumber][p.pointIndex]),
-  );
-}
-
 /** Membership test for rendering: a Set built once per selection. */
 export function selectionSet(selection) {
   return new Set(selection);

@@ -1,0 +1,102 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { areaOf, linearScale, normalizeLayout, pointRows, recodeRows, sameList } from "../src/mapview.js";
+
+const coords = fc.array(fc.tuple(fc.float({ min: -1e4, max: 1e4, noNaN: true }), fc.float({ min: -1e4, max: 1e4, noNaN: true })), {
+  minLength: 1,
+  maxLength: 100,
+});
+
+describe("the layout in the map's coordinates", () => {
+  it("fits every point into [-1, 1] with one scale for both axes, and maps back exactly", () => {
+    fc.assert(
+      fc.property(coords, (pts) => {
+        const x = Float32Array.from(pts, (p) => p[0]);
+        const y = Float32Array.from(pts, (p) => p[1]);
+        const { nx, ny, centre, half } = normalizeLayout(x, y);
+        for (let i = 0; i < x.length; i++) {
+          expect(Math.abs(nx[i])).toBeLessThanOrEqual(1);
+          expect(Math.abs(ny[i])).toBeLessThanOrEqual(1);
+          // The page's inverse (the test hook's toPage, the oracle of the lasso test) gets the layout back.
+          expect(centre[0] + nx[i] * half).toBeCloseTo(x[i], -Math.log10(Math.max(1, half)) + 2);
+          expect(centre[1] + ny[i] * half).toBeCloseTo(y[i], -Math.log10(Math.max(1, half)) + 2);
+        }
+      }),
+    );
+  });
+
+  it("keeps the aspect ratio: a wide layout stays wide", () => {
+    const { nx, ny, extent } = normalizeLayout(Float32Array.from([0, 10]), Float32Array.from([0, 1]));
+    expect((nx[1] - nx[0]) / (ny[1] - ny[0])).toBeCloseTo(10);
+    expect(nx[1] - nx[0]).toBeCloseTo(2 / 1.05);
+    // The whole map: the points' box with the margin, as wide as [-1, 1] and a tenth as high.
+    expect(extent.width).toBeCloseTo(2);
+    expect(extent.height).toBeCloseTo(0.2);
+    expect(extent.x).toBeCloseTo(-1);
+  });
+
+  it("gives one point (or equal points) a finite scale", () => {
+    const { nx, ny, half } = normalizeLayout(Float32Array.from([3, 3]), Float32Array.from([4, 4]));
+    expect(half).toBe(1);
+    expect(Array.from(nx)).toEqual([0, 0]);
+    expect(Array.from(ny)).toEqual([0, 0]);
+  });
+});
+
+describe("recolouring in place", () => {
+  it("changes only the codes, counts the changed rows, and keeps the positions", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 5 })), { maxLength: 200 }), (pairs) => {
+        const before = Int32Array.from(pairs, (p) => p[0]);
+        const after = Int32Array.from(pairs, (p) => p[1]);
+        const nx = Float32Array.from(pairs, (_, i) => i / 200);
+        const ny = Float32Array.from(pairs, (_, i) => -i / 200);
+        const rows = pointRows(nx, ny, before);
+        const same = rows.slice();
+        expect(recodeRows(rows, after)).toBe(pairs.filter((p) => p[0] !== p[1]).length);
+        rows.forEach((row, i) => {
+          expect(row).toBe(same[i]); // the same row objects: regl-scatterplot's points stay the same array
+          expect(row).toEqual([nx[i], ny[i], after[i], 0]);
+        });
+        expect(recodeRows(rows, after)).toBe(0);
+      }),
+    );
+  });
+
+  it("rows without codes are grey (code 0)", () => {
+    expect(pointRows(Float32Array.from([0.5]), Float32Array.from([-0.5]), null)).toEqual([[0.5, -0.5, 0, 0]]);
+  });
+
+  it("compares palettes entry by entry", () => {
+    expect(sameList(["#a", "#b"], ["#a", "#b"])).toBe(true);
+    expect(sameList(["#a"], ["#a", "#b"])).toBe(false);
+    expect(sameList(null, ["#a"])).toBe(false);
+  });
+});
+
+describe("view helpers", () => {
+  it("a linear scale is a domain and range getter / setter that chains", () => {
+    const s = linearScale([-2, 2]);
+    expect(s.domain()).toEqual([-2, 2]);
+    expect(s.range([0, 800])).toBe(s);
+    expect(s.range()).toEqual([0, 800]);
+    s.domain([-1, 0]);
+    expect(s.domain()).toEqual([-1, 0]);
+  });
+
+  it("the zoom area holds the items with a margin, a single item gets a finite view, none gets null", () => {
+    const nx = Float32Array.from([0, 0.5, -0.2]);
+    const ny = Float32Array.from([0, 0.5, 0.4]);
+    const a = areaOf([0, 2], nx, ny);
+    expect(a.x).toBeLessThan(-0.2);
+    expect(a.x + a.width).toBeGreaterThan(0);
+    expect(a.x + a.width).toBeLessThan(0.5);
+    expect(a.y + a.height).toBeGreaterThan(0.4);
+    const one = areaOf([1], nx, ny);
+    expect(one.width).toBeGreaterThan(0);
+    expect(one.x).toBeLessThan(0.5);
+    expect(one.x + one.width).toBeGreaterThan(0.5);
+    expect(areaOf([], nx, ny)).toBeNull();
+    expect(areaOf([7], nx, ny)).toBeNull();
+  });
+});
