@@ -100,3 +100,26 @@ export function areaOf(indices, nx, ny, margin = 0.08) {
   const h = Math.max(y1 - y0, 0.1) * (1 + 2 * margin);
   return { x: (x0 + x1) / 2 - w / 2, y: (y0 + y1) / 2 - h / 2, width: w, height: h };
 }
+
+/**
+ * The points inside an axis-aligned box of normalized coordinates {x0, x1, y0, y1} (either corner first):
+ * Int32Array of their indices in increasing order. What a box drawn on the map selects, exactly.
+ */
+export function indicesInBox(nx, ny, { x0, x1, y0, y1 }) {
+  const [xa, xb] = x0 <= x1 ? [x0, x1] : [x1, x0];
+  const [ya, yb] = y0 <= y1 ? [y0, y1] : [y1, y0];
+  const out = [];
+  for (let i = 0; i < nx.length; i++) if (nx[i] >= xa && nx[i] <= xb && ny[i] >= ya && ny[i] <= yb) out.push(i);
+  return Int32Array.from(out);
+}
+
+/**
+ * A page pixel to the map's normalized coordinates, through the view: `view` {left, top, width, height, xrange,
+ * yrange} (the layout range in view; y up) and `norm` {centre, half} from normalizeLayout. Returns [nx, ny].
+ */
+export function pageToNormalized(px, py, view, norm) {
+  const { left, top, width, height, xrange, yrange } = view;
+  const x = xrange[0] + ((px - left) / width) * (xrange[1] - xrange[0]);
+  const y = yrange[1] - ((py - top) / height) * (yrange[1] - yrange[0]);
+  return [(x - norm.centre[0]) / norm.half, (y - norm.centre[1]) / norm.half];
+}

@@ -1,11 +1,20 @@
 // The map: regl-scatterplot (the renderer of jupyter-scatter) on one WebGL context shared by every map of the
 // page. Each point is a row [x, y, colour code, 0] of the layout scaled into [-1, 1] (mapview.js); a recolour
 // changes the codes in place and redraws with the spatial index of the first draw, so positions are never sent
-// or indexed again. Lasso and box selection, pan and wheel zoom are regl-scatterplot's own; the small toolbar
-// here picks the mouse mode.
+// or indexed again. Lasso, pan and wheel zoom are regl-scatterplot's own; the box is drawn here (see boxMode);
+// the small toolbar here picks the mouse mode.
 
 import createScatterplot, { createRenderer } from "regl-scatterplot";
-import { areaOf, linearScale, normalizeLayout, pointRows, recodeRows, sameList } from "./mapview.js";
+import {
+  areaOf,
+  indicesInBox,
+  linearScale,
+  normalizeLayout,
+  pageToNormalized,
+  pointRows,
+  recodeRows,
+  sameList,
+} from "./mapview.js";
 
 function cssVar(el, name, fallback) {
   const value = getComputedStyle(el).getPropertyValue(name).trim();
@@ -43,8 +52,8 @@ export const MAP_MODES = [
 ];
 
 const MODE_SETTINGS = {
-  lasso: { mouseMode: "lasso", lassoType: "freeform" },
-  box: { mouseMode: "lasso", lassoType: "rectangle" },
+  lasso: { mouseMode: "lasso" },
+  box: { mouseMode: "panZoom" }, // under the box overlay, which takes the mouse
   pan: { mouseMode: "panZoom" },
 };
 
@@ -65,7 +74,18 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
   bar.dataset.testid = "nbl-map-modes";
   const canvas = doc.createElement("canvas");
   canvas.className = "nbl-map-canvas";
-  el.append(canvas, bar);
+  // Box mode: a layer over the canvas takes the mouse. regl-scatterplot's rectangle lasso throttles mouse
+  // moves and drops those still pending at the mouse-up, so its box can end short of where the mouse did;
+  // this box ends where the mouse is released, and selects the points inside by their coordinates.
+  const boxLayer = doc.createElement("div");
+  boxLayer.className = "nbl-map-box-layer";
+  boxLayer.dataset.testid = "nbl-map-box-layer";
+  boxLayer.hidden = true;
+  const boxRect = doc.createElement("div");
+  boxRect.className = "nbl-map-box-rect";
+  boxRect.hidden = true;
+  boxLayer.appendChild(boxRect);
+  el.append(canvas, boxLayer, bar);
 
   const renderer = acquireRenderer(win);
   const colors = () => ({
@@ -82,6 +102,8 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
     pointColorActive: theme.ring,
     pointColorHover: theme.ring,
     pointSize: 5,
+    // A point keeps its size in pixels when zooming, as a marker does; zooming in separates points instead.
+    pointScaleMode: "constant",
     pointColor: ["#9e9e9e"],
     colorBy: "valueA",
     sizeBy: "valueA",
@@ -200,10 +222,60 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
   const onDblClick = () => fitView(true);
   canvas.addEventListener("dblclick", onDblClick);
 
+  // ---- box mode (see boxLayer)
+  let boxStart = null;
+  function boxCorners(ev) {
+    const box = boxLayer.getBoundingClientRect();
+    const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+    return [clamp(ev.clientX, box.left, box.right), clamp(ev.clientY, box.top, box.bottom), box];
+  }
+  function onBoxDown(ev) {
+    if (ev.button !== 0 || !norm) return;
+    boxLayer.setPointerCapture(ev.pointerId);
+    const [x, y] = boxCorners(ev);
+    boxStart = [x, y];
+    onBoxMove(ev);
+  }
+  function onBoxMove(ev) {
+    if (!boxStart) return;
+    const [x, y, box] = boxCorners(ev);
+    Object.assign(boxRect.style, {
+      left: `${Math.min(x, boxStart[0]) - box.left}px`,
+      top: `${Math.min(y, boxStart[1]) - box.top}px`,
+      width: `${Math.abs(x - boxStart[0])}px`,
+      height: `${Math.abs(y - boxStart[1])}px`,
+    });
+    boxRect.hidden = false;
+  }
+  function onBoxUp(ev) {
+    if (!boxStart) return;
+    const [x, y] = boxCorners(ev);
+    const start = boxStart;
+    boxStart = null;
+    boxRect.hidden = true;
+    // A press without a drag is not a box.
+    if (Math.abs(x - start[0]) < 3 && Math.abs(y - start[1]) < 3) return;
+    const view = hookView();
+    const [x0, y0] = pageToNormalized(start[0], start[1], view, norm);
+    const [x1, y1] = pageToNormalized(x, y, view, norm);
+    onSelect(Array.from(indicesInBox(norm.nx, norm.ny, { x0, x1, y0, y1 })));
+    plot.select(Array.from(highlight), { preventEvent: true });
+  }
+  // The wheel still zooms in box mode: the layer hands it to the canvas, where regl-scatterplot's camera is.
+  function onBoxWheel(ev) {
+    ev.preventDefault();
+    canvas.dispatchEvent(new WheelEvent("wheel", ev));
+  }
+  boxLayer.addEventListener("pointerdown", onBoxDown);
+  boxLayer.addEventListener("pointermove", onBoxMove);
+  boxLayer.addEventListener("pointerup", onBoxUp);
+  boxLayer.addEventListener("wheel", onBoxWheel, { passive: false });
+
   // ---- the mode toolbar
   const buttons = new Map();
   function setMode(mode) {
     plot.set(MODE_SETTINGS[mode]);
+    boxLayer.hidden = mode !== "box";
     el.dataset.mode = mode;
     for (const [m, b] of buttons) b.setAttribute("aria-pressed", String(m === mode));
   }
@@ -224,21 +296,23 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
   bar.appendChild(reset);
   setMode("lasso");
 
+  /** The canvas's box in page pixels and the layout range it shows (x to the right, y up). */
+  function hookView() {
+    const box = canvas.getBoundingClientRect();
+    const xScale = plot.get("xScale");
+    const yScale = plot.get("yScale");
+    return {
+      left: box.left, top: box.top, width: box.width, height: box.height,
+      xrange: xScale ? xScale.domain() : null, yrange: yScale ? yScale.domain() : null,
+      timings: JSON.parse(JSON.stringify(timings)),
+    };
+  }
+
   el.nblabelMap = Object.freeze({
-    /** The canvas's box in page pixels and the layout range it shows (x to the right, y up). */
-    view() {
-      const box = canvas.getBoundingClientRect();
-      const xScale = plot.get("xScale");
-      const yScale = plot.get("yScale");
-      return {
-        left: box.left, top: box.top, width: box.width, height: box.height,
-        xrange: xScale ? xScale.domain() : null, yrange: yScale ? yScale.domain() : null,
-        timings: JSON.parse(JSON.stringify(timings)),
-      };
-    },
+    view: hookView,
     /** Item i's position in page pixels as drawn now. */
     toPage(i) {
-      const { left, top, width, height, xrange, yrange } = this.view();
+      const { left, top, width, height, xrange, yrange } = hookView();
       const x = norm.centre[0] + norm.nx[i] * norm.half;
       const y = norm.centre[1] + norm.ny[i] * norm.half;
       return [left + ((x - xrange[0]) / (xrange[1] - xrange[0])) * width, top + ((yrange[1] - y) / (yrange[1] - yrange[0])) * height];
@@ -280,10 +354,15 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
       destroyed = true;
       canvas.removeEventListener("pointermove", onPointer);
       canvas.removeEventListener("dblclick", onDblClick);
+      boxLayer.removeEventListener("pointerdown", onBoxDown);
+      boxLayer.removeEventListener("pointermove", onBoxMove);
+      boxLayer.removeEventListener("pointerup", onBoxUp);
+      boxLayer.removeEventListener("wheel", onBoxWheel);
       plot.destroy();
       releaseRenderer(win);
       delete el.nblabelMap;
       canvas.remove();
+      boxLayer.remove();
       bar.remove();
     },
   };

@@ -1,6 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { areaOf, linearScale, normalizeLayout, pointRows, recodeRows, sameList } from "../src/mapview.js";
+import {
+  areaOf, indicesInBox, linearScale, normalizeLayout, pageToNormalized, pointRows, recodeRows, sameList,
+} from "../src/mapview.js";
 
 const coords = fc.array(fc.tuple(fc.float({ min: -1e4, max: 1e4, noNaN: true }), fc.float({ min: -1e4, max: 1e4, noNaN: true })), {
   minLength: 1,
@@ -98,5 +100,37 @@ describe("view helpers", () => {
     expect(one.x + one.width).toBeGreaterThan(0.5);
     expect(areaOf([], nx, ny)).toBeNull();
     expect(areaOf([7], nx, ny)).toBeNull();
+  });
+});
+
+describe("box selection", () => {
+  it("selects exactly the points inside the box, in increasing order, whichever corner comes first", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.double({ min: -1, max: 1, noNaN: true }), fc.double({ min: -1, max: 1, noNaN: true })), { maxLength: 300 }),
+        fc.tuple(fc.double({ min: -1, max: 1, noNaN: true }), fc.double({ min: -1, max: 1, noNaN: true })),
+        fc.tuple(fc.double({ min: -1, max: 1, noNaN: true }), fc.double({ min: -1, max: 1, noNaN: true })),
+        (pts, [ax, ay], [bx, by]) => {
+          const nx = Float32Array.from(pts, (p) => p[0]);
+          const ny = Float32Array.from(pts, (p) => p[1]);
+          const got = Array.from(indicesInBox(nx, ny, { x0: bx, x1: ax, y0: ay, y1: by }));
+          const want = [];
+          for (let i = 0; i < nx.length; i++) {
+            const inX = nx[i] >= Math.min(ax, bx) && nx[i] <= Math.max(ax, bx);
+            const inY = ny[i] >= Math.min(ay, by) && ny[i] <= Math.max(ay, by);
+            if (inX && inY) want.push(i);
+          }
+          expect(got).toEqual(want);
+        },
+      ),
+    );
+  });
+
+  it("maps page pixels through the view to normalized coordinates (y up on the map, down on the page)", () => {
+    const norm = { centre: [10, 20], half: 5 };
+    const view = { left: 100, top: 50, width: 200, height: 100, xrange: [5, 15], yrange: [15, 25] };
+    expect(pageToNormalized(100, 150, view, norm)).toEqual([-1, -1]); // bottom-left corner of the canvas
+    expect(pageToNormalized(300, 50, view, norm)).toEqual([1, 1]); // top-right
+    expect(pageToNormalized(200, 100, view, norm)).toEqual([0, 0]);
   });
 });
