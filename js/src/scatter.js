@@ -200,7 +200,8 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
     lassoing = false;
   });
   plot.subscribe("select", ({ points }) => {
-    if (lassoing) onSelect(Array.from(new Set(points)).sort((a, b) => a - b));
+    // The lasso's points are distinct; a typed sort puts 100k of them in order in a few milliseconds.
+    if (lassoing) onSelect(Array.from(Int32Array.from(points).sort()));
     else if (points.length === 1) onClick(points[0]);
     // The widget's selection decides what is drawn selected (a click in "similar" mode sets the anchor only).
     plot.select(Array.from(highlight), { preventEvent: true });
