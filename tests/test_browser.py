@@ -450,6 +450,14 @@ def test_class_keys_by_name_palette_and_two_widgets_on_one_page(lab: LabServer) 
     ]
     # Keys pressed in the second widget never reached the first.
     assert result["end0"]["sent"] == 3
+    # Each widget draws its own map; a box on the second map lists exactly its points in the second grid only.
+    maps = result["maps"]
+    assert maps["points"] == [200, 200]
+    assert 0 < maps["inBox"] <= 200
+    assert maps["boxed1"]["pageLabel"].endswith(f"{maps['inBox']} items")
+    assert maps["boxed1"]["selectedText"] == f"{maps['inBox']} selected"
+    assert not maps["after0"]["pageLabel"].startswith("lasso")
+    assert maps["after0"]["selectedText"] == result["end0"]["selectedText"]
 
 
 def test_every_key_of_the_help_line_and_the_legend(lab: LabServer) -> None:

@@ -747,7 +747,31 @@ async function scenarioTwoWidgets(page) {
   await page.focus(nthRoot(1));
   const w1 = await pressIn(1, ['ArrowRight', '0', 'elev']);
   const end0 = await widgetReport(page, 0);
-  return { classKeys0, classKeys1, w0, w1, end0 };
+  // Each widget has its own map (on the page's one shared WebGL context): a box on widget 1's map lists its
+  // points in widget 1's grid and leaves widget 0 as it was.
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="nbl-root"] .nbl-plot')]
+    .filter((p) => Number(p.dataset.points) > 0).length === 2, null, { timeout: TIMEOUT });
+  const g = await plotGeometry(page, 1);
+  const box = [g.left + 0.1 * g.width, g.top + 0.1 * g.height, g.left + 0.9 * g.width, g.top + 0.9 * g.height];
+  const inBox = await (await page.$(nthRoot(1))).evaluate((r, b) => {
+    const plot = r.querySelector('.nbl-plot');
+    let count = 0;
+    for (let i = 0; i < Number(plot.dataset.points); i++) {
+      const [x, y] = plot.nblabelMap.toPage(i);
+      if (x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3]) count += 1;
+    }
+    return count;
+  }, box);
+  await page.click(`${nthRoot(1)} [data-testid="nbl-map-box"]`);
+  await page.mouse.move(box[0], box[1]);
+  await page.mouse.down();
+  await page.mouse.move(box[2], box[3], { steps: 8 });
+  await page.mouse.up();
+  await waitUntil(page, 'the box listed in widget 1', () => /^lasso · /.test(
+    document.querySelectorAll('[data-testid="nbl-root"]')[1].querySelector('[data-testid="nbl-page-label"]').textContent));
+  const maps = { inBox, boxed1: await widgetReport(page, 1), after0: await widgetReport(page, 0),
+    points: await page.$$eval('[data-testid="nbl-root"] .nbl-plot', (ps) => ps.map((p) => Number(p.dataset.points))) };
+  return { classKeys0, classKeys1, w0, w1, end0, maps };
 }
 
 /** Every other key of the help line, keyboard only, then a click on a class of the map's legend. */
