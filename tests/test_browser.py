@@ -333,6 +333,10 @@ def test_key_after_a_map_click_goes_to_the_widget_not_the_notebook(lab: LabServe
     assert result["cellsBefore"][0] == ["markdown", "## A heading that key 3 would turn into ###"]
     assert journal_events(journal) == [("label", str(selected[0]["index"]), "two")]
     assert result["after"]["saved"] and result["after"]["savedText"] == "saved"
+    # The map was recoloured for the state after the label: every tile's point has its predicted class's code.
+    colours = result["colours"]
+    assert colours and all(c["code"] == c["predicted"] + 1 for c in colours), colours
+    assert next(c for c in colours if c["index"] == selected[0]["index"])["code"] == 3  # "two", just labeled
 
 
 def test_refused_action_says_what_to_do_in_the_widget_then_saved_again(lab: LabServer) -> None:

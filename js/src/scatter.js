@@ -63,8 +63,8 @@ const MODE_SETTINGS = {
  * setHighlight, refreshTheme, resetView, zoomTo, destroy}; the methods that draw return promises.
  *
  * Test hook (read-only, for tests/browser/driver.mjs and the benchmarks): `el.nblabelMap` has view() (the
- * canvas's page box and the layout range in view) and toPage(i) (item i's page pixel); `el.dataset.points`,
- * `el.dataset.ringColor` and `el.dataset.mode` say what is drawn.
+ * canvas's page box and the layout range in view), toPage(i) (item i's page pixel) and code(i) (its colour
+ * code); `el.dataset.points`, `el.dataset.ringColor` and `el.dataset.mode` say what is drawn.
  */
 export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
   const doc = el.ownerDocument;
@@ -311,6 +311,10 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
 
   el.nblabelMap = Object.freeze({
     view: hookView,
+    /** Item i's colour code as drawn now (an index into the colours of the last setColors). */
+    code(i) {
+      return rows ? rows[i][2] : null;
+    },
     /** Item i's position in page pixels as drawn now. */
     toPage(i) {
       const { left, top, width, height, xrange, yrange } = hookView();

@@ -331,7 +331,14 @@ export function mountView({ model, el, store, makeScatter }) {
 
   function colorScatter() {
     if (!scatter || !store.state) return;
-    scatter.setColors(colors()).catch(showScatterError);
+    const version = store.state.version;
+    // data-version on the map: the state whose colours it shows (tests and benchmarks wait for it).
+    scatter
+      .setColors(colors())
+      .then(() => {
+        if (version > Number(plotBox.dataset.version ?? -1)) plotBox.dataset.version = String(version);
+      })
+      .catch(showScatterError);
   }
 
   // ---------------------------------------------------------------- clusters (js/src/clusters.js)

@@ -666,7 +666,16 @@ async function scenarioMapClick(page) {
   await waitSaved(page, 0, clicked.sent, 'the map-click label saved');
   const after = await widgetReport(page);
   const cellsAfter = await notebookCells(page);
-  return { clicked, after, cellsBefore, cellsAfter };
+  // The map recolours for the new state: once it shows the page's version, each tile's point has the colour
+  // code of the tile's predicted class (colour by predicted: code = class + 1, 0 for none).
+  await waitUntil(page, 'the map recoloured for the state after the label', (sel) => {
+    const r = document.querySelector(sel);
+    return r.dataset.busy === 'false' && r.querySelector('.nbl-plot').dataset.version === r.dataset.version;
+  }, root);
+  const colours = await page.$eval(root, (r) => [...r.querySelectorAll('[data-testid="nbl-tile"]')].map((t) => ({
+    index: Number(t.dataset.index), predicted: Number(t.dataset.predicted),
+    code: r.querySelector('.nbl-plot').nblabelMap.code(Number(t.dataset.index)) })));
+  return { clicked, after, cellsBefore, cellsAfter, colours };
 }
 
 /** `a` on an item without a given label is refused; the error speaks of keys; key 2 then labels it, saved. */
