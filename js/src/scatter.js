@@ -1,7 +1,7 @@
 // The map: regl-scatterplot (the renderer of jupyter-scatter) on one WebGL context shared by every map of the
 // page. Each point is a row [x, y, colour code, 0] of the layout scaled into [-1, 1] (mapview.js); a recolour
 // changes the codes in place and redraws with the spatial index of the first draw, so positions are never sent
-// or indexed again. Lasso, pan and wheel zoom are regl-scatterplot's own; the box is drawn here (see boxMode);
+// or indexed again. Lasso, pan and wheel zoom are regl-scatterplot's own; the box is drawn here (see boxLayer);
 // the small toolbar here picks the mouse mode.
 
 import createScatterplot, { createRenderer } from "regl-scatterplot";
@@ -45,7 +45,7 @@ function releaseRenderer(win) {
 }
 
 /** The map's mouse modes: [mode, button text, title]. */
-export const MAP_MODES = [
+const MAP_MODES = [
   ["lasso", "lasso", "drag a lasso around points to list them in the grid"],
   ["box", "box", "drag a rectangle around points to list them in the grid"],
   ["pan", "pan", "drag to pan; the wheel zooms in every mode"],
@@ -58,8 +58,8 @@ const MODE_SETTINGS = {
 };
 
 /**
- * Mount a map into `el`. Callbacks: onSelect(indices | null) after a lasso or box (null: a selection cleared on
- * the map), onHover(index, clientX, clientY), onUnhover(), onClick(index). Returns {setPoints, setColors,
+ * Mount a map into `el`. Callbacks: onSelect(indices) after a lasso or box (sorted item indices, possibly
+ * none), onHover(index, clientX, clientY), onUnhover(), onClick(index). Returns {setPoints, setColors,
  * setHighlight, refreshTheme, resetView, zoomTo, destroy}; the methods that draw return promises.
  *
  * Test hook (read-only, for tests/browser/driver.mjs and the benchmarks): `el.nblabelMap` has view() (the
@@ -172,7 +172,6 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
     recolourQueued = false;
     if (!rows || !spec || spec.codes.length !== rows.length) return undefined;
     const t0 = performance.now();
-    performance.mark("nblabel:recolour:start");
     const changed = recodeRows(rows, spec.codes);
     const next = palette();
     if (!sameList(shownPalette.pointColor, next.pointColor) || !sameList(shownPalette.pointSize, next.pointSize)) {
@@ -186,9 +185,7 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
     // Same positions, same spatial index: regl-scatterplot rebuilds only its state texture.
     const drawn = drawRows({ spatialIndex, preventFilterReset: true });
     const js = performance.now() - t0;
-    performance.mark("nblabel:recolour:js");
     return drawn.then(() => {
-      performance.mark("nblabel:recolour:drawn");
       timings.colors = { changed, js, total: performance.now() - t0 };
     });
   }
@@ -205,9 +202,6 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
     else if (points.length === 1) onClick(points[0]);
     // The widget's selection decides what is drawn selected (a click in "similar" mode sets the anchor only).
     plot.select(Array.from(highlight), { preventEvent: true });
-  });
-  plot.subscribe("deselect", () => {
-    if (lassoing) onSelect(null);
   });
   plot.subscribe("pointOver", (i) => onHover(i, pointer[0], pointer[1]));
   plot.subscribe("pointOut", () => onUnhover());

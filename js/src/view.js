@@ -414,18 +414,14 @@ export function mountView({ model, el, store, makeScatter }) {
 
   const scatterCallbacks = {
     onSelect(indices) {
-      // A lasso around no point leaves the grid as it was.
-      if (indices !== null && indices.length === 0) return;
+      // A lasso around no point leaves the grid as it was ("clear lasso" lists the mode's items again).
+      if (indices.length === 0) return;
       root.focus({ preventScroll: true });
-      if (indices === null) {
-        scope = null;
-      } else {
-        scope = Int32Array.from(indices);
-        cursor = null;
-        anchor = null;
-        follow = false;
-        setTraits({ selection: selectAll(scope), page: 0 });
-      }
+      scope = Int32Array.from(indices);
+      cursor = null;
+      anchor = null;
+      follow = false;
+      setTraits({ selection: selectAll(scope), page: 0 });
       renderGrid();
       renderStatus();
     },
