@@ -123,3 +123,35 @@ export function pageToNormalized(px, py, view, norm) {
   const y = yrange[1] - ((py - top) / height) * (yrange[1] - yrange[0]);
   return [(x - norm.centre[0]) / norm.half, (y - norm.centre[1]) / norm.half];
 }
+
+/**
+ * The points inside a closed polygon of normalized coordinates (vertices [[x, y], ...], the last joined to
+ * the first), by the even-odd rule: Int32Array of their indices in increasing order. What a lasso selects:
+ * the path the mouse took, every position of it. Points outside the polygon's bounding box are skipped first,
+ * so a small lasso over a million points costs one pass of comparisons.
+ */
+export function indicesInPolygon(nx, ny, polygon) {
+  const m = polygon.length;
+  if (m < 3) return new Int32Array(0);
+  let [xa, xb, ya, yb] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (const [x, y] of polygon) {
+    xa = Math.min(xa, x);
+    xb = Math.max(xb, x);
+    ya = Math.min(ya, y);
+    yb = Math.max(yb, y);
+  }
+  const vx = Float64Array.from(polygon, (p) => p[0]);
+  const vy = Float64Array.from(polygon, (p) => p[1]);
+  const out = [];
+  for (let i = 0; i < nx.length; i++) {
+    const px = nx[i];
+    const py = ny[i];
+    if (px < xa || px > xb || py < ya || py > yb) continue;
+    let inside = false;
+    for (let j = 0, k = m - 1; j < m; k = j++) {
+      if (vy[j] > py !== vy[k] > py && px < vx[j] + ((py - vy[j]) * (vx[k] - vx[j])) / (vy[k] - vy[j])) inside = !inside;
+    }
+    if (inside) out.push(i);
+  }
+  return Int32Array.from(out);
+}

@@ -1,13 +1,15 @@
 // The map: regl-scatterplot (the renderer of jupyter-scatter) on one WebGL context shared by every map of the
 // page. Each point is a row [x, y, colour code, 0] of the layout scaled into [-1, 1] (mapview.js); a recolour
 // changes the codes in place and redraws with the spatial index of the first draw, so positions are never sent
-// or indexed again. Lasso, pan and wheel zoom are regl-scatterplot's own; the box is drawn here (see boxLayer);
-// the small toolbar here picks the mouse mode.
+// or indexed again. Pan, wheel zoom and the drawing of a lasso or box are regl-scatterplot's; which points a
+// lasso or box selects is decided here, from every position the mouse took (see selectionPath). The small
+// toolbar here picks the mouse mode.
 
 import createScatterplot, { createRenderer } from "regl-scatterplot";
 import {
   areaOf,
   indicesInBox,
+  indicesInPolygon,
   linearScale,
   normalizeLayout,
   pageToNormalized,
@@ -52,8 +54,8 @@ const MAP_MODES = [
 ];
 
 const MODE_SETTINGS = {
-  lasso: { mouseMode: "lasso" },
-  box: { mouseMode: "panZoom" }, // under the box overlay, which takes the mouse
+  lasso: { mouseMode: "lasso", lassoType: "freeform" },
+  box: { mouseMode: "lasso", lassoType: "rectangle" },
   pan: { mouseMode: "panZoom" },
 };
 
@@ -74,18 +76,7 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
   bar.dataset.testid = "nbl-map-modes";
   const canvas = doc.createElement("canvas");
   canvas.className = "nbl-map-canvas";
-  // Box mode: a layer over the canvas takes the mouse. regl-scatterplot's rectangle lasso throttles mouse
-  // moves and drops those still pending at the mouse-up, so its box can end short of where the mouse did;
-  // this box ends where the mouse is released, and selects the points inside by their coordinates.
-  const boxLayer = doc.createElement("div");
-  boxLayer.className = "nbl-map-box-layer";
-  boxLayer.dataset.testid = "nbl-map-box-layer";
-  boxLayer.hidden = true;
-  const boxRect = doc.createElement("div");
-  boxRect.className = "nbl-map-box-rect";
-  boxRect.hidden = true;
-  boxLayer.appendChild(boxRect);
-  el.append(canvas, boxLayer, bar);
+  el.append(canvas, bar);
 
   const renderer = acquireRenderer(win);
   const colors = () => ({
@@ -110,7 +101,8 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
     // The keys belong to the widget (Escape, number keys); a double click resets the view instead.
     deselectOnEscape: false,
     deselectOnDblClick: false,
-    actionKeyMap: { lasso: "shift", merge: "meta" },
+    // shift-drag lassoes in pan mode; no merge or remove keys: a lasso lists what it surrounds, nothing else.
+    actionKeyMap: { lasso: "shift" },
     // Every mouse position of a lasso counts (the defaults drop moves closer than 10 ms / 3 px apart), so the
     // lasso selects the points inside the path the mouse drew.
     lassoMinDelay: 0,
@@ -125,6 +117,7 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
   let spec = null; // {codes, colors, sizes}
   let highlight = [];
   let lassoing = false;
+  let mode = "lasso";
   let destroyed = false;
   let pointer = [0, 0];
   /** Timings of the last draw (ms), for benchmarks: js = our code before regl-scatterplot's frame. */
@@ -190,16 +183,53 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
     });
   }
 
+  // ---- lasso and box: the selection comes from the mouse's own path. regl-scatterplot's lasso throttles mouse
+  // moves and drops those still pending at the mouse-up, so its shape can end short of where the mouse did
+  // (a box most of all: its corner is the last move it took). Every position is kept here, from the press on
+  // the canvas to the release, and the points inside that path are the selection.
+  let selectionPath = null; // page pixels while the button is down in lasso or box mode
+  let lastPath = null; // the path of the latest release
+  const onPathDown = (ev) => {
+    // Every mode: a shift-drag lassoes in pan mode too.
+    if (ev.button === 0) selectionPath = [[ev.clientX, ev.clientY]];
+  };
+  const onPathMove = (ev) => {
+    if (selectionPath) selectionPath.push([ev.clientX, ev.clientY]);
+  };
+  const onPathUp = (ev) => {
+    if (!selectionPath) return;
+    selectionPath.push([ev.clientX, ev.clientY]);
+    lastPath = selectionPath;
+    selectionPath = null;
+  };
+  canvas.addEventListener("pointerdown", onPathDown);
+  win.addEventListener("pointermove", onPathMove);
+  win.addEventListener("pointerup", onPathUp);
+
+  /** The points inside the latest path: its box in box mode, its polygon in lasso mode. */
+  function pathSelection() {
+    if (!norm) return [];
+    const view = hookView();
+    const path = (lastPath || []).map(([x, y]) => pageToNormalized(x, y, view, norm));
+    if (path.length < 2) return [];
+    if (mode === "box") {
+      const [[x0, y0], [x1, y1]] = [path[0], path[path.length - 1]];
+      return Array.from(indicesInBox(norm.nx, norm.ny, { x0, x1, y0, y1 }));
+    }
+    return Array.from(indicesInPolygon(norm.nx, norm.ny, path));
+  }
+
   plot.subscribe("lassoStart", () => {
     lassoing = true;
   });
   plot.subscribe("lassoEnd", () => {
     lassoing = false;
+    onSelect(pathSelection());
+    plot.select(Array.from(highlight), { preventEvent: true });
   });
   plot.subscribe("select", ({ points }) => {
-    // The lasso's points are distinct; a typed sort puts 100k of them in order in a few milliseconds.
-    if (lassoing) onSelect(Array.from(Int32Array.from(points).sort()));
-    else if (points.length === 1) onClick(points[0]);
+    // A lasso's own selection is replaced at its end (lassoEnd); a click selects the point under the mouse.
+    if (!lassoing && points.length === 1) onClick(points[0]);
     // The widget's selection decides what is drawn selected (a click in "similar" mode sets the anchor only).
     plot.select(Array.from(highlight), { preventEvent: true });
   });
@@ -217,70 +247,21 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
   const onDblClick = () => fitView(true);
   canvas.addEventListener("dblclick", onDblClick);
 
-  // ---- box mode (see boxLayer)
-  let boxStart = null;
-  function boxCorners(ev) {
-    const box = boxLayer.getBoundingClientRect();
-    const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
-    return [clamp(ev.clientX, box.left, box.right), clamp(ev.clientY, box.top, box.bottom), box];
-  }
-  function onBoxDown(ev) {
-    if (ev.button !== 0 || !norm) return;
-    boxLayer.setPointerCapture(ev.pointerId);
-    const [x, y] = boxCorners(ev);
-    boxStart = [x, y];
-    onBoxMove(ev);
-  }
-  function onBoxMove(ev) {
-    if (!boxStart) return;
-    const [x, y, box] = boxCorners(ev);
-    Object.assign(boxRect.style, {
-      left: `${Math.min(x, boxStart[0]) - box.left}px`,
-      top: `${Math.min(y, boxStart[1]) - box.top}px`,
-      width: `${Math.abs(x - boxStart[0])}px`,
-      height: `${Math.abs(y - boxStart[1])}px`,
-    });
-    boxRect.hidden = false;
-  }
-  function onBoxUp(ev) {
-    if (!boxStart) return;
-    const [x, y] = boxCorners(ev);
-    const start = boxStart;
-    boxStart = null;
-    boxRect.hidden = true;
-    // A press without a drag is not a box.
-    if (Math.abs(x - start[0]) < 3 && Math.abs(y - start[1]) < 3) return;
-    const view = hookView();
-    const [x0, y0] = pageToNormalized(start[0], start[1], view, norm);
-    const [x1, y1] = pageToNormalized(x, y, view, norm);
-    onSelect(Array.from(indicesInBox(norm.nx, norm.ny, { x0, x1, y0, y1 })));
-    plot.select(Array.from(highlight), { preventEvent: true });
-  }
-  // The wheel still zooms in box mode: the layer hands it to the canvas, where regl-scatterplot's camera is.
-  function onBoxWheel(ev) {
-    ev.preventDefault();
-    canvas.dispatchEvent(new WheelEvent("wheel", ev));
-  }
-  boxLayer.addEventListener("pointerdown", onBoxDown);
-  boxLayer.addEventListener("pointermove", onBoxMove);
-  boxLayer.addEventListener("pointerup", onBoxUp);
-  boxLayer.addEventListener("wheel", onBoxWheel, { passive: false });
-
   // ---- the mode toolbar
   const buttons = new Map();
-  function setMode(mode) {
+  function setMode(next) {
+    mode = next;
     plot.set(MODE_SETTINGS[mode]);
-    boxLayer.hidden = mode !== "box";
     el.dataset.mode = mode;
     for (const [m, b] of buttons) b.setAttribute("aria-pressed", String(m === mode));
   }
-  for (const [mode, text, title] of MAP_MODES) {
+  for (const [m, text, title] of MAP_MODES) {
     const b = doc.createElement("button");
     b.textContent = text;
     b.title = title;
-    b.dataset.testid = `nbl-map-${mode}`;
-    b.addEventListener("click", () => setMode(mode));
-    buttons.set(mode, b);
+    b.dataset.testid = `nbl-map-${m}`;
+    b.addEventListener("click", () => setMode(m));
+    buttons.set(m, b);
     bar.appendChild(b);
   }
   const reset = doc.createElement("button");
@@ -353,15 +334,13 @@ export function createScatter(el, { onSelect, onHover, onUnhover, onClick }) {
       destroyed = true;
       canvas.removeEventListener("pointermove", onPointer);
       canvas.removeEventListener("dblclick", onDblClick);
-      boxLayer.removeEventListener("pointerdown", onBoxDown);
-      boxLayer.removeEventListener("pointermove", onBoxMove);
-      boxLayer.removeEventListener("pointerup", onBoxUp);
-      boxLayer.removeEventListener("wheel", onBoxWheel);
+      canvas.removeEventListener("pointerdown", onPathDown);
+      win.removeEventListener("pointermove", onPathMove);
+      win.removeEventListener("pointerup", onPathUp);
       plot.destroy();
       releaseRenderer(win);
       delete el.nblabelMap;
       canvas.remove();
-      boxLayer.remove();
       bar.remove();
     },
   };

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  areaOf, indicesInBox, linearScale, normalizeLayout, pageToNormalized, pointRows, recodeRows, sameList,
+  areaOf, indicesInBox, indicesInPolygon, linearScale, normalizeLayout, pageToNormalized, pointRows, recodeRows, sameList,
 } from "../src/mapview.js";
 
 const coords = fc.array(fc.tuple(fc.float({ min: -1e4, max: 1e4, noNaN: true }), fc.float({ min: -1e4, max: 1e4, noNaN: true })), {
@@ -132,5 +132,36 @@ describe("box selection", () => {
     expect(pageToNormalized(100, 150, view, norm)).toEqual([-1, -1]); // bottom-left corner of the canvas
     expect(pageToNormalized(300, 50, view, norm)).toEqual([1, 1]); // top-right
     expect(pageToNormalized(200, 100, view, norm)).toEqual([0, 0]);
+  });
+});
+
+describe("lasso selection", () => {
+  const dbl = fc.double({ min: -1, max: 1, noNaN: true });
+  const cloud = fc.array(fc.tuple(dbl, dbl), { maxLength: 300 });
+
+  it("a rectangle as a polygon selects what the box selects (points on no edge)", () => {
+    fc.assert(
+      fc.property(cloud, fc.tuple(dbl, dbl), fc.tuple(dbl, dbl), (pts, [ax, ay], [bx, by]) => {
+        const nx = Float32Array.from(pts, (p) => p[0]);
+        const ny = Float32Array.from(pts, (p) => p[1]);
+        const poly = [[ax, ay], [bx, ay], [bx, by], [ax, by]];
+        const onEdge = (i) => [ax, bx].includes(nx[i]) || [ay, by].includes(ny[i]);
+        const inPoly = Array.from(indicesInPolygon(nx, ny, poly)).filter((i) => !onEdge(i));
+        const inBox = Array.from(indicesInBox(nx, ny, { x0: ax, x1: bx, y0: ay, y1: by })).filter((i) => !onEdge(i));
+        expect(inPoly).toEqual(inBox);
+      }),
+    );
+  });
+
+  it("follows a concave path: the notch of a U is outside", () => {
+    // A U: the square [0, 3] x [0, 3] less the notch [1, 2] x [1, 3].
+    const u = [[0, 0], [3, 0], [3, 3], [2, 3], [2, 1], [1, 1], [1, 3], [0, 3]];
+    const nx = Float32Array.from([0.5, 1.5, 2.5, 1.5, 4]);
+    const ny = Float32Array.from([2.5, 2.5, 2.5, 0.5, 0.5]);
+    expect(Array.from(indicesInPolygon(nx, ny, u))).toEqual([0, 2, 3]);
+  });
+
+  it("a path of fewer than three positions selects nothing", () => {
+    expect(indicesInPolygon(Float32Array.from([0]), Float32Array.from([0]), [[-1, -1], [1, 1]]).length).toBe(0);
   });
 });
