@@ -1,22 +1,28 @@
-"""The map at 100k and 1M points: plotly scattergl (the widget's map) against regl-scatterplot, one browser.
+"""The map at 100k and 1M points: the widget's map (regl-scatterplot), plain regl-scatterplot, plotly.
 
-Both renderers draw the same synthetic points (50 Gaussian blobs in 2-D, 10 colours, generated in the page
+Three renderers draw the same synthetic points (50 Gaussian blobs in 2-D, 10 colours, generated in the page
 from one seed) in an 800x800 plot, each in a fresh headless Debian Chromium (software WebGL: SwiftShader),
-driven by ``bench/renderers/drive.mjs`` with playwright-core's mouse. Plotly is the widget's own
-``js/src/scatter.js`` fed as ``js/src/view.js`` feeds it (one trace per colour group, ``Plotly.react``);
-regl-scatterplot gets the same wire arrays scaled into [-1, 1] with the class as its categorical colour value.
+driven by ``bench/renderers/drive.mjs`` with playwright-core's mouse:
+
+- ``widget``: the widget's own map, ``js/src/scatter.js`` (regl-scatterplot on the page's shared WebGL
+  context, colours changed in place), fed as ``js/src/view.js`` feeds it;
+- ``regl``: regl-scatterplot called directly with column arrays, as a plain user of the library would;
+- ``plotly``: the widget's map up to 0.2 (``bench/renderers/plotly_map.js``: one scattergl trace per colour
+  group, ``Plotly.react``), kept for the comparison that made the widget switch.
+
 Times are ``performance.now()`` in the page:
 
 - first draw: the wire arrays (xy float32, class codes int32) -> the second animation frame after the renderer
   says it has drawn, and the part until its promise resolves (plotly: after its draw calls are issued;
   regl-scatterplot: after its own next frame);
-- recolour: new class codes for every point (an LP update that moved them all) -> drawn, likewise;
+- recolour: new class codes for every point (an LP update that moved them all), and for 1 % of them (a click's
+  update) -> drawn, likewise; for the widget also the time of our own code before regl-scatterplot's frame;
 - pan / zoom: each mouse move of a drag (wheel step) -> the second frame after it; then the last event -> the
   renderer's own redraw after the gesture (plotly redraws the whole plot on release / after a wheel timer);
 - lasso: a hexagon around the middle of the map holding ~10k (~100k) points, drawn with the mouse: the cost
   of each mouse move while drawing, and mouse-up -> the selected indices handed to the page.
 
-Renderers are interleaved (each repeat runs both, alternating which goes first) and every cell is the median
+Renderers are interleaved (each repeat runs them all, alternating the order) and every cell is the median
 over the repeats' samples with [min–max]. A step past its cap is reported as a timeout and ends that page.
 
 ``--driver cdp`` runs the same steps from ``bench/renderers/drive_cdp.py`` (Python's standard library over
@@ -27,8 +33,8 @@ renderer string (``WEBGL_debug_renderer_info``) and Chromium's GPU report, and t
 
 Usage::
 
-    python bench/bench_map_renderers.py                       # 100k and 1M, 3 repeats
-    python bench/bench_map_renderers.py --sizes 20000 --repeats 1
+    python bench/bench_map_renderers.py                       # 100k and 1M, 3 repeats, all three renderers
+    python bench/bench_map_renderers.py --sizes 20000 --repeats 1 --renderers widget
     python bench/bench_map_renderers.py --rows bench/results/map_renderers.jsonl   # print a saved run again
     python bench/bench_map_renderers.py --driver cdp --sizes 20000 --repeats 1   # the same without node
 """
@@ -36,6 +42,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import statistics
@@ -54,7 +61,11 @@ from labserver import find_chromium, missing_prerequisites  # noqa: E402
 from nblabel.viewmodel import STATE_FIELDS  # noqa: E402
 from nblabel.widget import _WIRE_DTYPES  # noqa: E402  (the wire format is the widget's, whatever draws it)
 
-RENDERERS = {"plotly": "plotly scattergl", "regl": "regl-scatterplot"}
+RENDERERS = {
+    "widget": "widget map (regl-scatterplot)",
+    "regl": "regl-scatterplot",
+    "plotly": "plotly scattergl",
+}
 PAGE_DIR = ROOT / "bench" / "renderers"
 
 # (row label, driver step, value key, step whose timeout / error empties the row)
@@ -64,6 +75,10 @@ ROWS = [
     ("JS heap after first draw (MiB)", "JS heap after first draw", "mib", "first draw"),
     ("recolour, every point changes colour (ms)", "recolour", "ms", "recolour"),
     ("  of which until its promise resolves (ms)", "recolour", "jsMs", "recolour"),
+    ("  of which our code before the frame (ms)", "recolour", "ourMs", "recolour"),
+    ("recolour, 1 % of the points change colour (ms)", "recolour 1%", "ms", "recolour 1%"),
+    ("  of which until its promise resolves (ms)", "recolour 1%", "jsMs", "recolour 1%"),
+    ("  of which our code before the frame (ms)", "recolour 1%", "ourMs", "recolour 1%"),
     ("pan: mouse move -> frame (ms per move)", "pan step", "ms", "pan"),
     ("pan: release -> redrawn (ms)", "pan release", "ms", "pan"),
     ("zoom: wheel step -> frame (ms per step)", "zoom step", "ms", "zoom"),
@@ -89,7 +104,7 @@ def build() -> dict[str, dict[str, int]]:
 SOFTWARE_FLAGS = "--use-angle=swiftshader --enable-unsafe-swiftshader"
 
 
-def drive(sizes: list[int], repeats: int, save: Path, driver: str = "node") -> list[dict]:
+def drive(sizes: list[int], repeats: int, renderers: str, save: Path, driver: str = "node") -> list[dict]:
     """Run the browser half; its JSON rows (measurements, timeouts, errors) also go to ``save`` as they come.
 
     ``driver``: ``node`` (drive.mjs, playwright-core) or ``cdp`` (drive_cdp.py). The last row,
@@ -102,6 +117,8 @@ def drive(sizes: list[int], repeats: int, save: Path, driver: str = "node") -> l
         ",".join(map(str, sizes)),
         "--repeats",
         str(repeats),
+        "--renderers",
+        renderers,
     ]
     if driver == "cdp":
         cmd = [sys.executable, str(PAGE_DIR / "drive_cdp.py"), *common, "--flags", SOFTWARE_FLAGS]
@@ -148,8 +165,8 @@ def cell(samples: list[float], failures: list[str], runs: int) -> str:
     return text or "not reached"
 
 
-def table(rows: list[dict], sizes: list[int], repeats: int) -> list[dict[str, str]]:
-    """One markdown row per measure, a column per (size, renderer)."""
+def table(rows: list[dict], sizes: list[int], repeats: int, renderers: list[str]) -> list[dict[str, str]]:
+    """One markdown row per measure, a column per (size, renderer); rows no renderer measured are left out."""
     values: dict[tuple, list[float]] = defaultdict(list)
     inside: dict[tuple, list[int]] = defaultdict(list)
     failed: dict[tuple, list[str]] = defaultdict(list)
@@ -160,14 +177,16 @@ def table(rows: list[dict], sizes: list[int], repeats: int) -> list[dict[str, st
         elif "error" in r:
             failed[key].append(f"error: {r['error'][:80]}")
         else:
-            for name in ("ms", "jsMs", "mib", "moveMs", "selected"):
+            for name in ("ms", "jsMs", "ourMs", "mib", "moveMs", "selected"):
                 if name in r:
                     values[(*key, name)].append(r[name])
             if "inside" in r:
                 inside[key].append(r["inside"])
-    columns = [(n, renderer) for n in sizes for renderer in RENDERERS]
+    columns = [(n, renderer) for n in sizes for renderer in renderers]
     out = []
     for label, step, name, owner in ROWS:
+        if not any(key[2:] == (step, name) for key in values) and not any(key[2] == owner for key in failed):
+            continue
         row = {"measure": label}
         for n, renderer in columns:
             head = f"{RENDERERS[renderer]}, " + (f"{n / 10**6:g}M" if n >= 10**6 else f"{n / 1000:g}k")
@@ -198,6 +217,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated numbers of points")
     parser.add_argument("--repeats", type=int, default=3, help="pages per renderer and size")
+    parser.add_argument(
+        "--renderers", default=",".join(RENDERERS), help=f"comma-separated, of {list(RENDERERS)}"
+    )
     parser.add_argument("--rows", type=Path, help="print the tables of a saved run (its JSON lines) instead")
     parser.add_argument(
         "--driver", choices=["node", "cdp"], default="node", help="drive.mjs (playwright) or drive_cdp.py"
@@ -211,12 +233,19 @@ def main() -> None:
         rows = [json.loads(line) for line in args.rows.read_text().splitlines() if line.strip()]
     else:
         sizes = [int(s) for s in args.sizes.split(",")]
-        rows = drive(sizes, args.repeats, ROOT / "bench" / "results" / "map_renderers.jsonl", args.driver)
+        rows = drive(
+            sizes,
+            args.repeats,
+            args.renderers,
+            ROOT / "bench" / "results" / "map_renderers.jsonl",
+            args.driver,
+        )
     run = next((r["run"] for r in rows if "run" in r), None)
     gpu = next((r["gpu"] for r in rows if "gpu" in r), None)
     rows = [r for r in rows if "run" not in r and "gpu" not in r]
     sizes = sorted({r["n"] for r in rows})
     repeats = len({r["repeat"] for r in rows})
+    renderers = [key for key in RENDERERS if any(r["renderer"] == key for r in rows)]
     versions = {
         name: json.loads((ROOT / "js" / "node_modules" / name / "package.json").read_text())["version"]
         for name in ("plotly.js", "regl-scatterplot")
@@ -226,7 +255,7 @@ def main() -> None:
     kib, mib = 1024, 2**20
     print(
         webgl_line(gpu) + ", 800x800 plot; "
-        f"plotly.js {versions['plotly.js']} (the widget's partial bundle: core + scattergl), "
+        f"plotly.js {versions['plotly.js']} (the widget's partial bundle up to 0.2: core + scattergl), "
         f"regl-scatterplot {versions['regl-scatterplot']}; {repeats} repeats, renderers interleaved, "
         + (
             f"{run['wall_s'] / 60:.1f} min in all; 1-min load average {run['load_before']:.1f} before and "
@@ -238,14 +267,17 @@ def main() -> None:
             ".\n"
             if gpu and gpu["hardware"]
             else " (the machine was shared with other jobs, "
-            "so compare the two renderers with each other, not with a quiet machine or a GPU).\n"
+            "so compare the renderers with each other, not with a quiet machine or a GPU).\n"
         )
     )
-    print("Bytes shipped (each renderer alone, esbuild-minified like the widget's bundle):\n")
+    print("Bytes shipped (each renderer alone, and the widget's whole bundle, esbuild-minified):\n")
+    widget_js = (ROOT / "nblabel" / "static" / "widget.js").read_bytes()
+    bundles["lib-widget"] = {"bytes": len(widget_js), "gzip": len(gzip.compress(widget_js, 9))}
+    names = {**RENDERERS, "widget": "the widget's whole bundle (nblabel/static/widget.js)"}
     print_table([
-        {"renderer": RENDERERS[key], "minified (KiB)": f"{bundles[f'lib-{key}']['bytes'] / kib:,.0f}",
+        {"renderer": names[key], "minified (KiB)": f"{bundles[f'lib-{key}']['bytes'] / kib:,.0f}",
          "gzip -9 (KiB)": f"{bundles[f'lib-{key}']['gzip'] / kib:,.0f}"}
-        for key in RENDERERS
+        for key in ("regl", "plotly", "widget")
     ])  # fmt: skip
     print(
         "\nPoint data from the kernel, the same whichever renderer draws it: the layout once "
@@ -255,7 +287,7 @@ def main() -> None:
         "that changed.\n"
     )
     print("Median [min–max] over the repeats' samples:\n")
-    print_table(table(rows, sizes, repeats))
+    print_table(table(rows, sizes, repeats, renderers))
 
 
 if __name__ == "__main__":

@@ -263,8 +263,8 @@ def inside_polygon(
 
 
 def assert_same_region(picked: set[str], inside: np.ndarray, dist: np.ndarray) -> None:
-    """``picked`` (item ids) are the points inside, up to points within 2 px of the edge, where plotly's
-    marker positions and this oracle's pixel transform may round either way."""
+    """``picked`` (item ids) are the points inside, up to points within 2 px of the edge, where the map's
+    float32 positions and this oracle's pixel transform may round either way."""
     ids = np.array([str(i) for i in range(len(inside))])
     sure_in = set(ids[inside & (dist > 2)])
     maybe = set(ids[dist <= 2])
@@ -333,6 +333,10 @@ def test_key_after_a_map_click_goes_to_the_widget_not_the_notebook(lab: LabServe
     assert result["cellsBefore"][0] == ["markdown", "## A heading that key 3 would turn into ###"]
     assert journal_events(journal) == [("label", str(selected[0]["index"]), "two")]
     assert result["after"]["saved"] and result["after"]["savedText"] == "saved"
+    # The map was recoloured for the state after the label: every tile's point has its predicted class's code.
+    colours = result["colours"]
+    assert colours and all(c["code"] == c["predicted"] + 1 for c in colours), colours
+    assert next(c for c in colours if c["index"] == selected[0]["index"])["code"] == 3  # "two", just labeled
 
 
 def test_refused_action_says_what_to_do_in_the_widget_then_saved_again(lab: LabServer) -> None:
@@ -450,6 +454,14 @@ def test_class_keys_by_name_palette_and_two_widgets_on_one_page(lab: LabServer) 
     ]
     # Keys pressed in the second widget never reached the first.
     assert result["end0"]["sent"] == 3
+    # Each widget draws its own map; a box on the second map lists exactly its points in the second grid only.
+    maps = result["maps"]
+    assert maps["points"] == [200, 200]
+    assert 0 < maps["inBox"] <= 200
+    assert maps["boxed1"]["pageLabel"].endswith(f"{maps['inBox']} items")
+    assert maps["boxed1"]["selectedText"] == f"{maps['inBox']} selected"
+    assert not maps["after0"]["pageLabel"].startswith("lasso")
+    assert maps["after0"]["selectedText"] == result["end0"]["selectedText"]
 
 
 def test_every_key_of_the_help_line_and_the_legend(lab: LabServer) -> None:

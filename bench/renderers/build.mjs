@@ -1,5 +1,5 @@
 // Bundles the benchmark pages of bench/bench_map_renderers.py into bench/renderers/dist/ (git-ignored):
-//   plotly.js, regl.js          the page script per renderer: harness + adapter + renderer (what is timed)
+//   plotly.js, regl.js, widget.js   the page script per renderer: harness + adapter + renderer (what is timed)
 //   lib-plotly.js, lib-regl.js  each renderer alone, minified like the widget's bundle (bytes shipped)
 // Prints one JSON line: {lib-plotly: {bytes, gzip}, lib-regl: {...}}. Uses js/'s esbuild and node_modules.
 import fs from "node:fs";
@@ -16,6 +16,7 @@ await esbuild.build({
   entryPoints: {
     plotly: path.join(here, "plotly_entry.js"),
     regl: path.join(here, "regl_entry.js"),
+    widget: path.join(here, "widget_entry.js"),
     "lib-plotly": path.join(here, "lib_plotly.js"),
     "lib-regl": path.join(here, "lib_regl.js"),
   },

@@ -17,7 +17,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const args = parseArgs(process.argv.slice(2));
 const sizes = String(args.sizes ?? "100000,1000000").split(",").map(Number);
 const repeats = Number(args.repeats ?? 3);
-const renderers = String(args.renderers ?? "plotly,regl").split(",");
+const renderers = String(args.renderers ?? "plotly,regl,widget").split(",");
 const RECOLOURS = Number(args.recolours ?? 3);
 const LASSO_TARGETS = [10_000, 100_000];
 const PAN_STEPS = 4;
@@ -80,7 +80,12 @@ async function runPage(renderer, n, repeat) {
 
     step = "recolour";
     for (let k = 0; k < RECOLOURS; k++) {
-      emit({ ...tag, step, ...(await within(CAP.step, page.evaluate(() => window.bench.recolour()))) });
+      emit({ ...tag, step, ...(await within(CAP.step, page.evaluate(() => window.bench.recolour(1)))) });
+    }
+    // A click's update: 1 % of the points change colour.
+    step = "recolour 1%";
+    for (let k = 0; k < RECOLOURS; k++) {
+      emit({ ...tag, step, ...(await within(CAP.step, page.evaluate(() => window.bench.recolour(0.01)))) });
     }
 
     // Pan and zoom before the lassos: plotly's lasso at 1M may run past its cap and end the page.

@@ -1,6 +1,7 @@
 // In-page half of bench/bench_map_renderers.py: the same synthetic points for every renderer, and the timings
 // (performance.now()) of what a person does with the map. A renderer is an adapter (plotly_entry.js,
-// regl_entry.js) with one interface; install(adapter) exposes window.bench for bench/renderers/drive.mjs.
+// regl_entry.js, widget_entry.js) with one interface; install(adapter) exposes window.bench for
+// bench/renderers/drive.mjs.
 
 /** Seeded PRNG (mulberry32): the same points in every page and every run. */
 function rng(seed) {
@@ -127,16 +128,22 @@ export function install(adapter) {
       await painted(el);
       return { ms: performance.now() - t0, jsMs };
     },
-    /** New class codes for every point (an LP update that moved them all) -> the frame that shows them, as above. */
-    async recolour() {
+    /**
+     * New class codes for a `fraction` of the points (1: an LP update that moved them all; 0.01: a click's
+     * update) -> the frame that shows them, as above; ourMs: the renderer's own report of the time of our code
+     * before its frame, where it has one (the widget's map).
+     */
+    async recolour(fraction = 1) {
       recolours += 1;
-      const next = new Int32Array(data.codes.length);
-      for (let i = 0; i < next.length; i++) next[i] = (data.codes[i] + recolours) % CLASSES;
+      const next = Int32Array.from(data.codes);
+      const step = Math.max(1, Math.round(1 / fraction));
+      for (let i = recolours % step; i < next.length; i += step) next[i] = (data.codes[i] + recolours) % CLASSES;
       const t0 = performance.now();
       await renderer.recolour(next);
       const jsMs = performance.now() - t0;
       await painted(el);
-      return { ms: performance.now() - t0, jsMs };
+      const ms = performance.now() - t0;
+      return renderer.ourRecolourMs ? { ms, jsMs, ourMs: renderer.ourRecolourMs() } : { ms, jsMs };
     },
     /**
      * A hexagon around the middle of the map holding about `target` points: its vertices in page pixels for

@@ -1,4 +1,4 @@
-// Bytes shipped: the plotly the widget bundles (js/src/plotly.js: core + scattergl), nothing else.
-import Plotly from "../../js/src/plotly.js";
+// Bytes shipped: the plotly the widget bundled up to 0.2 (plotly_core.js: core + scattergl), nothing else.
+import Plotly from "./plotly_core.js";
 
 globalThis.Plotly = Plotly;

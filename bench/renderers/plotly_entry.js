@@ -1,13 +1,13 @@
-// The widget's own map (js/src/scatter.js: plotly scattergl, one trace per colour group) behind the
-// benchmark's renderer interface (see harness.js install). It is fed as view.js feeds it: splitXY of the wire
-// coordinates, colorGroups of the class codes, setColors then setPoints.
-import Plotly from "../../js/src/plotly.js";
-import { createScatter } from "../../js/src/scatter.js";
-import { colorGroups } from "../../js/src/colors.js";
+// The widget's map up to 0.2 (plotly_map.js: plotly scattergl, one trace per colour group) behind the
+// benchmark's renderer interface (see harness.js install). It is fed as view.js fed it: splitXY of the wire
+// coordinates, colour groups of the class codes, setColors then setPoints.
+import Plotly from "./plotly_core.js";
+import { createScatter, groupsOf as groupsOfCodes } from "./plotly_map.js";
+import { colorCodes } from "../../js/src/colors.js";
 import { splitXY } from "../../js/src/codecs.js";
 import { CLASSES, install } from "./harness.js";
 
-const groupsOf = (codes) => colorGroups({ given: codes, predicted: codes }, "predicted", CLASSES);
+const groupsOf = (codes) => groupsOfCodes(colorCodes({ given: codes, predicted: codes }, "predicted", CLASSES));
 
 install({
   name: "plotly",

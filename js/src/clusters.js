@@ -10,19 +10,16 @@ export function clusterColor(c) {
 }
 
 /**
- * Colour groups for the scatter, like colors.js colorGroups: one group per cluster, largest cluster first.
- * `labels` is the Int32Array of each item's cluster; without it (not received yet) every point is grey.
+ * Colour codes for the map, like colors.js colorCodes: each item's code is its cluster (clusters are numbered
+ * from the largest down). `labels` is the Int32Array of each item's cluster; without it (not received yet)
+ * every point is grey. Returns {codes: Int32Array (n,), colors: string[], sizes: number[]}.
  */
-export function clusterColorGroups(labels, n) {
-  if (!labels || labels.length !== n) return { groups: [Int32Array.from({ length: n }, (_, i) => i)], colors: [NONE_COLOR] };
-  let k = 0;
+export function clusterColorCodes(labels, n) {
+  if (!labels || labels.length !== n) return { codes: new Int32Array(n), colors: [NONE_COLOR], sizes: [5] };
+  let k = 1;
   for (let i = 0; i < n; i++) if (labels[i] + 1 > k) k = labels[i] + 1;
-  const sizes = new Int32Array(k);
-  for (let i = 0; i < n; i++) sizes[labels[i]] += 1;
-  const groups = Array.from(sizes, (size) => new Int32Array(size));
-  const fill = new Int32Array(k);
-  for (let i = 0; i < n; i++) groups[labels[i]][fill[labels[i]]++] = i;
-  return { groups, colors: groups.map((_, c) => clusterColor(c)) };
+  const colors = Array.from({ length: k }, (_, c) => clusterColor(c));
+  return { codes: Int32Array.from(labels), colors, sizes: new Array(k).fill(5) };
 }
 
 /** Legend rows [colour, text] for colour-by-cluster: the largest clusters, then how many more. */
@@ -46,25 +43,6 @@ export function coreHint(card) {
   return card.core > 0
     ? `press 1-9: label the ${card.core} core items of cluster ${card.cluster} (one undo)`
     : `cluster ${card.cluster}: no unlabeled core items left`;
-}
-
-/** Bounding box [x0, x1, y0, y1] of some items with a margin, or null without points. */
-export function boundsOf(indices, x, y, margin = 0.08) {
-  let x0 = Infinity;
-  let x1 = -Infinity;
-  let y0 = Infinity;
-  let y1 = -Infinity;
-  for (const i of indices) {
-    if (i < 0 || i >= x.length) continue;
-    x0 = Math.min(x0, x[i]);
-    x1 = Math.max(x1, x[i]);
-    y0 = Math.min(y0, y[i]);
-    y1 = Math.max(y1, y[i]);
-  }
-  if (!(x1 >= x0)) return null;
-  const dx = Math.max(x1 - x0, 1e-3) * margin + 0.5;
-  const dy = Math.max(y1 - y0, 1e-3) * margin + 0.5;
-  return [x0 - dx, x1 + dx, y0 - dy, y1 + dy];
 }
 
 function h(doc, tag, cls, testid, text) {

@@ -49,7 +49,7 @@ export function decodeFields(fields, buffers) {
   return out;
 }
 
-/** Split interleaved (n, 2) coordinates into x and y arrays (what plotly's scattergl wants). */
+/** Split interleaved (n, 2) coordinates into x and y arrays (what the map scales into its own coordinates). */
 export function splitXY(xy) {
   const n = xy.length / 2;
   const x = new Float32Array(n);

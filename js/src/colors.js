@@ -1,5 +1,6 @@
-// Colour mapping for the scatter and the tiles. The scatter draws one single-colour trace per group of
-// points (see colorGroups), which keeps recolouring 100k WebGL points cheap.
+// Colour mapping for the map and the tiles. The map colours each point by a small integer code that indexes a
+// short list of colours and sizes (see colorCodes): a recolour hands WebGL one number per point, never a
+// colour string per point.
 
 /** Categorical palette (Tableau 10 + 10 lighter tints); classes beyond 20 reuse it cyclically. */
 export const PALETTE = [
@@ -22,42 +23,35 @@ export function classColor(i) {
 }
 
 /**
- * Split the points into colour groups, one scatter trace each: a trace with a single colour lets WebGL skip
- * per-point colour conversion, so recolouring 100k points is a regroup of typed arrays, not 100k colour lookups.
- * Groups are drawn in order, so "none" goes first (underneath) and, for suspicion, the most suspicious last (on top).
+ * Each point's colour group: a code per point that indexes `colors` and `sizes`. Code 0 is "none" (grey); for
+ * suspicion the codes go up with the suspicion bin, so the most suspicious points have the highest code.
  *
- * Returns {groups: Int32Array[] of point indices, colors: string[], sizes: number[] (marker px)}; the groups
- * partition 0..n-1.
+ * Returns {codes: Int32Array (n,) in [0, k), colors: string[] (k,), sizes: number[] (k,) marker px}.
  */
-export function colorGroups(state, by, nClasses) {
+export function colorCodes(state, by, nClasses) {
   if (by !== "suspicion" && !CLASS_CODES.includes(by)) {
     throw new Error(`nblabel: colour by ${JSON.stringify(by)}; expected suspicion or one of ${CLASS_CODES}`);
   }
   const n = state.given.length;
   const k = by === "suspicion" ? SUSPICION_RAMP.length + 1 : nClasses + 1;
-  const group = new Int32Array(n);
+  const codes = new Int32Array(n);
   if (by === "suspicion") {
     const s = state.suspicion;
     for (let i = 0; i < n; i++) {
-      // group 0: no given label (NaN); then equal-width bins of [0, 1], the last one closed.
-      group[i] = Number.isNaN(s[i]) ? 0 : 1 + Math.min(SUSPICION_RAMP.length - 1, Math.floor(s[i] * SUSPICION_RAMP.length));
+      // code 0: no given label (NaN); then equal-width bins of [0, 1], the last one closed.
+      codes[i] = Number.isNaN(s[i]) ? 0 : 1 + Math.min(SUSPICION_RAMP.length - 1, Math.floor(s[i] * SUSPICION_RAMP.length));
     }
   } else {
-    const codes = state[by];
+    const labels = state[by];
     // Codes beyond the known classes (a class added in another session) show as none until classes sync.
-    for (let i = 0; i < n; i++) group[i] = codes[i] >= 0 && codes[i] < nClasses ? codes[i] + 1 : 0;
+    for (let i = 0; i < n; i++) codes[i] = labels[i] >= 0 && labels[i] < nClasses ? labels[i] + 1 : 0;
   }
-  const sizes = new Int32Array(k);
-  for (let i = 0; i < n; i++) sizes[group[i]] += 1;
-  const groups = Array.from(sizes, (size) => new Int32Array(size));
-  const fill = new Int32Array(k);
-  for (let i = 0; i < n; i++) groups[group[i]][fill[group[i]]++] = i;
   const colors = [NONE_COLOR];
   for (let g = 1; g < k; g++) colors.push(by === "suspicion" ? SUSPICION_RAMP[g - 1] : classColor(g - 1));
   // By suspicion the harmless majority is drawn small and the suspects large, so a suspect stands out as one
   // point instead of its colour blending into (or painting over) the cluster around it.
-  const markerSizes = by === "suspicion" ? SUSPICION_SIZES.slice() : new Array(k).fill(5);
-  return { groups, colors, sizes: markerSizes };
+  const sizes = by === "suspicion" ? SUSPICION_SIZES.slice() : new Array(k).fill(5);
+  return { codes, colors, sizes };
 }
 
 /** Classes named in the map's legend; more are summed up in one row (the class filter still reaches them). */

@@ -2,7 +2,12 @@
 // A selection is a sorted array of item indices; `anchor` is the item a shift-click extends from.
 
 function sortedUnique(items) {
-  return Array.from(new Set(items)).sort((a, b) => a - b);
+  // A typed sort: a lasso of 100k points is put in order in milliseconds, not the tenths of a second a
+  // comparator sort of plain numbers takes. Items are indices, integers in [0, 2^31).
+  const sorted = Int32Array.from(items).sort();
+  const out = [];
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) out.push(sorted[i]);
+  return out;
 }
 
 /**
@@ -31,16 +36,6 @@ export function clickSelect(selection, anchor, list, pos, { shift = false, toggl
 /** Select every item of the list (ctrl/cmd+A). */
 export function selectAll(list) {
   return sortedUnique(Array.from(list));
-}
-
-/**
- * Item indices of plotly event points when the scatter draws one trace per colour group: point p of trace g
- * is item groups[g][p]. Points of traces past the groups (the highlight overlay) map to nothing.
- */
-export function pointsToItems(points, groups) {
-  return sortedUnique(
-    points.filter((p) => p.curveNumber < groups.length).map((p) => groups[p.curveNumber][p.pointIndex]),
-  );
 }
 
 /** Membership test for rendering: a Set built once per selection. */

@@ -1,8 +1,9 @@
 // One rendered view of a Labeler: toolbar, class bar, status line, scatter and grid.
-// Plotly is loaded only by scatter.js, so this file stays importable in unit tests with a fake scatter.
+// WebGL (regl-scatterplot) is loaded only by scatter.js, so this file stays importable in unit tests with a fake
+// scatter.
 
-import { clusterColorGroups, clusterLegend, createClusterPanel } from "./clusters.js";
-import { classColor, colorGroups, legend } from "./colors.js";
+import { clusterColorCodes, clusterLegend, createClusterPanel } from "./clusters.js";
+import { classColor, colorCodes, legend } from "./colors.js";
 import { buildTile, markUpscaled, tileInfo } from "./grid.js";
 import { classKeys, keyAction, keyHelp } from "./keys.js";
 import { mountNoisePanel } from "./noise.js";
@@ -35,7 +36,7 @@ function option(doc, value, text) {
 }
 
 /**
- * Render a view into `el`. `makeScatter(container, callbacks)` builds the scatter (plotly in the bundle,
+ * Render a view into `el`. `makeScatter(container, callbacks)` builds the scatter (regl-scatterplot in the bundle,
  * a fake in tests). Returns a cleanup function.
  */
 export function mountView({ model, el, store, makeScatter }) {
@@ -324,13 +325,20 @@ export function mountView({ model, el, store, makeScatter }) {
 
   function colors() {
     const by = model.get("color_by");
-    if (by !== "cluster") return colorGroups(store.state, by, classes().length);
-    return clusterColorGroups(store.clusters && store.clusters.labels, store.state.given.length);
+    if (by !== "cluster") return colorCodes(store.state, by, classes().length);
+    return clusterColorCodes(store.clusters && store.clusters.labels, store.state.given.length);
   }
 
   function colorScatter() {
     if (!scatter || !store.state) return;
-    scatter.setColors(colors()).catch(showScatterError);
+    const version = store.state.version;
+    // data-version on the map: the state whose colours it shows (tests and benchmarks wait for it).
+    scatter
+      .setColors(colors())
+      .then(() => {
+        if (version > Number(plotBox.dataset.version ?? -1)) plotBox.dataset.version = String(version);
+      })
+      .catch(showScatterError);
   }
 
   // ---------------------------------------------------------------- clusters (js/src/clusters.js)
@@ -406,18 +414,14 @@ export function mountView({ model, el, store, makeScatter }) {
 
   const scatterCallbacks = {
     onSelect(indices) {
-      // Plotly reports a lasso twice, first with no points; an empty report never replaces a real one.
-      if (indices !== null && indices.length === 0) return;
+      // A lasso around no point leaves the grid as it was ("clear lasso" lists the mode's items again).
+      if (indices.length === 0) return;
       root.focus({ preventScroll: true });
-      if (indices === null) {
-        scope = null;
-      } else {
-        scope = Int32Array.from(indices);
-        cursor = null;
-        anchor = null;
-        follow = false;
-        setTraits({ selection: selectAll(scope), page: 0 });
-      }
+      scope = Int32Array.from(indices);
+      cursor = null;
+      anchor = null;
+      follow = false;
+      setTraits({ selection: selectAll(scope), page: 0 });
       renderGrid();
       renderStatus();
     },
@@ -438,7 +442,7 @@ export function mountView({ model, el, store, makeScatter }) {
     off.push(() => target.removeEventListener(type, fn, options));
   }
 
-  // Plotly keeps the focus off the map, so without this the next key after a click or a lasso on the map
+  // The map's canvas takes no focus, so without this the next key after a click or a lasso on the map
   // would go to the notebook (JupyterLab's shortcuts: `3` makes the active cell a heading).
   const focusRoot = () => root.focus({ preventScroll: true });
   listen(scatterBox, "pointerdown", focusRoot, true);

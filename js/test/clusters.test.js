@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import fc from "fast-check";
 import { beforeEach, describe, expect, it } from "vitest";
-import { boundsOf, clusterColor, clusterColorGroups, clusterLegend, coreHint, mixText } from "../src/clusters.js";
+import { clusterColor, clusterColorCodes, clusterLegend, coreHint, mixText } from "../src/clusters.js";
 import { NONE_COLOR } from "../src/colors.js";
 import { Store } from "../src/store.js";
 import { mountView } from "../src/view.js";
@@ -11,26 +11,23 @@ import { MENUS, MockModel, pack } from "./mock-model.js";
 const XSS = "<img src=x onerror=alert(1)>";
 
 describe("cluster colours and texts", () => {
-  it("groups partition the items by cluster, largest cluster first in colour order", () => {
+  it("each item's code is its cluster, largest cluster first in colour order", () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 12 }), { minLength: 1, maxLength: 200 }), (raw) => {
         const labels = Int32Array.from(raw);
-        const { groups, colors } = clusterColorGroups(labels, labels.length);
-        const seen = new Int32Array(labels.length);
-        groups.forEach((g, c) => g.forEach((i) => {
-          expect(labels[i]).toBe(c);
-          seen[i] += 1;
-        }));
-        expect(Array.from(seen).every((v) => v === 1)).toBe(true);
+        const { codes, colors, sizes } = clusterColorCodes(labels, labels.length);
+        expect(Array.from(codes)).toEqual(raw);
+        expect(colors.length).toBe(Math.max(...raw) + 1);
+        expect(sizes.length).toBe(colors.length);
         expect(colors[0]).toBe(clusterColor(0));
       }),
     );
   });
 
   it("without cluster labels every point is grey, and the legend says it is computing", () => {
-    const { groups, colors } = clusterColorGroups(null, 3);
+    const { codes, colors } = clusterColorCodes(null, 3);
     expect(colors).toEqual([NONE_COLOR]);
-    expect(Array.from(groups[0])).toEqual([0, 1, 2]);
+    expect(Array.from(codes)).toEqual([0, 0, 0]);
     expect(clusterLegend(null)[0][1]).toMatch(/computing/);
   });
 
@@ -42,19 +39,11 @@ describe("cluster colours and texts", () => {
     expect(rows[10][1]).toBe("+ 3 smaller clusters");
   });
 
-  it("mix text, core hint and zoom bounds", () => {
+  it("mix text and core hint", () => {
     expect(mixText({ a: 1, b: 5 })).toBe("b 5 · a 1");
     expect(mixText({})).toBe("no labels yet");
     expect(coreHint({ cluster: 2, core: 7 })).toMatch(/label the 7 core items of cluster 2/);
     expect(coreHint({ cluster: 2, core: 0 })).toMatch(/no unlabeled core/);
-    const x = Float32Array.from([0, 10, 2]);
-    const y = Float32Array.from([0, 10, 4]);
-    const [x0, x1, y0, y1] = boundsOf([0, 2], x, y);
-    expect(x0).toBeLessThan(0);
-    expect(x1).toBeGreaterThan(2);
-    expect(x1).toBeLessThan(10);
-    expect(y1).toBeGreaterThan(4);
-    expect(boundsOf([], x, y)).toBeNull();
   });
 });
 
@@ -116,7 +105,7 @@ describe("cluster panel in the view", () => {
     model.save_changes();
     expect(model.sent.filter((m) => m.type === "request_clusters")).toHaveLength(1);
     sendClusters(CARDS, [0, 0, 0, 1, 1, 1]);
-    expect(colorCalls.at(-1).groups.map((g) => Array.from(g))).toEqual([[0, 1, 2], [3, 4, 5]]);
+    expect(Array.from(colorCalls.at(-1).codes)).toEqual([0, 0, 0, 1, 1, 1]);
     const legendText = q(el, "nbl-legend").textContent;
     expect(legendText).toContain("cluster 0 · 3");
     model.set("mode", "cluster");

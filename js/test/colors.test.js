@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { NONE_COLOR, PALETTE, SUSPICION_RAMP, classColor, colorGroups, legend } from "../src/colors.js";
+import { NONE_COLOR, PALETTE, SUSPICION_RAMP, classColor, colorCodes, legend } from "../src/colors.js";
 
 const state = {
   given: Int32Array.from([0, 1, -1, 2]),
@@ -9,11 +9,7 @@ const state = {
   suspicion: Float32Array.from([0, 1, NaN, 0.5]),
 };
 
-const colorOf = (spec) => {
-  const out = [];
-  spec.groups.forEach((idx, g) => idx.forEach((i) => (out[i] = spec.colors[g])));
-  return out;
-};
+const colorOf = (spec) => Array.from(spec.codes, (c) => spec.colors[c]);
 
 describe("colour mapping", () => {
   it("gives each class its palette colour and none a grey", () => {
@@ -25,26 +21,26 @@ describe("colour mapping", () => {
   it("colours each point by its label of the chosen kind; unknown codes count as none", () => {
     for (const by of ["given", "verified", "predicted"]) {
       const expected = Array.from(state[by], (c) => (c >= 0 && c < 3 ? classColor(c) : NONE_COLOR));
-      expect(colorOf(colorGroups(state, by, 3))).toEqual(expected);
+      expect(colorOf(colorCodes(state, by, 3))).toEqual(expected);
     }
   });
 
-  it("bins suspicion on a ramp, NaN (no given label) grey, most suspicious drawn last", () => {
-    const spec = colorGroups(state, "suspicion", 3);
+  it("bins suspicion on a ramp, NaN (no given label) grey, most suspicious with the highest code", () => {
+    const spec = colorCodes(state, "suspicion", 3);
     expect(colorOf(spec)).toEqual([SUSPICION_RAMP[0], SUSPICION_RAMP[3], NONE_COLOR, SUSPICION_RAMP[2]]);
     expect(spec.colors.at(-1)).toBe(SUSPICION_RAMP.at(-1));
   });
 
-  it("groups always partition the points", () => {
+  it("every point gets a code that indexes the colours and the sizes", () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: -1, max: 6 }), { maxLength: 200 }), fc.integer({ min: 0, max: 5 }), (codes, k) => {
         const s = { given: Int32Array.from(codes), predicted: Int32Array.from(codes), verified: Int32Array.from(codes),
           suspicion: Float32Array.from(codes, (c) => (c < 0 ? NaN : c / 6)) };
         for (const by of ["given", "suspicion"]) {
-          const spec = colorGroups(s, by, k);
-          const all = spec.groups.flatMap((g) => Array.from(g)).sort((a, b) => a - b);
-          expect(all).toEqual(codes.map((_, i) => i));
-          expect(spec.colors.length).toBe(spec.groups.length);
+          const spec = colorCodes(s, by, k);
+          expect(spec.codes.length).toBe(codes.length);
+          expect(Array.from(spec.codes).every((c) => Number.isInteger(c) && c >= 0 && c < spec.colors.length)).toBe(true);
+          expect(spec.sizes.length).toBe(spec.colors.length);
         }
       }),
     );
@@ -59,11 +55,11 @@ describe("colour mapping", () => {
 
   it("draws suspects larger than harmless points, and every class group alike", () => {
     const state = { given: Int32Array.from([0, 1, -1]), suspicion: Float32Array.from([0.1, 0.95, NaN]) };
-    const bySuspicion = colorGroups(state, "suspicion", 2);
-    const size = (i) => bySuspicion.sizes[bySuspicion.groups.findIndex((g) => g.includes(i))];
+    const bySuspicion = colorCodes(state, "suspicion", 2);
+    const size = (i) => bySuspicion.sizes[bySuspicion.codes[i]];
     expect(size(1)).toBeGreaterThan(size(0));
     expect(size(0)).toBeLessThan(5);
-    expect(new Set(colorGroups({ ...state, predicted: state.given }, "predicted", 2).sizes)).toEqual(new Set([5]));
+    expect(new Set(colorCodes({ ...state, predicted: state.given }, "predicted", 2).sizes)).toEqual(new Set([5]));
   });
 
   it("names each class's colour, with the browse filter a click on it sets", () => {
@@ -79,6 +75,6 @@ describe("colour mapping", () => {
   });
 
   it("rejects an unknown colour mode", () => {
-    expect(() => colorGroups(state, "rainbow", 3)).toThrow(/colour by/);
+    expect(() => colorCodes(state, "rainbow", 3)).toThrow(/colour by/);
   });
 });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { advance, clickSelect, movePosition, pointsToItems, pruneLeft, selectAll, selectionSet, toggleItem } from "../src/selection.js";
+import { advance, clickSelect, movePosition, pruneLeft, selectAll, selectionSet, toggleItem } from "../src/selection.js";
 
 const list = Int32Array.from([10, 3, 7, 42, 5]);
 
@@ -44,17 +44,6 @@ describe("clickSelect", () => {
 describe("selectAll / scatter / marks", () => {
   it("selects the whole list, sorted, without duplicates", () => {
     expect(selectAll(Int32Array.from([4, 1, 4, 2]))).toEqual([1, 2, 4]);
-  });
-
-  it("maps lasso points of the per-colour traces back to items, ignoring the highlight trace", () => {
-    const groups = [Int32Array.from([4, 0]), Int32Array.from([1, 3, 2])];
-    const points = [
-      { curveNumber: 1, pointIndex: 2 },
-      { curveNumber: 0, pointIndex: 0 },
-      { curveNumber: 2, pointIndex: 0 },
-      { curveNumber: 1, pointIndex: 0 },
-    ];
-    expect(pointsToItems(points, groups)).toEqual([1, 2, 4]);
   });
 
   it("builds a membership set", () => {

@@ -20,10 +20,10 @@ function setup({ classes = ["cat", XSS], n = 6, pageSize = 4 } = {}) {
   const scatterCalls = [];
   const callbacks = {};
   const fakeScatter = (box, cbs) => {
-    Object.assign(callbacks, cbs); // what the view gives plotly's events: onSelect, onClick, ...
+    Object.assign(callbacks, cbs); // what the view gives the map's events: onSelect, onClick, ...
     return {
       setPoints: async () => scatterCalls.push("points"),
-      setColors: async (spec) => scatterCalls.push(["colors", spec.groups.length]),
+      setColors: async (spec) => scatterCalls.push(["colors", spec.colors.length]),
       setHighlight: async (sel) => scatterCalls.push(["highlight", sel]),
       refreshTheme: async () => {},
       zoomTo: async (sel) => scatterCalls.push(["zoom", sel]),
@@ -210,7 +210,7 @@ describe("view", () => {
     expect(q(el, "nbl-error").textContent).toBe("");
   });
 
-  it("an empty lasso report never replaces a real one; a map click selects and focuses the widget", async () => {
+  it("a lasso around no point keeps the lasso listed; a map click selects and focuses the widget", async () => {
     const { el, model, sendState, sendView, callbacks } = setup();
     sendState(1);
     sendView([0, 1, 2, 3, 4, 5]);

@@ -155,12 +155,8 @@ async function themeColors(page) {
       rootBackground: getComputedStyle(el).backgroundColor,
       rootColor: getComputedStyle(el).color,
       tileBackground: tileEl ? getComputedStyle(tileEl).backgroundColor : null,
-      // The selection rings: the last scatter trace outlines the selected points.
-      ringColor: (() => {
-        const gd = el.querySelector('.js-plotly-plot');
-        const ring = gd && gd.data ? gd.data[gd.data.length - 1] : null;
-        return ring ? ring.marker.line.color : null;
-      })(),
+      // The selection rings: the colour the map draws selected points with (js/src/scatter.js test hook).
+      ringColor: el.querySelector('.nbl-plot')?.dataset.ringColor ?? null,
       textColor0: getComputedStyle(el).getPropertyValue('--jp-ui-font-color0').trim(),
       plotBackground: getComputedStyle(el.querySelector('[data-testid="nbl-scatter"]')).backgroundColor,
     };
@@ -325,7 +321,7 @@ async function scenarioBench(page) {
   const flips = Number(args.flips ?? 3);
   const setupLog = await (async () => { await runCell(page, 0); return waitCellDone(page, 0, TIMEOUT); })();
 
-  // 1. Widget cell run -> widget element -> grid drawn -> scatter drawn (all n points handed to plotly, painted)
+  // 1. Widget cell run -> widget element -> grid drawn -> scatter drawn (all n points drawn by the map)
   //    -> thumbnails shown. The same for a second display (cell 2) once the bundle is loaded in the page.
   const first = await widgetDisplayTimes(page, 1, n);
   await waitCellDone(page, 1, TIMEOUT);
@@ -495,7 +491,6 @@ async function scenarioClusters(page) {
   await page.selectOption(`${root} [data-testid="nbl-color-by"]`, 'cluster');
   await waitUntil(page, 'the legend lists clusters', (sel) => /cluster 0 ·/.test(document.querySelector(sel).textContent), `${root} [data-testid="nbl-legend"]`);
   const legendText = await page.textContent(`${root} [data-testid="nbl-legend"]`);
-  const traces = await page.$$eval(`${root} .nbl-plot .scatterlayer .trace`, (t) => t.length).catch(() => null);
   await page.selectOption(`${root} [data-testid="nbl-mode"]`, 'cluster');
   const card = `${root} [data-testid="nbl-cluster-card"]`;
   await page.waitForSelector(card, { timeout: TIMEOUT });
@@ -525,7 +520,7 @@ async function scenarioClusters(page) {
   await waitSaved(page, 0, before.sent, 'the stroke undone by z and saved');
   await waitUntil(page, 'no tile verified after the undo', (sel) => Array.from(document.querySelectorAll(`${sel} [data-testid="nbl-tile"]`)).every((t) => t.dataset.verified === '-1'), root);
   const undone = await pageTiles(page);
-  return { legendText, traces, cards, open, hint, opened, labeled, hintAfter, undone };
+  return { legendText, cards, open, hint, opened, labeled, hintAfter, undone };
 }
 
 
@@ -570,20 +565,24 @@ async function waitSaved(page, n, sent, what) {
   }, { n, sent });
 }
 
-/** Pixel geometry of widget n's plot: the plot area in page pixels and the axis ranges (for lasso oracles). */
+/**
+ * Pixel geometry of widget n's map, from its read-only test hook (js/src/scatter.js `el.nblabelMap`): the canvas
+ * in page pixels and the layout range in view (for lasso oracles), and the point nearest the map's centre in
+ * page pixels (a map click aims at it).
+ */
 async function plotGeometry(page, n = 0) {
   const el = await page.$(nthRoot(n));
   return el.evaluate((r) => {
-    const gd = r.querySelector('.js-plotly-plot');
-    const box = gd.getBoundingClientRect();
-    const { xaxis, yaxis } = gd._fullLayout;
-    return {
-      left: box.left + xaxis._offset, top: box.top + yaxis._offset, width: xaxis._length, height: yaxis._length,
-      xrange: xaxis.range.slice(), yrange: yaxis.range.slice(),
-      // The first drawn point of each trace, in page pixels (a map click aims at one).
-      firstPoints: gd._fullData.filter((tr) => tr.x && tr.x.length).map((tr) => ({
-        x: box.left + xaxis._offset + xaxis.l2p(tr.x[0]), y: box.top + yaxis._offset + yaxis.l2p(tr.y[0]) })),
-    };
+    const map = r.querySelector('.nbl-plot').nblabelMap;
+    const view = map.view();
+    const [cx, cy] = [view.left + view.width / 2, view.top + view.height / 2];
+    let best = null;
+    for (let i = 0; i < Number(r.querySelector('.nbl-plot').dataset.points); i++) {
+      const [x, y] = map.toPage(i);
+      const d = Math.hypot(x - cx, y - cy);
+      if (!best || d < best.d) best = { i, x, y, d };
+    }
+    return { ...view, centrePoint: best };
   });
 }
 
@@ -616,13 +615,13 @@ async function scenarioLasso(page) {
   await drag(page, lasso);
   await waitUntil(page, 'the lasso listed in the grid', (sel) => /^lasso · .* [1-9]\d* items?$/.test(
     document.querySelector(`${sel} [data-testid="nbl-page-label"]`).textContent), root);
-  await page.waitForTimeout(500); // plotly's second report of the same lasso
+  await page.waitForTimeout(500); // nothing more arrives: the grid shows the lasso's items only once
   const afterLasso = await widgetReport(page);
   await page.keyboard.press('2');
   await waitSaved(page, 0, afterLasso.sent, 'the lasso label saved');
   const labeled = await widgetReport(page);
-  // Box select (the modebar button), over the upper-left part of the map, then key 3.
-  await page.click(`${root} .modebar-btn[data-val="select"]`);
+  // Box select (the map's "box" mode button), over the upper-left part of the map, then key 3.
+  await page.click(`${root} [data-testid="nbl-map-box"]`);
   const box = [[g.left + g.width * 0.05, g.top + g.height * 0.05], [g.left + g.width * 0.45, g.top + g.height * 0.05],
     [g.left + g.width * 0.45, g.top + g.height * 0.45], [g.left + g.width * 0.05, g.top + g.height * 0.45]];
   await page.mouse.move(box[0][0], box[0][1]);
@@ -656,7 +655,7 @@ async function scenarioMapClick(page) {
   await page.evaluate(() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0; });
   const cellsBefore = await notebookCells(page);
   const g = await plotGeometry(page);
-  const target = g.firstPoints[g.firstPoints.length - 1];
+  const target = g.centrePoint;
   await page.mouse.move(target.x, target.y, { steps: 3 });
   await page.waitForTimeout(300);
   await page.mouse.click(target.x, target.y);
@@ -667,7 +666,16 @@ async function scenarioMapClick(page) {
   await waitSaved(page, 0, clicked.sent, 'the map-click label saved');
   const after = await widgetReport(page);
   const cellsAfter = await notebookCells(page);
-  return { clicked, after, cellsBefore, cellsAfter };
+  // The map recolours for the new state: once it shows the page's version, each tile's point has the colour
+  // code of the tile's predicted class (colour by predicted: code = class + 1, 0 for none).
+  await waitUntil(page, 'the map recoloured for the state after the label', (sel) => {
+    const r = document.querySelector(sel);
+    return r.dataset.busy === 'false' && r.querySelector('.nbl-plot').dataset.version === r.dataset.version;
+  }, root);
+  const colours = await page.$eval(root, (r) => [...r.querySelectorAll('[data-testid="nbl-tile"]')].map((t) => ({
+    index: Number(t.dataset.index), predicted: Number(t.dataset.predicted),
+    code: r.querySelector('.nbl-plot').nblabelMap.code(Number(t.dataset.index)) })));
+  return { clicked, after, cellsBefore, cellsAfter, colours };
 }
 
 /** `a` on an item without a given label is refused; the error speaks of keys; key 2 then labels it, saved. */
@@ -748,7 +756,31 @@ async function scenarioTwoWidgets(page) {
   await page.focus(nthRoot(1));
   const w1 = await pressIn(1, ['ArrowRight', '0', 'elev']);
   const end0 = await widgetReport(page, 0);
-  return { classKeys0, classKeys1, w0, w1, end0 };
+  // Each widget has its own map (on the page's one shared WebGL context): a box on widget 1's map lists its
+  // points in widget 1's grid and leaves widget 0 as it was.
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="nbl-root"] .nbl-plot')]
+    .filter((p) => Number(p.dataset.points) > 0).length === 2, null, { timeout: TIMEOUT });
+  const g = await plotGeometry(page, 1);
+  const box = [g.left + 0.1 * g.width, g.top + 0.1 * g.height, g.left + 0.9 * g.width, g.top + 0.9 * g.height];
+  const inBox = await (await page.$(nthRoot(1))).evaluate((r, b) => {
+    const plot = r.querySelector('.nbl-plot');
+    let count = 0;
+    for (let i = 0; i < Number(plot.dataset.points); i++) {
+      const [x, y] = plot.nblabelMap.toPage(i);
+      if (x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3]) count += 1;
+    }
+    return count;
+  }, box);
+  await page.click(`${nthRoot(1)} [data-testid="nbl-map-box"]`);
+  await page.mouse.move(box[0], box[1]);
+  await page.mouse.down();
+  await page.mouse.move(box[2], box[3], { steps: 8 });
+  await page.mouse.up();
+  await waitUntil(page, 'the box listed in widget 1', () => /^lasso · /.test(
+    document.querySelectorAll('[data-testid="nbl-root"]')[1].querySelector('[data-testid="nbl-page-label"]').textContent));
+  const maps = { inBox, boxed1: await widgetReport(page, 1), after0: await widgetReport(page, 0),
+    points: await page.$$eval('[data-testid="nbl-root"] .nbl-plot', (ps) => ps.map((p) => Number(p.dataset.points))) };
+  return { classKeys0, classKeys1, w0, w1, end0, maps };
 }
 
 /** Every other key of the help line, keyboard only, then a click on a class of the map's legend. */
@@ -837,7 +869,7 @@ async function scenarioKeys(page) {
   await waitUntil(page, 'thumbnails after the size change', allThumbsLoaded, root, { polling: 200 });
   await page.waitForTimeout(300);
   Object.assign(sizes, { after: await tileWidth(), renderingAfter: await pixelated() });
-  const span = () => page.$eval(`${root} .js-plotly-plot`, (gd) => gd._fullLayout.xaxis.range[1] - gd._fullLayout.xaxis.range[0]);
+  const span = () => page.$eval(`${root} .nbl-plot`, (el) => { const [x0, x1] = el.nblabelMap.view().xrange; return x1 - x0; });
   const zoom = { before: await span() };
   await page.click(`${root} [data-testid="nbl-tile"]`);
   await page.click(`${root} [data-testid="nbl-zoom"]`);

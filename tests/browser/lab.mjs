@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 // Flags checked on Chromium 156 (Debian bookworm): headless WebGL falls back to SwiftShader through ANGLE
-// either way; naming it keeps plotly's scattergl working when Chromium stops the implicit fallback.
+// either way; naming it keeps the WebGL map working when Chromium stops the implicit fallback.
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
   // Containers often mount a 64 MB /dev/shm; Chromium then crashes on large pages unless it uses /tmp.
