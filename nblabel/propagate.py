@@ -35,6 +35,7 @@ trajectory (blobs at 100k: 15 / 20 / 32 ms median every 5 / 7 / 10 steps, agains
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -45,6 +46,8 @@ from nblabel.graph import KnnGraph
 
 #: Non-zeros per thread below which a thread pool costs more than it saves.
 PARALLEL_MIN_NNZ = 200_000
+#: Classes per block of :func:`propagate` and :func:`propagate_labels` (32 MB per work array at 1M items).
+COLUMN_BLOCK = 8
 
 
 def _check_t(t: object) -> int:
@@ -64,6 +67,10 @@ def propagate(
     num_threads: int | None = None,
 ) -> np.ndarray:
     """Run label propagation (paper Eq. 3) for ``t`` steps.
+
+    The classes run a block of :data:`COLUMN_BLOCK` columns at a time (each column of Eq. 3 is its own
+    iteration, and a block gives the same bits as all columns at once), so the work arrays are two
+    ``(n, COLUMN_BLOCK)`` arrays beside the result, not two more ``(n, c)`` ones.
 
     Parameters
     ----------
@@ -97,9 +104,72 @@ def propagate(
             f"clamped: expected a bool array of shape ({n},); got shape {clamped.shape}."
             " Fix: one flag per item."
         )
-    Y0 = Y0.astype(np.float32)  # a copy: _run works in it
-    Wn = sp.csr_matrix(Wn, dtype=np.float32)
-    return _run(Wn, Y0, np.flatnonzero(clamped), _check_t(t), {}, num_threads)
+    return _run_blocks(
+        Wn, Y0.shape[1], lambda lo, hi: np.array(Y0[:, lo:hi], np.float32), clamped, _check_t(t), num_threads
+    )
+
+
+def propagate_labels(
+    Wn: sp.spmatrix | sp.sparray,
+    labels: np.ndarray,
+    n_classes: int,
+    t: int = 20,
+    *,
+    num_threads: int | None = None,
+) -> np.ndarray:
+    """Propagate hard labels with nothing clamped: :func:`propagate` of their one-hot rows, bit for bit.
+
+    The one-hot seeds are made a block of classes at a time, so the memory is the result and two
+    ``(n, COLUMN_BLOCK)`` arrays (at 1M items and 100 classes, 0.46 GB instead of 1.6 GB).
+
+    Parameters
+    ----------
+    Wn : scipy sparse matrix, shape (n, n)
+        Normalised affinity.
+    labels : numpy.ndarray, shape (n,), int
+        Class of each seed row, -1 for none.
+    n_classes : int
+        Columns of the result.
+    t : int
+        Number of steps.
+    num_threads : int, optional
+        As in :func:`propagate`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, n_classes), float32
+
+    """
+    n = Wn.shape[0]
+    labels = check_labels(labels, n, n_classes, name="labels")
+    rows = np.flatnonzero(labels >= 0)
+    cls = labels[rows]
+
+    def seeds(lo: int, hi: int) -> np.ndarray:
+        Y = np.zeros((n, hi - lo), np.float32)
+        mine = (cls >= lo) & (cls < hi)
+        Y[rows[mine], cls[mine] - lo] = 1.0
+        return Y
+
+    return _run_blocks(Wn, int(n_classes), seeds, np.zeros(n, bool), _check_t(t), num_threads)
+
+
+def _run_blocks(
+    Wn: sp.spmatrix | sp.sparray,
+    c: int,
+    seeds: Callable[[int, int], np.ndarray],
+    clamped: np.ndarray,
+    t: int,
+    num_threads: int | None,
+) -> np.ndarray:
+    """Eq. 3 on ``seeds(lo, hi)`` (a new float32 ``(n, hi - lo)`` array) for each block of columns."""
+    Wn = sp.csr_matrix(Wn, dtype=np.float32)  # shares Wn's arrays when it is float32 CSR already
+    clamped_idx = np.flatnonzero(clamped)
+    out = np.empty((Wn.shape[0], c), np.float32)
+    for lo in range(0, c, COLUMN_BLOCK):
+        hi = min(lo + COLUMN_BLOCK, c)
+        out[:, lo:hi] = _run(Wn, seeds(lo, hi), clamped_idx, t, {}, num_threads)
+    return out
 
 
 def normalize_rows(scores: np.ndarray) -> np.ndarray:
