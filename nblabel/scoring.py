@@ -205,15 +205,11 @@ class Scorer:
         """
         ref = self._reference
         if ref is None or ref[0] != n_classes:
-            if (verified < 0).all():
-                s0 = np.array(susp, dtype=np.float32)
+            # Without verified labels the current result is the reference: nothing to propagate.
+            now = (noise, np.array(susp, dtype=np.float32)) if (verified < 0).all() else None
 
-                def compute() -> tuple[NoiseEstimate, np.ndarray]:
-                    return noise, s0
-            else:
-
-                def compute() -> tuple[NoiseEstimate, np.ndarray]:
-                    return self._given_alone(n_classes)
+            def compute() -> tuple[NoiseEstimate, np.ndarray]:
+                return now if now is not None else self._given_alone(n_classes)
 
             noise0, s0 = compute() if self.cache is None else self.cache(self.given, n_classes, compute)
             ref = self._reference = (n_classes, noise0, frozen(s0), frozen(audit_keys(s0)))
