@@ -82,11 +82,16 @@ def index_mb(n: int, d: int, M: int = 16) -> float:
     return n * (4 * d + 8 * M + 12) * 1.05 / 1e6
 
 
-def _child(n: int, d: int, c: int, ef_construction: int, clicks: int, workdir: str, lattice: bool) -> dict:
+def _child(
+    n: int, d: int, c: int, ef_construction: int, clicks: int, workdir: str, lattice: bool, reopen: bool
+) -> dict:
     """One configuration, in this (fresh) process.
 
     The journal lives in ``workdir``; it is removed afterwards but the graph cached beside it is kept, so the
-    next configuration with the same data loads the graph instead of building it again.
+    next configuration with the same data loads the graph instead of building it again. With ``reopen`` the
+    session is then closed and reopened in the same process without its pre-review reference file (so it
+    propagates the given labels alone once more) and without the graph's matrix (rebuilt), its peak measured
+    from there (VmHWM reset through ``/proc/self/clear_refs``).
     """
     from nblabel.session import Session
 
@@ -131,6 +136,22 @@ def _child(n: int, d: int, c: int, ef_construction: int, clicks: int, workdir: s
             # lists, no matrices or propagation yet), and drops it before anything else is allocated.
             row["hnswlib index MB (build phase)"] = index_mb(n, d)
         s.close()
+        if reopen:
+            import gc
+
+            del s
+            if lattice:
+                graph._lists_changed()  # drops the matrix: the reopened session rebuilds it
+            gc.collect()
+            for f in Path(workdir).glob("j.nblabel.db-reference-*"):
+                f.unlink()
+            Path("/proc/self/clear_refs").write_text("5")  # VmHWM := current RSS
+            row["before reopen MB"] = _peak_mb()
+            t0 = time.perf_counter()
+            s = Session(X, given=given, classes=classes, journal=journal)
+            row["reopen s (reference recomputed)"] = time.perf_counter() - t0
+            row["reopen peak MB"] = _peak_mb()
+            s.close()
     finally:
         for f in Path(workdir).glob("j.nblabel.db*"):
             if "-graph-" not in f.name and "-embeddings" not in f.name:
@@ -224,6 +245,7 @@ def main() -> None:
     ap.add_argument("--clicks", type=int, default=20)
     ap.add_argument("--code", type=Path, default=ROOT, help="checkout whose nblabel is measured")
     ap.add_argument("--lattice", action="store_true", help="known-neighbour graph, index size added")
+    ap.add_argument("--then-reopen", action="store_true", help="reopen each session without its reference")
     ap.add_argument("--reopen", type=Path, help="journal of a bench_scale_1m.py blobs session to reopen")
     ap.add_argument("--repeat", type=int, default=1, help="reopens in a row (--reopen)")
     ap.add_argument("--no-clusters", action="store_true", help="skip the clusters (--reopen)")
@@ -248,6 +270,7 @@ def main() -> None:
         for c in args.classes:
             cfg = {"n": n, "d": args.dim, "c": c, "ef_construction": args.ef_construction}
             cfg["clicks"], cfg["workdir"], cfg["lattice"] = args.clicks, workdir, args.lattice
+            cfg["reopen"] = args.then_reopen
             out = subprocess.run(
                 [sys.executable, __file__, "--child", json.dumps(cfg)],
                 env=env,

@@ -227,7 +227,11 @@ class Scorer:
             self.graph.normalized_, given, n_classes, self.t, num_threads=self.graph.num_threads
         )
         P = normalize_rows(P, out=P)
-        thresholds = class_thresholds(P, given)
+        # The thresholds read the rows with a given label only (the same rows in the same order, so the
+        # same bits): a copy of those rows instead of all of P.
+        has = np.flatnonzero(given >= 0)
+        thresholds = class_thresholds(P[has], given[has])
+        del has
         n = given.shape[0]
         s0, predicted, confidence = np.empty(n, np.float32), np.empty(n, np.int32), np.empty(n, np.float32)
         for lo in range(0, n, REFERENCE_ROWS):
