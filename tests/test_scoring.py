@@ -117,3 +117,25 @@ def test_cached_reference_is_named_by_everything_it_depends_on(tmp_path):
         cached_reference(journal, *args, compute)
     cached_reference(journal, "fp", params, other, 3, lambda: compute(other))
     assert len(calls) == 5 and len(list(tmp_path.glob("j.nblabel.db-reference-*.npz"))) == 5
+
+
+def test_given_alone_holds_one_result_array_not_four(monkeypatch):
+    import tracemalloc
+
+    n, c = 4000, 64
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((n, 8)).astype(np.float32)
+    given = np.where(rng.random(n) < 0.5, rng.integers(0, c, n), -1).astype(np.int32)
+    scorer = Scorer(KnnGraph(k=8).fit(X), given, t=20)
+    _ = scorer.graph.normalized_  # the graph's matrix is built on first use: not the reference's memory
+    monkeypatch.setattr(scoring, "REFERENCE_ROWS", 500)
+    one = n * c * 4  # one (n, c) float32 array
+    tracemalloc.start()
+    try:
+        scorer._given_alone(c)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The result, two blocks of 8 columns while propagating, the given rows' copy for the thresholds, and
+    # (n,) vectors; it used to be the seeds, their copy, the output and two normalised copies (5 arrays).
+    assert peak <= 2.2 * one + 40 * n, peak / one
