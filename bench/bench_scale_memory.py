@@ -7,6 +7,14 @@ answered by the fast update. Prints a markdown table.
     python bench/bench_scale_memory.py                       # n = 100k, 10 and 100 classes
     python bench/bench_scale_memory.py --sizes 1000000       # the 1M row (minutes: the hnswlib build)
     python bench/bench_scale_memory.py --code ../nblabel-0.1.0   # the same with another checkout's nblabel
+    python bench/bench_scale_memory.py --reopen scale-1m/blobs-1000000.nblabel.db   # a bench_scale_1m one
+
+``--reopen`` measures a session of ``bench_scale_1m.py`` (Gaussian blobs, its journal and cached graph)
+reopened with the verified labels its clicks left, then ``--clicks`` more clicks and the clusters computed
+afresh. The journal is copied into a scratch folder first (a reopen and its clicks write to it) and the
+graph and embeddings are linked beside it, read-only; the scratch folder is kept across ``--repeat`` runs,
+so a second reopen finds the side files the first one wrote (the clusters' file is removed: they are
+computed in every run).
 
 The graph's memory is set by hnswlib's ``M`` and the data, not by ``ef_construction``, which only sets
 how hard the build searches; ``--ef-construction`` (default 16) makes the build cheaper. On a loaded 2-core
@@ -74,11 +82,16 @@ def index_mb(n: int, d: int, M: int = 16) -> float:
     return n * (4 * d + 8 * M + 12) * 1.05 / 1e6
 
 
-def _child(n: int, d: int, c: int, ef_construction: int, clicks: int, workdir: str, lattice: bool) -> dict:
+def _child(
+    n: int, d: int, c: int, ef_construction: int, clicks: int, workdir: str, lattice: bool, reopen: bool
+) -> dict:
     """One configuration, in this (fresh) process.
 
     The journal lives in ``workdir``; it is removed afterwards but the graph cached beside it is kept, so the
-    next configuration with the same data loads the graph instead of building it again.
+    next configuration with the same data loads the graph instead of building it again. With ``reopen`` the
+    session is then closed and reopened in the same process without its pre-review reference file (so it
+    propagates the given labels alone once more) and without the graph's matrix (rebuilt), its peak measured
+    from there (VmHWM reset through ``/proc/self/clear_refs``).
     """
     from nblabel.session import Session
 
@@ -123,11 +136,104 @@ def _child(n: int, d: int, c: int, ef_construction: int, clicks: int, workdir: s
             # lists, no matrices or propagation yet), and drops it before anything else is allocated.
             row["hnswlib index MB (build phase)"] = index_mb(n, d)
         s.close()
+        if reopen:
+            import gc
+
+            del s
+            if lattice:
+                graph._lists_changed()  # drops the matrix: the reopened session rebuilds it
+            gc.collect()
+            for f in Path(workdir).glob("j.nblabel.db-reference-*"):
+                f.unlink()
+            Path("/proc/self/clear_refs").write_text("5")  # VmHWM := current RSS
+            row["before reopen MB"] = _peak_mb()
+            t0 = time.perf_counter()
+            s = Session(X, given=given, classes=classes, journal=journal)
+            row["reopen s (reference recomputed)"] = time.perf_counter() - t0
+            row["reopen peak MB"] = _peak_mb()
+            s.close()
     finally:
         for f in Path(workdir).glob("j.nblabel.db*"):
             if "-graph-" not in f.name and "-embeddings" not in f.name:
                 f.unlink()
     return row
+
+
+def _peak_mb() -> float:
+    # VmHWM of this process alone (ru_maxrss keeps the parent's peak across exec).
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
+def _reopen_child(journal: str, clicks: int, clusters: bool) -> dict:
+    """Reopen a ``bench_scale_1m.py`` blobs session from ``journal`` (already copied), as that bench does."""
+    from scale_data import blobs
+
+    import nblabel
+
+    path = Path(journal)
+    n = int(path.name.split("-")[1].split(".")[0])
+    kept = sorted(f.name.split(".db-")[1].split("-")[0] for f in path.parent.glob("*.db-*-*"))
+    row: dict = {"n": n, "side files found": " ".join(kept)}
+    X, y = blobs(n)
+    rng = np.random.default_rng(0)  # the given labels of bench_scale_1m.py
+    given = np.where(rng.random(n) < 0.5, y, -1)
+    classes = [str(c) for c in range(int(y.max()) + 1)]
+    names = [classes[g] if g >= 0 else None for g in given]
+    del given
+    row["X MB"] = _peak_mb()
+    t0, c0 = time.perf_counter(), time.process_time()
+    s = nblabel.Session(X, given=names, classes=classes, journal=path)
+    row["reopen s [CPU]"] = f"{time.perf_counter() - t0:.1f} [{time.process_time() - c0:.1f}]"
+    row["verified"] = int((s.state.verified >= 0).sum())
+    row["reopen peak MB"], row["ready MB"] = _peak_mb(), _rss_mb()[0]
+    del names
+    ids, cpu = s.ids, []
+    for item in np.random.default_rng(1).integers(n, size=clicks):
+        c0 = time.process_time()
+        s.label(ids[item], classes[int(y[item])])
+        _ = s.state
+        cpu.append(time.process_time() - c0)
+    row["click CPU ms median"] = 1e3 * float(np.median(cpu))
+    row["clicks peak MB"] = _peak_mb()
+    if clusters:
+        t0 = time.perf_counter()
+        s.clusters()
+        row["clusters s"] = time.perf_counter() - t0
+        row["clusters peak MB"] = _peak_mb()
+    s.close()
+    return row
+
+
+def _reopen(args: argparse.Namespace, env: dict) -> list[dict]:
+    src = args.reopen
+    work = Path(tempfile.mkdtemp(prefix="nblabel-reopen-"))
+    rows = []
+    try:
+        for f in src.parent.glob(f"{src.name}-*"):
+            if "-graph-" in f.name or "-embeddings" in f.name:
+                (work / f.name).symlink_to(f.resolve())  # read only: never written by a reopen
+        for _ in range(args.repeat):
+            for f in work.glob(f"{src.name}*"):
+                if f.name == src.name or "-clusters-" in f.name or f.name.endswith(("-wal", "-shm")):
+                    f.unlink()
+            shutil.copyfile(src, work / src.name)
+            cfg = {"journal": str(work / src.name), "clicks": args.clicks, "clusters": not args.no_clusters}
+            out = subprocess.run(
+                [sys.executable, __file__, "--reopen-child", json.dumps(cfg)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if out.returncode != 0:
+                print(out.stderr[-3000:], file=sys.stderr)
+                raise SystemExit(out.returncode)
+            rows.append({"code": args.code.name, **json.loads(out.stdout.strip().splitlines()[-1])})
+            print("done", rows[-1], flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return rows
 
 
 def main() -> None:
@@ -139,18 +245,32 @@ def main() -> None:
     ap.add_argument("--clicks", type=int, default=20)
     ap.add_argument("--code", type=Path, default=ROOT, help="checkout whose nblabel is measured")
     ap.add_argument("--lattice", action="store_true", help="known-neighbour graph, index size added")
+    ap.add_argument("--then-reopen", action="store_true", help="reopen each session without its reference")
+    ap.add_argument("--reopen", type=Path, help="journal of a bench_scale_1m.py blobs session to reopen")
+    ap.add_argument("--repeat", type=int, default=1, help="reopens in a row (--reopen)")
+    ap.add_argument("--no-clusters", action="store_true", help="skip the clusters (--reopen)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--reopen-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(_child(**json.loads(args.child))), flush=True)
         return
+    if args.reopen_child:
+        print(json.dumps(_reopen_child(**json.loads(args.reopen_child))), flush=True)
+        return
+    env = {**os.environ, "PYTHONPATH": f"{args.code}{os.pathsep}{ROOT / 'bench'}"}
+    if args.reopen:
+        rows = _reopen(args, env)
+        print(f"\ncode: {args.code}\n")
+        print_table(rows)
+        return
     rows = []
-    env = {**os.environ, "PYTHONPATH": str(args.code)}
     for n in args.sizes:
         workdir = tempfile.mkdtemp(prefix=f"nblabel-mem-{n}-")
         for c in args.classes:
             cfg = {"n": n, "d": args.dim, "c": c, "ef_construction": args.ef_construction}
             cfg["clicks"], cfg["workdir"], cfg["lattice"] = args.clicks, workdir, args.lattice
+            cfg["reopen"] = args.then_reopen
             out = subprocess.run(
                 [sys.executable, __file__, "--child", json.dumps(cfg)],
                 env=env,

@@ -1,13 +1,20 @@
-"""The side files of one journal: a copy of the embeddings, the kNN graph, the 2-D layout and the clusters.
+"""The side files of one journal: the embeddings, the kNN graph, the 2-D layout, the clusters, the reference.
 
 Each sits next to the journal as ``<journal>-<suffix>`` (:func:`~nblabel.files.side_file`): the embeddings so
 that :meth:`Session.open <nblabel.session.Session.open>` needs no encoder, the others named by a hash of what
 they were computed from (:func:`~nblabel.files.cache_key`).  A side file is only a cache: one that is missing,
 stale or damaged is recomputed and rewritten (:func:`~nblabel.files.atomic_write`), never trusted.
+The *reference* is what review calibration starts from (:meth:`nblabel.scoring.Scorer._prior`): the noise
+estimate and suspicion of the given labels before any review, which a session reopened with verified labels
+would otherwise get from one more propagation.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +26,13 @@ from nblabel.files import atomic_write, cache_key, save_npy, side_file
 if TYPE_CHECKING:
     from nblabel.clusters import Clustering
     from nblabel.graph import KnnGraph
+    from nblabel.quality import NoiseEstimate
 
 __all__ = [
     "cached_clustering",
     "cached_graph",
     "cached_layout",
+    "cached_reference",
     "load_saved_embeddings",
     "save_embeddings",
 ]
@@ -138,3 +147,81 @@ def cached_clustering(
         found = cluster(graph, resolution, t=params["t"])
         atomic_write(cached, found.save)
     return found
+
+
+#: Bump when what :func:`cached_reference` stores, or how it is computed, changes: older files are then stale.
+REFERENCE_FORMAT = 1
+
+
+def cached_reference(
+    journal: Path,
+    fingerprint: str,
+    params: dict[str, Any],
+    given: np.ndarray,
+    n_classes: int,
+    compute: Callable[[], tuple[NoiseEstimate, np.ndarray]],
+) -> tuple[NoiseEstimate, np.ndarray]:
+    """Load the pre-review reference of ``given`` from its side file, else ``compute()`` it and save it.
+
+    The file is named by the embeddings' fingerprint, the session's parameters (graph and propagation), the
+    class count and a hash of the given labels, and holds that hash and the class count again, so a file
+    for other labels is never read as this one; one that is damaged or does not hold a valid suspicion
+    (shape (n,), float32, NaN exactly where there is no given label, else in [0, 1]) is recomputed.
+
+    Parameters
+    ----------
+    journal : Path
+        The session's journal.
+    fingerprint : str
+        Of the embeddings.
+    params : dict
+        The session's parameters (JSON-able).
+    given : numpy.ndarray, shape (n,), int
+        Given labels, -1 = none.
+    n_classes : int
+        Number of classes.
+    compute : callable
+        ``compute() -> (estimate, suspicion)``, the reference itself.
+
+    Returns
+    -------
+    estimate : NoiseEstimate
+    suspicion : numpy.ndarray, shape (n,), float32
+
+    """
+    from nblabel.quality import NoiseEstimate
+
+    digest = hashlib.blake2b(np.ascontiguousarray(given, "<i8").tobytes(), digest_size=16).hexdigest()
+    key = cache_key(fingerprint, params, int(n_classes), digest, REFERENCE_FORMAT)
+    cached = side_file(journal, f"reference-{key}.npz")
+    if cached.is_file():
+        try:
+            with np.load(cached, allow_pickle=False) as z:
+                ok = str(z["given"]) == digest and int(z["n_classes"]) == n_classes
+                estimate = NoiseEstimate(**json.loads(str(z["estimate"])))
+                susp = z["suspicion"]
+            if ok and _reference_ok(susp, given):
+                return estimate, susp
+        except (ValueError, OSError, KeyError, TypeError, EOFError):
+            pass  # damaged or from another version: recomputed below
+    estimate, susp = compute()
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                given=np.array(digest),
+                n_classes=np.asarray(int(n_classes)),
+                estimate=np.array(json.dumps(dataclasses.asdict(estimate))),
+                suspicion=np.asarray(susp, np.float32),
+            )
+
+    atomic_write(cached, write)
+    return estimate, susp
+
+
+def _reference_ok(susp: np.ndarray, given: np.ndarray) -> bool:
+    if susp.dtype != np.float32 or susp.shape != given.shape:
+        return False
+    none = np.isnan(susp)
+    return bool(np.array_equal(none, given < 0) and ((susp[~none] >= 0) & (susp[~none] <= 1)).all())

@@ -6,6 +6,7 @@ the global factor ``exp(-1 / T)``, which cancels in the normalisation and keeps 
 float32 at small T. The normalisation itself is computed in log space, so no row's degree underflows to
 zero either.
 (A per-row shift would not be equivalent: it rescales rows and columns differently and changes ``Wn``.)
+Only ``Wn`` and the degrees are kept; ``W`` is recomputed from them when asked for (:func:`affinity`).
 """
 
 from __future__ import annotations
@@ -88,8 +89,11 @@ def _drop_self(labels: np.ndarray, dists: np.ndarray, rows: np.ndarray) -> tuple
 
 def normalized_affinity(
     neighbors: np.ndarray, similarities: np.ndarray, T: float, symmetric: bool = True
-) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Build ``W`` (Eq. 2) and ``Wn = D^-1/2 W D^-1/2`` from kNN lists.
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Build ``Wn = D^-1/2 W D^-1/2`` (``W`` from Eq. 2) from kNN lists, with the degrees of ``W``.
+
+    Only ``Wn`` is kept as a matrix: ``W`` is ``Wn`` scaled by ``sqrt(d_i d_j)`` (:func:`affinity`), so the
+    two need not be held together (160 MB each at 1M items, k = 10).
 
     Parameters
     ----------
@@ -104,11 +108,11 @@ def normalized_affinity(
 
     Returns
     -------
-    W : scipy.sparse.csr_matrix, shape (n, n), float32
-        ``exp((s_ij - 1) / T)`` on the pattern (may underflow to 0 for very dissimilar pairs at tiny T;
-        ``Wn`` does not, as it is computed in log space).
     Wn : scipy.sparse.csr_matrix, shape (n, n), float32
-        The normalised affinity used by label propagation.
+        The normalised affinity used by label propagation, with sorted column indices. Computed in log
+        space, so it does not underflow where ``W = exp((s_ij - 1) / T)`` does at tiny T.
+    log_degree : numpy.ndarray, shape (n,), float64
+        ``log d_i``, ``d_i = sum_j W_ij`` (log, as ``d`` itself can underflow at tiny T).
 
     """
     n, k = neighbors.shape
@@ -141,11 +145,50 @@ def normalized_affinity(
     # Log-degree per row, shifted by the row max so the sum of exponentials neither overflows nor underflows.
     rmax = np.maximum.reduceat(logw, indptr[:-1])
     logd = rmax + np.log(np.add.reduceat(np.exp(logw - np.repeat(rmax, np.diff(indptr))), indptr[:-1]))
-    W = sp.csr_matrix((np.exp(logw).astype(np.float32), cols, indptr), shape=(n, n))
     logw -= 0.5 * logd[rows]
     logw -= 0.5 * logd[cols]
-    Wn = sp.csr_matrix((np.exp(logw).astype(np.float32), cols.copy(), indptr.copy()), shape=(n, n))
-    return W, Wn
+    del rows
+    Wn = sp.csr_matrix((np.exp(logw).astype(np.float32), cols, indptr), shape=(n, n))
+    Wn.has_sorted_indices = True
+    return Wn, logd
+
+
+def affinity(Wn: sp.csr_matrix, log_degree: np.ndarray, chunk: int = 1 << 20) -> sp.csr_matrix:
+    """``W = D^1/2 Wn D^1/2`` from :func:`normalized_affinity`'s outputs.
+
+    Equal to ``exp((s_ij - 1) / T)`` on the pattern up to float32 rounding (a relative 1e-7 or so: ``Wn``
+    was rounded once more); entries that underflow float32 are 0, as they were in a ``W`` built directly.
+
+    Parameters
+    ----------
+    Wn : scipy.sparse.csr_matrix, shape (n, n), float32
+        Normalised affinity.
+    log_degree : numpy.ndarray, shape (n,), float64
+        ``log d_i`` of ``W``.
+    chunk : int
+        Non-zeros scaled per step (float64 temporaries of that size).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (n, n), float32
+        A new ``data`` array; ``indices`` and ``indptr`` are ``Wn``'s, shared read-only (an in-place change
+        of the pattern, such as ``eliminate_zeros``, raises instead of changing ``Wn``).
+
+    """
+    n = Wn.shape[0]
+    data = np.empty(Wn.nnz, np.float32)
+    step = max(1, chunk * n // max(Wn.nnz, 1))  # rows holding about chunk non-zeros
+    for lo in range(0, n, step):
+        hi = min(lo + step, n)
+        a, b = int(Wn.indptr[lo]), int(Wn.indptr[hi])
+        rows = np.repeat(np.arange(lo, hi), np.diff(Wn.indptr[lo : hi + 1]))
+        half = 0.5 * (log_degree[rows] + log_degree[Wn.indices[a:b]])
+        data[a:b] = Wn.data[a:b] * np.exp(half)
+    indices, indptr = Wn.indices.view(), Wn.indptr.view()
+    indices.flags.writeable = indptr.flags.writeable = False
+    W = sp.csr_matrix((data, indices, indptr), shape=Wn.shape, copy=False)
+    W.has_sorted_indices = Wn.has_sorted_indices
+    return W
 
 
 def _mutual_positions(neighbors: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
@@ -265,8 +308,12 @@ class KnnGraph:
     recall_ : float
         Estimated recall@k of ``neighbors_`` against exact cosine neighbours, on :data:`RECALL_SAMPLE`
         random items (standard error about 0.005 near 0.95); NaN for a graph loaded from an older file.
-    affinity_ : scipy.sparse.csr_matrix, shape (n, n), float32
     normalized_ : scipy.sparse.csr_matrix, shape (n, n), float32
+        ``D^-1/2 W D^-1/2``, built on first use and kept (the one matrix the graph holds).
+    log_degree_ : numpy.ndarray, shape (n,), float64
+        Log-degrees of ``W``.
+    affinity_ : scipy.sparse.csr_matrix, shape (n, n), float32
+        ``W``, computed from the two above on each access, not kept.
 
     """
 
@@ -395,27 +442,42 @@ class KnnGraph:
             ef = min(2 * ef, AUTO_EF_MAX)
 
     def _lists_changed(self) -> None:
-        # The matrices are built on first use, not here: a session drops the index in between, so that the
-        # index and the matrices with their build's temporaries are never in memory together (at 1M x 64,
+        # The matrix is built on first use, not here: a session drops the index in between, so that the
+        # index and the matrix with its build's temporaries are never in memory together (at 1M x 64,
         # 400 MB and 0.8 GB).
         self.n_items_ = self.neighbors_.shape[0]
-        self._matrices: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
+        self._normalized: tuple[sp.csr_matrix, np.ndarray] | None = None
 
-    def _built_matrices(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    def _built(self) -> tuple[sp.csr_matrix, np.ndarray]:
         self._check_fitted()
-        if self._matrices is None:
-            self._matrices = normalized_affinity(self.neighbors_, self.similarities_, self.T_, self.symmetric)
-        return self._matrices
-
-    @property
-    def affinity_(self) -> sp.csr_matrix:
-        """Affinity ``W`` (symmetrised unless ``symmetric=False``), shape (n, n), float32."""
-        return self._built_matrices()[0]
+        if self._normalized is None:
+            self._normalized = normalized_affinity(
+                self.neighbors_, self.similarities_, self.T_, self.symmetric
+            )
+        return self._normalized
 
     @property
     def normalized_(self) -> sp.csr_matrix:
-        """``D^-1/2 W D^-1/2``, shape (n, n), float32."""
-        return self._built_matrices()[1]
+        """``Wn = D^-1/2 W D^-1/2``, shape (n, n), float32; built on first use and kept."""
+        return self._built()[0]
+
+    @property
+    def log_degree_(self) -> np.ndarray:
+        """``log d_i`` with ``d_i = sum_j W_ij``, shape (n,), float64 (read-only)."""
+        logd = self._built()[1]
+        logd.flags.writeable = False
+        return logd
+
+    @property
+    def affinity_(self) -> sp.csr_matrix:
+        """Affinity ``W`` (symmetrised unless ``symmetric=False``), shape (n, n), float32; not kept.
+
+        Computed from ``normalized_`` and the degrees on each access (:func:`affinity`): only ``Wn`` is
+        held, since propagation needs it on every click and ``W`` only clusters and the map need, once.
+        Keep the result while using it rather than reading the property again; it shares ``Wn``'s index
+        arrays, read-only.
+        """
+        return affinity(*self._built())
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "neighbors_"):

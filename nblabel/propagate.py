@@ -35,6 +35,7 @@ trajectory (blobs at 100k: 15 / 20 / 32 ms median every 5 / 7 / 10 steps, agains
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -45,6 +46,8 @@ from nblabel.graph import KnnGraph
 
 #: Non-zeros per thread below which a thread pool costs more than it saves.
 PARALLEL_MIN_NNZ = 200_000
+#: Classes per block of :func:`propagate` and :func:`propagate_labels` (32 MB per work array at 1M items).
+COLUMN_BLOCK = 8
 
 
 def _check_t(t: object) -> int:
@@ -64,6 +67,10 @@ def propagate(
     num_threads: int | None = None,
 ) -> np.ndarray:
     """Run label propagation (paper Eq. 3) for ``t`` steps.
+
+    The classes run a block of :data:`COLUMN_BLOCK` columns at a time (each column of Eq. 3 is its own
+    iteration, and a block gives the same bits as all columns at once), so the work arrays are two
+    ``(n, COLUMN_BLOCK)`` arrays beside the result, not two more ``(n, c)`` ones.
 
     Parameters
     ----------
@@ -97,27 +104,128 @@ def propagate(
             f"clamped: expected a bool array of shape ({n},); got shape {clamped.shape}."
             " Fix: one flag per item."
         )
-    Y0 = Y0.astype(np.float32)  # a copy: _run works in it
-    Wn = sp.csr_matrix(Wn, dtype=np.float32)
-    return _run(Wn, Y0, np.flatnonzero(clamped), _check_t(t), {}, num_threads)
+    blocks = _run_blocks(
+        Wn, Y0.shape[1], lambda lo, hi: np.array(Y0[:, lo:hi], np.float32), clamped, _check_t(t), num_threads
+    )
+    return _gather(n, Y0.shape[1], blocks)
 
 
-def normalize_rows(scores: np.ndarray) -> np.ndarray:
+def propagate_labels(
+    Wn: sp.spmatrix | sp.sparray,
+    labels: np.ndarray,
+    n_classes: int,
+    t: int = 20,
+    *,
+    num_threads: int | None = None,
+) -> np.ndarray:
+    """Propagate hard labels with nothing clamped: :func:`propagate` of their one-hot rows, bit for bit.
+
+    The one-hot seeds are made a block of classes at a time (:func:`label_blocks`), so the memory is the
+    result and two ``(n, COLUMN_BLOCK)`` arrays (at 1M items and 100 classes, 0.46 GB instead of 1.6 GB).
+
+    Parameters
+    ----------
+    Wn : scipy sparse matrix, shape (n, n)
+        Normalised affinity.
+    labels : numpy.ndarray, shape (n,), int
+        Class of each seed row, -1 for none.
+    n_classes : int
+        Columns of the result.
+    t : int
+        Number of steps.
+    num_threads : int, optional
+        As in :func:`propagate`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, n_classes), float32
+
+    """
+    blocks = label_blocks(Wn, labels, n_classes, t, num_threads=num_threads)
+    return _gather(Wn.shape[0], int(n_classes), blocks)
+
+
+def label_blocks(
+    Wn: sp.spmatrix | sp.sparray,
+    labels: np.ndarray,
+    n_classes: int,
+    t: int = 20,
+    *,
+    num_threads: int | None = None,
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Return :func:`propagate_labels` a block of classes at a time, for a caller that reduces each block.
+
+    Parameters
+    ----------
+    Wn, labels, n_classes, t, num_threads
+        As in :func:`propagate_labels` (checked here, before the first block).
+
+    Returns
+    -------
+    iterator of (lo, hi, Y)
+        Classes ``lo:hi`` and their columns of the result, ``Y`` of shape (n, hi - lo), float32 (a new
+        array each time).
+
+    """
+    n = Wn.shape[0]
+    labels = check_labels(labels, n, n_classes, name="labels")
+    rows = np.flatnonzero(labels >= 0)
+    cls = labels[rows]
+
+    def seeds(lo: int, hi: int) -> np.ndarray:
+        Y = np.zeros((n, hi - lo), np.float32)
+        mine = (cls >= lo) & (cls < hi)
+        Y[rows[mine], cls[mine] - lo] = 1.0
+        return Y
+
+    return _run_blocks(Wn, int(n_classes), seeds, np.zeros(n, bool), _check_t(t), num_threads)
+
+
+def _run_blocks(
+    Wn: sp.spmatrix | sp.sparray,
+    c: int,
+    seeds: Callable[[int, int], np.ndarray],
+    clamped: np.ndarray,
+    t: int,
+    num_threads: int | None,
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Eq. 3 on ``seeds(lo, hi)`` (a new float32 ``(n, hi - lo)`` array) for each block of columns."""
+    Wn = sp.csr_matrix(Wn, dtype=np.float32)  # shares Wn's arrays when it is float32 CSR already
+    clamped_idx = np.flatnonzero(clamped)
+    for lo in range(0, c, COLUMN_BLOCK):
+        hi = min(lo + COLUMN_BLOCK, c)
+        yield lo, hi, _run(Wn, seeds(lo, hi), clamped_idx, t, {}, num_threads)
+
+
+def _gather(n: int, c: int, blocks: Iterator[tuple[int, int, np.ndarray]]) -> np.ndarray:
+    out = np.empty((n, c), np.float32)
+    for lo, hi, Y in blocks:
+        out[:, lo:hi] = Y
+    return out
+
+
+def normalize_rows(scores: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Scale each row of non-negative class scores to sum to 1; all-zero rows (no label reached) stay zero.
 
     Parameters
     ----------
     scores : numpy.ndarray, shape (n, c)
         Non-negative class scores (e.g. propagation results before normalisation).
+    out : numpy.ndarray, shape (n, c), optional
+        Where to write the result; ``out=scores`` normalises in place (same values, no second array).
 
     Returns
     -------
     numpy.ndarray, shape (n, c), same dtype
-        A new array.
+        A new array, or ``out``.
 
     """
     total = scores.sum(axis=1, keepdims=True)
-    return np.divide(scores, total, out=np.zeros_like(scores), where=total > 0)
+    if out is None:
+        out = np.zeros_like(scores)
+    else:
+        out[~(total[:, 0] > 0)] = 0.0  # rows that are all zero stay zero (already so when out is scores)
+    return np.divide(scores, total, out=out, where=total > 0)
 
 
 def _n_threads(num_threads: int | None) -> int:

@@ -9,12 +9,13 @@ session runs one at a time (see the lock order in :mod:`nblabel.session`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nblabel.propagate import Propagator, propagate
+from nblabel.propagate import Propagator, normalize_rows, propagate_labels
 from nblabel.quality import (
     MIN_REVIEWS,
     NoiseEstimate,
@@ -23,14 +24,20 @@ from nblabel.quality import (
     class_thresholds,
     flags_from_evidence,
     label_evidence,
-    noise_estimate,
-    suspicion,
 )
 
 if TYPE_CHECKING:
     from nblabel.graph import KnnGraph
 
-__all__ = ["LPInputs", "LPResult", "Scorer", "frozen"]
+__all__ = ["LPInputs", "LPResult", "ReferenceCache", "Scorer", "frozen"]
+
+#: ``cache(given, n_classes, compute)``: the pre-review reference from a side file, else ``compute()`` saved
+#: there (:func:`nblabel.cache.cached_reference` with the journal, fingerprint and parameters bound).
+ReferenceCache = Callable[
+    [np.ndarray, int, Callable[[], tuple[NoiseEstimate, np.ndarray]]], tuple[NoiseEstimate, np.ndarray]
+]
+#: Rows per block when the reference's per-row scores are computed (their (rows, c) temporaries stay small).
+REFERENCE_ROWS = 1 << 16
 
 
 def frozen(a: np.ndarray) -> np.ndarray:
@@ -83,11 +90,15 @@ class Scorer:
         Given labels (-1 none), read-only.
     t : int
         Propagation steps.
+    cache : ReferenceCache, optional
+        Where the pre-review reference is kept between sessions (see :meth:`_prior`); default: nowhere.
 
     """
 
-    def __init__(self, graph: KnnGraph, given: np.ndarray, t: int) -> None:
-        self.graph, self.given, self.t = graph, given, t
+    def __init__(
+        self, graph: KnnGraph, given: np.ndarray, t: int, cache: ReferenceCache | None = None
+    ) -> None:
+        self.graph, self.given, self.t, self.cache = graph, given, t, cache
         self.propagator: Propagator | None = None
         self.needs_fit = True
         self.last: LPResult | None = None  # what run() last derived from the propagator
@@ -188,20 +199,45 @@ class Scorer:
 
         Review calibration corrects the pre-review estimate by what the reviews found and draws its audit
         sample by the pre-review suspicion (see :func:`nblabel.quality.calibrate`). Before any verified
-        label that is the current result; a session reopened with verified labels, which are clamped, runs
-        one extra propagation of the given labels alone (no stored trajectory, O(n c) memory).
+        label that is the current result; after, it is what :meth:`_derive` gives for the given labels
+        alone (:meth:`_given_alone`, one more propagation). Either way it is kept in the side file of
+        ``cache``, so a session reopened with verified labels reads it back instead of propagating.
         """
         ref = self._reference
         if ref is None or ref[0] != n_classes:
-            given = self.given
-            if (verified < 0).all():
-                s0 = np.array(susp, dtype=np.float32)
-            else:
-                n = given.shape[0]
-                Y0 = np.zeros((n, n_classes), np.float32)
-                has = np.flatnonzero(given >= 0)
-                Y0[has, given[has]] = 1.0
-                P = propagate(self.graph.normalized_, Y0, np.zeros(n, bool), self.t)
-                noise, s0 = noise_estimate(P, given), suspicion(P, given)
-            ref = self._reference = (n_classes, noise, frozen(s0), frozen(audit_keys(s0)))
+            # Without verified labels the current result is the reference: nothing to propagate.
+            now = (noise, np.array(susp, dtype=np.float32)) if (verified < 0).all() else None
+
+            def compute() -> tuple[NoiseEstimate, np.ndarray]:
+                return now if now is not None else self._given_alone(n_classes)
+
+            noise0, s0 = compute() if self.cache is None else self.cache(self.given, n_classes, compute)
+            ref = self._reference = (n_classes, noise0, frozen(s0), frozen(audit_keys(s0)))
         return ref
+
+    def _given_alone(self, n_classes: int) -> tuple[NoiseEstimate, np.ndarray]:
+        """Return the estimate and suspicion a full run without verified labels gives, bit for bit.
+
+        Propagation of the given labels alone (:func:`~nblabel.propagate.propagate_labels`: a block of
+        classes at a time), row-normalised in place; the per-row scores a block of rows at a time. Memory:
+        one (n, c) array and small blocks, where a second session-sized propagation used to hold four.
+        """
+        given = self.given
+        P = propagate_labels(
+            self.graph.normalized_, given, n_classes, self.t, num_threads=self.graph.num_threads
+        )
+        P = normalize_rows(P, out=P)
+        # The thresholds read the rows with a given label only (the same rows in the same order, so the
+        # same bits): a copy of those rows instead of all of P.
+        has = np.flatnonzero(given >= 0)
+        thresholds = class_thresholds(P[has], given[has])
+        del has
+        n = given.shape[0]
+        s0, predicted, confidence = np.empty(n, np.float32), np.empty(n, np.int32), np.empty(n, np.float32)
+        for lo in range(0, n, REFERENCE_ROWS):
+            b = slice(lo, lo + REFERENCE_ROWS)
+            confidence[b] = P[b].max(axis=1, initial=0.0)
+            predicted[b] = np.where(confidence[b] > 0, P[b].argmax(axis=1), -1)
+            s0[b] = label_evidence(P[b], given[b], thresholds)[0]
+        del P
+        return flags_from_evidence(s0, predicted, confidence, given, n_classes)[1], s0

@@ -21,6 +21,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ from nblabel._validation import (
     encode_labels,
 )
 from nblabel.background import Background
-from nblabel.cache import cached_graph, load_saved_embeddings, save_embeddings
+from nblabel.cache import cached_graph, cached_reference, load_saved_embeddings, save_embeddings
 from nblabel.clusters import DEFAULT_RESOLUTION
 from nblabel.files import siblings
 from nblabel.graph import KnnGraph
@@ -325,7 +326,8 @@ class Session:
         self._history.apply(store.read())
         self.graph = self._load_or_build_graph()
         self._structure = GraphStructure(self.graph, store.path, store.meta["fingerprint"], self._params)
-        self._scorer = Scorer(self.graph, self._given, self._params["t"])
+        reference = partial(cached_reference, store.path, store.meta["fingerprint"], self._params)
+        self._scorer = Scorer(self.graph, self._given, self._params["t"], reference)
         save_embeddings(store.path, self._X)
         self._lp = self._run_lp(self._lp_inputs(set()))
         self._state = self._make_state()

@@ -428,6 +428,27 @@ def test_widget_outlier_and_duplicate_modes_and_bad_requests(labeler):
     assert "label_cluster: expected a class index" in w.wire.reply(10)["error"]
 
 
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_centrality_and_core_share_match_dense_references(symmetric, dense_normalized_affinity):
+    # 19 clusters: the core's propagation runs in three blocks of columns (propagate.COLUMN_BLOCK = 8).
+    rng = np.random.default_rng(5)
+    g = KnnGraph(k=6, T=0.1, symmetric=symmetric).fit(rng.standard_normal((150, 5)).astype(np.float32))
+    labels = np.arange(150) % 19
+    n = 150
+    W = np.zeros((n, n))
+    for i in range(n):
+        W[i, g.neighbors_[i]] = np.exp((g.similarities_[i].astype(np.float64) - 1.0) / 0.1)
+    W = W + W.T  # symmetrised for the clusters either way (W + W^T is how the graph's W is built, too)
+    np.testing.assert_allclose(
+        C.centrality(g, labels), (W * (labels[:, None] == labels[None, :])).sum(axis=1), rtol=1e-5
+    )
+    Wn = dense_normalized_affinity(g.neighbors_, g.similarities_, 0.1, symmetric)
+    Y = np.eye(19)[labels]
+    for _ in range(20):
+        Y = Wn @ Y
+    np.testing.assert_allclose(C.core_share(g, labels), Y[np.arange(n), labels] / Y.sum(axis=1), atol=1e-5)
+
+
 def test_core_share_with_shared_columns_matches_the_exact_one(pixel_graph, monkeypatch):
     labels = C.leiden(pixel_graph, resolution=3.0)
     exact = C.core_share(pixel_graph, labels)

@@ -3,7 +3,7 @@ import warnings
 import numpy as np
 import pytest
 
-from nblabel.graph import AUTO_T_SCALE, KnnGraph, auto_temperature
+from nblabel.graph import AUTO_T_SCALE, KnnGraph, affinity, auto_temperature, normalized_affinity
 
 
 def _data(n=200, d=8, seed=0):
@@ -63,6 +63,63 @@ def test_normalized_matches_dense_reference(symmetric, T, dense_normalized_affin
     assert g.normalized_.dtype == np.float32 and g.affinity_.shape == (120, 120)
     if symmetric:
         np.testing.assert_allclose(Wn, Wn.T, atol=1e-7)
+
+
+def _dense_affinity(nbrs, sims, T, symmetric):
+    """Eq. 2 in float64 with graph.py's global factor exp(-1 / T): exp((s - 1) / T) on the kNN pattern."""
+    n = nbrs.shape[0]
+    W = np.zeros((n, n))
+    for i in range(n):
+        W[i, nbrs[i]] = np.exp((sims[i].astype(np.float64) - 1.0) / T)
+    return W + W.T if symmetric else W
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("T", [0.005, 0.05, 1.0])
+def test_affinity_and_degrees_match_dense_reference(symmetric, T):
+    g = KnnGraph(k=6, T=T, symmetric=symmetric).fit(_data(120, 6, seed=3))
+    ref = _dense_affinity(g.neighbors_, g.similarities_, T, symmetric)
+    W = g.affinity_
+    assert W.dtype == np.float32 and W.has_sorted_indices
+    # W is recomputed from Wn (one more float32 rounding): a relative few 1e-7.
+    np.testing.assert_allclose(W.toarray(), ref, rtol=1e-6, atol=1e-30)
+    np.testing.assert_allclose(np.exp(g.log_degree_), ref.sum(axis=1), rtol=1e-12)
+    # The same pattern as Wn (an entry that underflows float32 is an explicit 0, as in a W built directly).
+    Wn = g.normalized_
+    np.testing.assert_array_equal(W.indices, Wn.indices)
+    np.testing.assert_array_equal(W.indptr, Wn.indptr)
+
+
+def test_affinity_underflow_at_tiny_T_keeps_normalized_finite():
+    # Neighbours far below the best similarity: exp((s - 1) / T) underflows, Wn (log space) does not.
+    nbrs = np.array([[1, 2], [0, 2], [0, 1]], np.int32)
+    sims = np.array([[0.5, 0.5004], [0.5, 0.5002], [0.5004, 0.5002]], np.float32)
+    Wn, logd = normalized_affinity(nbrs, sims, 1e-3, True)
+    assert np.isfinite(Wn.data).all() and (Wn.data > 0).all() and np.isfinite(logd).all()
+    W = affinity(Wn, logd)
+    assert (W.data == 0).all()  # e^-500 is 0 in float32, as exp((s - 1) / T) would be
+
+
+def test_graph_holds_one_matrix_and_affinity_cannot_change_it():
+    import tracemalloc
+
+    g = KnnGraph(k=10).fit(_data(3000, 8, seed=4))
+    tracemalloc.start()
+    try:
+        Wn = g.normalized_
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    one = Wn.data.nbytes + Wn.indices.nbytes + Wn.indptr.nbytes
+    # Wn and the log-degrees (8 bytes per item); W and Wn together used to be two matrices.
+    assert held <= one + 8 * g.n_items_ + 64_000, (held, one)
+    W = g.affinity_
+    assert g.affinity_ is not W  # computed on each access, not kept
+    with pytest.raises(ValueError, match="read-only"):
+        W.indices[0] = 1  # shared with Wn: read-only
+    with pytest.raises(ValueError):
+        W.eliminate_zeros()  # a pattern change would have to change Wn too
+    np.testing.assert_array_equal(g.normalized_.toarray(), Wn.toarray())
 
 
 def test_auto_temperature_rule():

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 import nblabel.propagate as propagate_module
 from nblabel.graph import KnnGraph
-from nblabel.propagate import Propagator, knn_classify, propagate
+from nblabel.propagate import COLUMN_BLOCK, Propagator, knn_classify, propagate, propagate_labels
 
 
 def _graph(n=150, d=6, k=6, seed=0, **kw):
@@ -39,6 +39,28 @@ def test_propagate_matches_dense_reference(symmetric, with_clamped, seed, dense_
     out = propagate(g.normalized_, Y0, clamped, t=20)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_many_classes_run_in_blocks_and_match_dense_reference(symmetric, dense_normalized_affinity):
+    c = 2 * COLUMN_BLOCK + 3  # three blocks, the last one short
+    g = _graph(n=200, seed=4, T=0.1, symmetric=symmetric)
+    rng = np.random.default_rng(4)
+    labels = np.where(rng.random(200) < 0.4, rng.integers(0, c, 200), -1)
+    Y0 = np.zeros((200, c), np.float32)
+    Y0[np.flatnonzero(labels >= 0), labels[labels >= 0]] = 1.0
+    clamped = (labels >= 0) & (rng.random(200) < 0.5)
+    Wn = dense_normalized_affinity(g.neighbors_, g.similarities_, 0.1, symmetric)
+    np.testing.assert_allclose(
+        propagate(g.normalized_, Y0, clamped), _dense_lp(Wn, Y0, clamped, 20), atol=1e-5
+    )
+    # The one-hot seeds made a block at a time give the same bits as propagating them all at once, and the
+    # Propagator's own full run (all classes in one product) gives the same bits too.
+    out = propagate_labels(g.normalized_, labels, c)
+    np.testing.assert_array_equal(out, propagate(g.normalized_, Y0, np.zeros(200, bool)))
+    np.testing.assert_array_equal(out, Propagator(g, c).fit(labels).result_)
+    with pytest.raises(ValueError, match="labels"):
+        propagate_labels(g.normalized_, np.full(200, c), c)
 
 
 def test_threaded_products_are_bit_identical(monkeypatch):
