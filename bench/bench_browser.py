@@ -5,13 +5,14 @@ given labels flipped) with scikit-learn's bundled 8x8 digits as images, computes
 cached with the session, as a person's second opening of the notebook would find it), then the driver
 measures in the page (``performance.now()``):
 
-- widget cell run -> widget element -> grid drawn -> scatter drawn (all n points painted by plotly
-  scattergl) -> thumbnails shown, and the bytes received meanwhile; then the same for a second display of
-  the widget in the same page;
+- widget cell run -> widget element -> grid drawn -> scatter drawn (all n points handed to the map's
+  regl-scatterplot) -> thumbnails shown, and the bytes received meanwhile; then the same for a second
+  display of the widget in the same page;
 - bytes per page of thumbnails: received on the WebSocket during one page flip (wire, with message framing)
   and the decoded image payload (sum of the tiles' blob sizes);
 - key press -> saved (ack after the journal commit) -> updated predictions drawn (first state with a higher
-  version and label propagation caught up), the median over several presses.
+  version and label propagation caught up, in the grid and recoloured on the map), the median over several
+  presses.
 
 Usage::
 

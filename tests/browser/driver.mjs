@@ -58,7 +58,8 @@ async function pageReport(page, index) {
 const QUIET_MS = 500;
 
 /**
- * Page-side predicate: a state newer than `v` is drawn and it carries the propagation results.
+ * Page-side predicate: a state newer than `v` is drawn, in the grid and on the map, and it carries the
+ * propagation results.
  *
  * The first snapshot after a label may hold only the verified label (propagation pending). With the root's
  * data-pending (set from the drawn state) that is exact; otherwise busy=false (a trait, which can arrive
@@ -68,6 +69,9 @@ function predictionsDrawn({ rootSel, v, quietMs }) {
   const el = document.querySelector(rootSel);
   const version = Number(el.dataset.version);
   if (!(version > v)) return false;
+  // The map's own data-version: the state whose colours it has handed to the renderer (absent: no map yet).
+  const map = el.querySelector('[data-testid="nbl-scatter"] .nbl-plot');
+  if (map && map.dataset.version !== undefined && !(Number(map.dataset.version) >= version)) return false;
   if ('pending' in el.dataset) return el.dataset.pending === 'false';
   const now = performance.now();
   const seen = window.__nblQuiet;
