@@ -348,7 +348,11 @@ def run_page(
 
         step = "recolour"
         for _ in range(RECOLOURS):
-            emit({**tag, "step": step, **browser.call("recolour", timeout=CAP["step"])})
+            emit({**tag, "step": step, **browser.call("recolour", 1, timeout=CAP["step"])})
+        # A click's update: 1 % of the points change colour.
+        step = "recolour 1%"
+        for _ in range(RECOLOURS):
+            emit({**tag, "step": step, **browser.call("recolour", 0.01, timeout=CAP["step"])})
 
         # Pan and zoom before the lassos: plotly's lasso at 1M may run past its cap and end the page.
         step = "pan"
@@ -431,7 +435,7 @@ def main() -> None:
     parser.add_argument("--flags", default="", help="extra Chromium flags (the WebGL backend), one string")
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated numbers of points")
     parser.add_argument("--repeats", type=int, default=3, help="pages per renderer and size")
-    parser.add_argument("--renderers", default="plotly,regl")
+    parser.add_argument("--renderers", default="plotly,regl,widget")
     parser.add_argument("--out", type=Path, help="also write the rows here, one JSON object a line")
     parser.add_argument("--log", type=Path, help="append Chromium's own output here")
     parser.add_argument("--probe-only", action="store_true", help="print the {gpu: ...} row and stop")
@@ -441,8 +445,9 @@ def main() -> None:
     args = parser.parse_args()
     flags = shlex.split(args.flags)
     renderers = args.renderers.split(",")
-    if not (HERE / "dist" / "regl.js").exists():
-        sys.exit(f"no page bundles in {HERE / 'dist'}: run node bench/renderers/build.mjs first")
+    absent = [r for r in renderers if not (HERE / "dist" / f"{r}.js").exists()]
+    if absent:
+        sys.exit(f"no page bundles {absent} in {HERE / 'dist'}: run node bench/renderers/build.mjs first")
     out = args.out.open("w") if args.out else None
 
     def emit(row: dict) -> None:

@@ -10,7 +10,7 @@
 #                        part00 goes in a first call, the rest in a second; device_run.sh joins them)
 # DEST/chr.tar.xz.sha256 the whole archive's checksum
 # DEST/gl/*.deb          libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 (unpacked to / there)
-# DEST/renderers/        index.html, dist/{plotly,regl}.js, drive_cdp.py, device_run.sh
+# DEST/renderers/        index.html, dist/{plotly,regl,widget}.js, drive_cdp.py, device_run.sh
 set -eu
 dest=$(realpath "$1")
 here=$(dirname "$(realpath "$0")")
@@ -45,5 +45,5 @@ sha256sum "$work/chr.tar.xz" | cut -d' ' -f1 >"$dest/chr.tar.xz.sha256"
 o="-oAPT::Architecture=amd64 -oAPT::Architectures=amd64"
 (cd "$dest/gl" && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
 cp "$here/index.html" "$here/drive_cdp.py" "$here/device_run.sh" "$dest/renderers/"
-cp "$here/dist/plotly.js" "$here/dist/regl.js" "$dest/renderers/dist/"
+cp "$here/dist/plotly.js" "$here/dist/regl.js" "$here/dist/widget.js" "$dest/renderers/dist/"
 du -sh "$dest"/*
