@@ -231,3 +231,30 @@ def test_widget_shows_the_first_map_then_swaps_in_umap(tmp_path, monkeypatch):
     np.testing.assert_array_equal(sent[0], session.layout())
     w.close()
     session.close()
+
+
+def test_large_sets_get_the_final_map_from_the_lists_not_umap_learn(sheet_graph, monkeypatch):
+    from sklearn.manifold import trustworthiness
+
+    import nblabel.layout as layout_module
+
+    graph, X = sheet_graph
+    monkeypatch.setattr(layout_module, "LIST_UMAP_MIN_ITEMS", len(X))
+    calls = []
+
+    class Spy(umap.UMAP):
+        def fit(self, X, *args, **kwargs):
+            calls.append(X.shape)
+            return super().fit(X, *args, **kwargs)
+
+    monkeypatch.setattr(umap, "UMAP", Spy)
+    xy = umap_layout(graph, seed=0)
+    assert calls == []
+    full = landmark_layout(graph, refine_epochs=layout_module.FINAL_EPOCHS, seed=0)
+    np.testing.assert_array_equal(xy, full)
+    # The full descent keeps more of the sheet than the first map's 30 epochs.
+    assert neighbor_recall_2d(graph, xy) > neighbor_recall_2d(graph, landmark_layout(graph, seed=0))
+    assert trustworthiness(X, xy, n_neighbors=10) > 0.99
+    # UMAP options ask for umap-learn itself.
+    umap_layout(graph, seed=0, n_epochs=20)
+    assert calls == [(len(X), 1)]
