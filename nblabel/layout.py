@@ -430,11 +430,15 @@ _COMPILED: dict[str, Any] = {}
 
 
 def _compiled(name: str) -> Any:
-    """Compile one of this module's ``*_impl`` functions on first use (cached on disk by numba)."""
+    """Compile one of this module's ``*_impl`` functions on first use (cached on disk by numba).
+
+    Without the GIL: the widget runs the maps on a thread (minutes at 1M for the final one), and the kernel
+    must keep answering clicks meanwhile. Each call works on its own copy of the map.
+    """
     if name not in _COMPILED:
         import numba
 
-        _COMPILED[name] = numba.njit(cache=True, fastmath=True)(globals()[name])
+        _COMPILED[name] = numba.njit(cache=True, fastmath=True, nogil=True)(globals()[name])
     return _COMPILED[name]
 
 

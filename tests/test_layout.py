@@ -258,3 +258,13 @@ def test_large_sets_get_the_final_map_from_the_lists_not_umap_learn(sheet_graph,
     # UMAP options ask for umap-learn itself.
     umap_layout(graph, seed=0, n_epochs=20)
     assert calls == [(len(X), 1)]
+
+
+def test_the_descent_releases_the_gil(sheet_graph):
+    import nblabel.layout as layout_module
+
+    # The widget computes both maps on a thread; a compiled loop that kept the GIL would stall the kernel's
+    # message handling (clicks) for the whole descent.
+    landmark_layout(sheet_graph[0], n_landmarks=100, refine_epochs=1)
+    for name in ("_sgd_impl", "_place_rings_impl", "_fuzzy_weights_impl"):
+        assert layout_module._compiled(name).targetoptions.get("nogil") is True
