@@ -35,8 +35,9 @@ MIN_UMAP_ITEMS = 16
 #: From this many items on, :func:`umap_layout` runs UMAP's descent on the kNN lists (:func:`landmark_layout`
 #: with :data:`FINAL_EPOCHS`) instead of umap-learn. Measured by bench_scale_layout.py on a loaded 2-core
 #: machine: at 100k digits both maps score about the same (2-D recall@10 0.149 against 0.157, trustworthiness
-#: 0.969 against 0.969) in half the CPU time; at 1M umap-learn had not finished its spectral initialisation
-#: after 460 CPU s and held 6.3 GB, while the descent over the lists holds ~50 MB beyond the graph.
+#: 0.969 against 0.973) in 40 % of the CPU time and a tenth of the memory; at 1M umap-learn had not finished
+#: its spectral initialisation after 460 CPU s and held 6.3 GB, while the descent on the lists holds ~55 MB
+#: beyond the graph.
 LIST_UMAP_MIN_ITEMS = 200_000
 #: Epochs of the final map over the lists: umap-learn's own default for sets over 10k items.
 FINAL_EPOCHS = 200
