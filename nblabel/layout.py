@@ -201,7 +201,7 @@ _UMAP_A, _UMAP_B = 1.577, 0.8951
 
 def landmark_layout(
     graph: Any,
-    n_landmarks: int = 2000,
+    n_landmarks: int | None = None,
     n_epochs: int = 200,
     refine_epochs: int = 30,
     refine_alpha: float = 1.0,
@@ -227,8 +227,10 @@ def landmark_layout(
     ----------
     graph : KnnGraph
         Fitted graph; its ``vectors`` give the landmark vectors, its lists the placement and refinement.
-    n_landmarks : int
-        Landmarks laid out directly; all items if there are fewer.
+    n_landmarks : int, optional
+        Landmarks laid out directly; all items if there are fewer. Default: 1 % of the items, at least 2,000
+        and at most 10,000 (at 1M, 10,000 landmarks raise trustworthiness from 0.89 to 0.93 over 2,000; at
+        100k, 10,000 add nothing over 2,000).
     n_epochs : int
         Descent epochs for the landmarks.
     refine_epochs : int
@@ -248,6 +250,8 @@ def landmark_layout(
     if n < MIN_UMAP_ITEMS or n <= k + 1:
         return affinity_pca_layout(*knn_lists(graph))
     rng = np.random.default_rng(seed)
+    if n_landmarks is None:
+        n_landmarks = min(10_000, max(2_000, n // 100))
     m = min(n, max(int(n_landmarks), 2 * (k + 1)))
     landmarks = np.sort(rng.choice(n, m, replace=False))
     V = np.asarray(graph.vectors(landmarks), np.float32)
@@ -279,7 +283,7 @@ def landmark_layout(
     return P
 
 
-def _exact_knn(V: np.ndarray, k: int, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def _exact_knn(V: np.ndarray, k: int, block: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """Exact cosine kNN of the unit rows of ``V`` among themselves (self excluded): indices, similarities."""
     m = V.shape[0]
     nbrs = np.empty((m, k), np.int32)
