@@ -219,9 +219,10 @@ def landmark_layout(
     The descent is UMAP's (same forces, negative sampling, learning-rate decay) in one small compiled
     function that numba caches on disk; umap-learn's first call in a process spends ~20 s compiling, longer
     than this whole map takes. It runs over the kNN lists as they are, one edge per listed neighbour, and
-    draws each edge's epochs from its weight alone, so it holds no edge list and no sampling schedule
-    (umap-learn's symmetrised graph and float64 schedules take ~0.6 GB at 1M items). Meant to be replaced by
-    :func:`umap_layout` when that finishes (the widget does so).
+    draws each edge's epochs from its weight alone, so it holds no edge list and no sampling schedule (an
+    edge list of the symmetrised graph with its schedule takes ~0.6 GB at 1M items). Meant to be replaced by
+    :func:`umap_layout` when that finishes (the widget does so), which from :data:`LIST_UMAP_MIN_ITEMS` on
+    is this function again with ``refine_epochs=FINAL_EPOCHS``.
 
     Parameters
     ----------
