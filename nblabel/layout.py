@@ -123,16 +123,16 @@ def umap_layout(graph: Any, seed: int | None = 0, **umap_kwargs: Any) -> np.ndar
             f"umap_layout takes {', '.join(_RESERVED_KWARGS)} from the graph; got {reserved} in umap_kwargs. "
             "Fix: drop them (refit the graph with another k to change the neighbourhood size)."
         )
+    if _checked_lists(graph)[0].shape[0] >= LIST_UMAP_MIN_ITEMS and not umap_kwargs:
+        # Before knn_lists: its int64 copy of the lists (130 MB at 1M) is not needed on this path.
+        seed = int(np.random.default_rng().integers(2**31)) if seed is None else seed
+        return landmark_layout(graph, refine_epochs=FINAL_EPOCHS, seed=seed)
     indices, distances = knn_lists(graph)
     n, k1 = indices.shape
     if n == 0:
         return np.zeros((0, 2), np.float32)
     if n < MIN_UMAP_ITEMS or n <= k1:
         return affinity_pca_layout(indices, distances)
-    if n >= LIST_UMAP_MIN_ITEMS and not umap_kwargs:
-        del indices, distances  # 130 MB at 1M, not needed on this path
-        seed = int(np.random.default_rng().integers(2**31)) if seed is None else seed
-        return landmark_layout(graph, refine_epochs=FINAL_EPOCHS, seed=seed)
 
     import umap  # imported here: numba compilation makes it slow to import and only the layout needs it
 
