@@ -3,7 +3,9 @@
 UMAP's first and most expensive step is a nearest-neighbour search. The :class:`~nblabel.graph.KnnGraph`
 already holds those lists (hnswlib, cosine), so they are handed to umap-learn as ``precomputed_knn`` and
 no second search runs. Very small sets, where UMAP's optimisation is not meaningful, get a linear
-layout of the same graph instead.
+layout of the same graph instead. The first map (:func:`landmark_layout`) and, from
+:data:`LIST_UMAP_MIN_ITEMS` items on, the final map run UMAP's descent directly on the lists in a few
+compiled loops, holding no more than the lists' weights and the map.
 """
 
 from __future__ import annotations
