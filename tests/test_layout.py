@@ -127,6 +127,70 @@ def test_landmark_layout_separates_clusters_and_keeps_neighbours():
     np.testing.assert_array_equal(landmark_layout(graph, n_landmarks=150, seed=0), xy)
 
 
+FLOOR_SHEET_RECALL = 0.72
+
+
+def sheet(side: int = 70, d: int = 8, seed: int = 0) -> np.ndarray:
+    """A flat square grid of side**2 points, rotated into d dimensions: a 2-D map can keep every neighbour.
+
+    Lifted by a constant coordinate far from the origin, so the graph's cosine neighbours are the grid's
+    Euclidean ones.
+    """
+    rng = np.random.default_rng(seed)
+    u, v = np.meshgrid(np.arange(side), np.arange(side))
+    flat = np.stack([u.ravel(), v.ravel()], axis=1) / side
+    Q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    lifted = np.concatenate([flat, np.zeros((len(flat), d - 3)), np.full((len(flat), 1), 10.0)], axis=1)
+    return (lifted @ Q).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def sheet_graph():
+    X = sheet()
+    return KnnGraph(k=10).fit(X), X
+
+
+def test_first_map_of_a_sheet_keeps_its_neighbourhoods(sheet_graph):
+    from sklearn.manifold import trustworthiness
+
+    graph, X = sheet_graph
+    n = len(X)
+    random_xy = np.random.default_rng(0).uniform(size=(n, 2))
+    # A random map is the floor: 10 / n of the neighbours by chance, trustworthiness 0.5.
+    assert neighbor_recall_2d(graph, random_xy) < 0.01
+    assert trustworthiness(X, random_xy, n_neighbors=10) < 0.55
+    for seed in range(3):
+        xy = landmark_layout(graph, n_landmarks=100, seed=seed)
+        assert trustworthiness(X, xy, n_neighbors=10) > 0.99
+        # Round 2's first map (10 refinement epochs at a quarter of UMAP's rate) kept 0.59-0.71 here.
+        assert neighbor_recall_2d(graph, xy) > FLOOR_SHEET_RECALL
+
+
+def test_first_map_is_reproducible_and_depends_on_the_seed(sheet_graph):
+    graph, _ = sheet_graph
+    xy = landmark_layout(graph, n_landmarks=100, seed=3)
+    np.testing.assert_array_equal(landmark_layout(graph, n_landmarks=100, seed=3), xy)
+    assert not np.array_equal(landmark_layout(graph, n_landmarks=100, seed=4), xy)
+
+
+def test_first_map_holds_no_edge_list():
+    import tracemalloc
+
+    # A fresh graph: the first map must not build the symmetrised matrices (a session holds them, but a
+    # caller with the lists alone should not pay for them) nor any per-edge array beyond the lists' size.
+    graph = KnnGraph(k=10).fit(sheet(side=100))
+    n, k = graph.neighbors_.shape
+    tracemalloc.start()
+    xy = landmark_layout(graph, n_landmarks=200, refine_epochs=2)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert np.isfinite(xy).all()
+    assert graph._matrices is None
+    # The lists' float32 weights, the map and the landmarks' own lists: 1.7x the lists' bytes. Round 2's
+    # symmetrised matrices, scipy edge list of (w + w^T) and sampling schedule peaked at 21x.
+    assert peak < 3 * n * k * 4
+
+
 def test_landmark_layout_places_components_without_a_landmark():
     # Two far groups joined by no edge; with 16 landmarks drawn from 400 items one group may get none.
     rng = np.random.default_rng(1)
@@ -167,3 +231,40 @@ def test_widget_shows_the_first_map_then_swaps_in_umap(tmp_path, monkeypatch):
     np.testing.assert_array_equal(sent[0], session.layout())
     w.close()
     session.close()
+
+
+def test_large_sets_get_the_final_map_from_the_lists_not_umap_learn(sheet_graph, monkeypatch):
+    from sklearn.manifold import trustworthiness
+
+    import nblabel.layout as layout_module
+
+    graph, X = sheet_graph
+    monkeypatch.setattr(layout_module, "LIST_UMAP_MIN_ITEMS", len(X))
+    calls = []
+
+    class Spy(umap.UMAP):
+        def fit(self, X, *args, **kwargs):
+            calls.append(X.shape)
+            return super().fit(X, *args, **kwargs)
+
+    monkeypatch.setattr(umap, "UMAP", Spy)
+    xy = umap_layout(graph, seed=0)
+    assert calls == []
+    full = landmark_layout(graph, refine_epochs=layout_module.FINAL_EPOCHS, seed=0)
+    np.testing.assert_array_equal(xy, full)
+    # The full descent keeps more of the sheet than the first map's 30 epochs.
+    assert neighbor_recall_2d(graph, xy) > neighbor_recall_2d(graph, landmark_layout(graph, seed=0))
+    assert trustworthiness(X, xy, n_neighbors=10) > 0.99
+    # UMAP options ask for umap-learn itself.
+    umap_layout(graph, seed=0, n_epochs=20)
+    assert calls == [(len(X), 1)]
+
+
+def test_the_descent_releases_the_gil(sheet_graph):
+    import nblabel.layout as layout_module
+
+    # The widget computes both maps on a thread; a compiled loop that kept the GIL would stall the kernel's
+    # message handling (clicks) for the whole descent.
+    landmark_layout(sheet_graph[0], n_landmarks=100, refine_epochs=1)
+    for name in ("_sgd_impl", "_place_rings_impl", "_fuzzy_weights_impl"):
+        assert layout_module._compiled(name).targetoptions.get("nogil") is True
