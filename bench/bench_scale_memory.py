@@ -10,11 +10,11 @@ answered by the fast update. Prints a markdown table.
     python bench/bench_scale_memory.py --reopen scale-1m/blobs-1000000.nblabel.db   # a bench_scale_1m one
 
 ``--reopen`` measures a session of ``bench_scale_1m.py`` (Gaussian blobs, its journal and cached graph)
-reopened with the verified labels its clicks left, then ``--clicks`` more clicks and the clusters computed
-afresh. The journal is copied into a scratch folder first (a reopen and its clicks write to it) and the
-graph and embeddings are linked beside it, read-only; the scratch folder is kept across ``--repeat`` runs,
-so a second reopen finds the side files the first one wrote (the clusters' file is removed: they are
-computed in every run).
+reopened with the verified labels its clicks left, then ``--clicks`` more clicks, the widget's first map
+(``landmark_layout``) and the clusters computed afresh. The journal is copied into a scratch folder first
+(a reopen and its clicks write to it) and the graph and embeddings are linked beside it, read-only; the
+scratch folder is kept across ``--repeat`` runs, so a second reopen finds the side files the first one
+wrote (the clusters' file is removed: they are computed in every run).
 
 The graph's memory is set by hnswlib's ``M`` and the data, not by ``ef_construction``, which only sets
 how hard the build searches; ``--ef-construction`` (default 16) makes the build cheaper. On a loaded 2-core
@@ -166,10 +166,14 @@ def _peak_mb() -> float:
 
 
 def _reopen_child(journal: str, clicks: int, clusters: bool) -> dict:
-    """Reopen a ``bench_scale_1m.py`` blobs session from ``journal`` (already copied), as that bench does."""
+    """Reopen a ``bench_scale_1m.py`` blobs session from ``journal`` (already copied), as that bench does.
+
+    Then ``clicks`` labels, the first map, and (``clusters``) the clusters, each step's peak RSS after it.
+    """
     from scale_data import blobs
 
     import nblabel
+    from nblabel.layout import landmark_layout
 
     path = Path(journal)
     n = int(path.name.split("-")[1].split(".")[0])
@@ -196,6 +200,12 @@ def _reopen_child(journal: str, clicks: int, clusters: bool) -> dict:
         cpu.append(time.process_time() - c0)
     row["click CPU ms median"] = 1e3 * float(np.median(cpu))
     row["clicks peak MB"] = _peak_mb()
+    # The widget's first map, as its layout thread computes it (not cached: the final map replaces it).
+    t0, c0 = time.perf_counter(), time.process_time()
+    xy = landmark_layout(s.graph)
+    row["first map s [CPU]"] = f"{time.perf_counter() - t0:.1f} [{time.process_time() - c0:.1f}]"
+    row["first map peak MB"] = _peak_mb()
+    del xy
     if clusters:
         t0 = time.perf_counter()
         s.clusters()

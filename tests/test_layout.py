@@ -185,7 +185,7 @@ def test_first_map_holds_no_edge_list():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert np.isfinite(xy).all()
-    assert graph._matrices is None
+    assert graph._normalized is None
     # The lists' float32 weights, the map and the landmarks' own lists: 1.7x the lists' bytes. Round 2's
     # symmetrised matrices, scipy edge list of (w + w^T) and sampling schedule peaked at 21x.
     assert peak < 3 * n * k * 4
