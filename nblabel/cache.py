@@ -194,16 +194,16 @@ def cached_reference(
     digest = hashlib.blake2b(np.ascontiguousarray(given, "<i8").tobytes(), digest_size=16).hexdigest()
     key = cache_key(fingerprint, params, int(n_classes), digest, REFERENCE_FORMAT)
     cached = side_file(journal, f"reference-{key}.npz")
+    found = None
     if cached.is_file():
         try:
             with np.load(cached, allow_pickle=False) as z:
                 ok = str(z["given"]) == digest and int(z["n_classes"]) == n_classes
-                estimate = NoiseEstimate(**json.loads(str(z["estimate"])))
-                susp = z["suspicion"]
-            if ok and _reference_ok(susp, given):
-                return estimate, susp
+                found = NoiseEstimate(**json.loads(str(z["estimate"]))), z["suspicion"]
         except (ValueError, OSError, KeyError, TypeError, EOFError):
-            pass  # damaged or from another version: recomputed below
+            found = None  # damaged or from another version: recomputed below
+        if found is not None and ok and _reference_ok(found[1], given):
+            return found
     estimate, susp = compute()
 
     def write(tmp: Path) -> None:
