@@ -273,7 +273,8 @@ def core_share(graph: KnnGraph, labels: np.ndarray, t: int = 20) -> np.ndarray:
 
 def _colour_clusters(graph: KnnGraph, labels: np.ndarray, k: int) -> np.ndarray:
     """Greedy colouring of the clusters: two clusters within two kNN-adjacent steps never share a colour."""
-    W = graph.affinity_.tocoo()
+    # Only which items are neighbours matters here: Wn's pattern is W's, without computing W's values.
+    W = graph.normalized_.tocoo()
     a, b = labels[W.row], labels[W.col]
     cross = a != b
     A = sp.csr_matrix((np.ones(int(cross.sum()), np.int32), (a[cross], b[cross])), shape=(k, k))

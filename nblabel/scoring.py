@@ -172,9 +172,8 @@ class Scorer:
             susp, alternative = prev.suspicion.copy(), prev.alternative.copy()
         # All rows (sorted unique, so size n means all): no (n, c) copy, 400 MB at 1M x 100 classes.
         Pr, given_r = (P, given) if rows.size == P.shape[0] else (P[rows], given[rows])
-        confidence[rows] = Pr.max(axis=1, initial=0.0)
-        predicted[rows] = np.where(confidence[rows] > 0, Pr.argmax(axis=1), -1)
-        susp[rows], alternative[rows] = label_evidence(Pr, given_r, thresholds)
+        scores = _row_scores(Pr, given_r, thresholds)
+        confidence[rows], predicted[rows], susp[rows], alternative[rows] = scores
         flags, noise = flags_from_evidence(susp, predicted, confidence, given, c)
         prior = self._prior(c, susp, noise, verified) if c and (given >= 0).any() else None
         if prior is not None and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
@@ -236,8 +235,25 @@ class Scorer:
         s0, predicted, confidence = np.empty(n, np.float32), np.empty(n, np.int32), np.empty(n, np.float32)
         for lo in range(0, n, REFERENCE_ROWS):
             b = slice(lo, lo + REFERENCE_ROWS)
-            confidence[b] = P[b].max(axis=1, initial=0.0)
-            predicted[b] = np.where(confidence[b] > 0, P[b].argmax(axis=1), -1)
-            s0[b] = label_evidence(P[b], given[b], thresholds)[0]
+            confidence[b], predicted[b], s0[b], _ = _row_scores(P[b], given[b], thresholds)
         del P
         return flags_from_evidence(s0, predicted, confidence, given, n_classes)[1], s0
+
+
+def _row_scores(
+    P: np.ndarray, given: np.ndarray, thresholds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return the per-row results of some rows of ``P``: one definition for a run and the reference.
+
+    Returns
+    -------
+    confidence : numpy.ndarray, shape (rows,), float32
+    predicted : numpy.ndarray, shape (rows,), int (-1 where no label reached the row)
+    suspicion, alternative : numpy.ndarray, shape (rows,)
+        As :func:`nblabel.quality.label_evidence` gives them.
+
+    """
+    confidence = P.max(axis=1, initial=0.0)
+    predicted = np.where(confidence > 0, P.argmax(axis=1), -1)
+    susp, alternative = label_evidence(P, given, thresholds)
+    return confidence, predicted, susp, alternative
