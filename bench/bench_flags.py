@@ -10,8 +10,8 @@ The grid (see :mod:`nblabel.degrade` for how each dataset is made):
 
 Per cell: nblabel with its defaults (``Session``: k=10, T="auto") before any review, and after a person
 verified the first 50 and 100 suspects (simulated with the true labels through ``Session.label``, one at a
-time, each time taking the top of ``Session.suspects``, as the widget's suspects mode would: every second
-one an audit draw, see :mod:`nblabel.quality`); cleanlab
+time, each time taking the top of ``Session.suspects``, as the widget's suspects mode would: two of every
+three an audit draw, see :mod:`nblabel.quality`); cleanlab
 ``find_label_issues`` on out-of-fold probabilities of a 5-fold logistic regression on the same features, and
 its noise estimate 1 - trace(``cleanlab.count.estimate_joint``). Cleanlab's probabilities are cached in
 ``$NBLABEL_CACHE/bench-flags`` (they take most of the time).
@@ -20,6 +20,7 @@ its noise estimate 1 - trace(``cleanlab.count.estimate_joint``). Cleanlab's prob
     python bench/bench_flags.py --from-log run1.txt run2.txt   # the tables of a grid split over processes
     python bench/bench_flags.py --spread augmented_20k-symmetric-0.02-1 --keys 20   # other audit seeds
     python bench/bench_flags.py --pre-review-rules   # replacing flags before review; the estimate's bound
+    python bench/bench_flags.py --review-curve --keys 11   # the after-review targets, 50 to 400 reviews
 
 ``--spread`` repeats the reviews of chosen runs with other audit seeds (how often each after-review target
 holds, against the best possible estimator's chance, :func:`best_estimator_bound`); ``--pre-review-rules``
@@ -153,61 +154,159 @@ def run_cell(Z, y, graph, kind, rate, seed, tag):
     return out
 
 
-def spread(Z, y, graph, kind, rate, seed, n_keys):
-    """How often the after-review targets hold over ``n_keys`` audit seeds, and the best estimator's spread.
-
-    The reviews are simulated as in :func:`run_cell`, through the functions the session calls (the
-    suspects list depends on the pre-review suspicion, the audit keys and the label conflicts alone), with
-    the audit keys drawn from other seeds; and :func:`best_estimator_bound`.
-    """
-    from nblabel.clusters import label_conflicts
-    from nblabel.quality import audit_keys, calibrate, suspect_order
-
+def pre_review(Z, y, graph, kind, rate, seed):
+    """The given labels of a cell, and what review simulation needs: prior estimate, suspicion, duplicates."""
     given = inject_label_noise(y, rate, kind, seed=seed)
-    err = given != y
     with tempfile.TemporaryDirectory() as tmp:
         _PrebuiltGraphSession.prebuilt = graph
         ids = [str(i) for i in range(len(y))]
         s = _PrebuiltGraphSession(Z, ids=ids, given=given, journal=Path(tmp) / "j.nblabel.db")
         prior, s0, groups = s.state.noise, s.state.audit[1], s._structure.scores()[1]
         s.close()
-    best = best_f1(err, s0)
-    f1_ok = est_ok = 0
+    return given, prior, s0, groups
+
+
+def simulate_reviews(y, given, s0, groups, keys, stops):
+    """Yield ``(reviews, verified)`` at each count in ``stops``, verifying the top of the suspects list.
+
+    Through the functions the session calls (its suspects list depends on the pre-review suspicion, the audit
+    keys and the label conflicts alone), without a session: :func:`run_cell` checks the session itself.
+    """
+    from nblabel.clusters import label_conflicts
+    from nblabel.quality import suspect_order
+
+    verified = np.full(len(y), -1)
+    for done in range(max(stops)):
+        current = np.where(verified >= 0, verified, given)
+        first = label_conflicts(groups, current)
+        item = suspect_order(s0, np.flatnonzero(verified < 0), first=first, audit=keys, done=done)[0]
+        verified[item] = y[item]
+        if done + 1 in stops:
+            yield done + 1, verified.copy()
+
+
+def after_reviews(y, given, prior, s0, verified, keys):
+    """Whether the after-review targets hold for one review set: F1, estimate, interval; errors found."""
+    from nblabel.quality import calibrate
+
+    err = given != y
+    flags, est = calibrate(prior, s0, given, verified, s0, keys)
+    found = (verified >= 0) & (verified != given)
+    return {
+        "f1_ok": None if not err.any() else _f1(err, flags | found) >= best_f1(err, s0) - 0.05,
+        "est_ok": abs(est.rate - err.mean()) <= 0.03,
+        "covered": est.low <= err.mean() <= est.high,
+        "found": int(found.sum()),
+    }
+
+
+def spread(Z, y, graph, kind, rate, seed, n_keys):
+    """How often the after-review targets hold over ``n_keys`` audit seeds, and the best estimator's spread.
+
+    The reviews are simulated as in :func:`simulate_reviews`, with the audit keys drawn from other seeds;
+    and :func:`best_estimator_bound`.
+    """
+    from nblabel.quality import audit_keys
+
+    given, prior, s0, groups = pre_review(Z, y, graph, kind, rate, seed)
+    runs = []
     for k in range(n_keys):
         keys = audit_keys(s0, seed=1000 + k)
-        verified = np.full(len(y), -1)
-        for done in range(REVIEWS[-1]):
-            current = np.where(verified >= 0, verified, given)
-            first = label_conflicts(groups, current)
-            item = suspect_order(s0, np.flatnonzero(verified < 0), first=first, audit=keys, done=done)[0]
-            verified[item] = y[item]
-        flags, est = calibrate(prior, s0, given, verified, s0, keys)
-        found = (verified >= 0) & (verified != given)
-        f1_ok += (not err.any()) or _f1(err, flags | found) >= best - 0.05
-        est_ok += abs(est.rate - err.mean()) <= 0.03
-    se, bound = best_estimator_bound(s0, err)
-    return {"f1_ok": f1_ok / n_keys, "est_ok": est_ok / n_keys, "bound_se": se, "bound_ok": bound}
+        for _, verified in simulate_reviews(y, given, s0, groups, keys, {REVIEWS[-1]}):
+            runs.append(after_reviews(y, given, prior, s0, verified, keys))
+    f1_ok = np.mean([r["f1_ok"] is not False for r in runs])
+    est_ok = np.mean([r["est_ok"] for r in runs])
+    se, bound = best_estimator_bound(s0, given != y)
+    return {"f1_ok": f1_ok, "est_ok": est_ok, "bound_se": se, "bound_ok": bound}
 
 
-def best_estimator_bound(s0: np.ndarray, err: np.ndarray) -> tuple[float, float]:
+#: Review counts of ``--review-curve``.
+CURVE = (50, 100, 200, 300, 400)
+
+
+def review_curve(n_keys: int) -> None:
+    """Print, per number of reviews, how often the after-review targets hold over the grid and audit seeds.
+
+    Each run of the grid (the 144 of the tables) is reviewed with the production audit seed and
+    ``n_keys - 1`` others, so a share is the chance that a run meets a target, not the luck of one draw;
+    the worst cell is the cell (3 seeds x ``n_keys`` draws) with the lowest share.
+    """
+    from nblabel.quality import AUDIT_SEED, audit_keys
+
+    rows: list[dict] = []
+    bounds: dict[int, list[float]] = {}
+    for name, make in datasets(False):
+        for seed in range(3):
+            Z, y = make(seed)
+            graph = KnnGraph().fit(Z)
+            for kind in KINDS:
+                for rate in RATES:
+                    given, prior, s0, groups = pre_review(Z, y, graph, kind, rate, seed)
+                    for m in CURVE:
+                        bounds.setdefault(m, []).append(best_estimator_bound(s0, given != y, m)[1])
+                    for k in range(n_keys):
+                        keys = audit_keys(s0, seed=AUDIT_SEED if k == 0 else 1000 + k)
+                        for m, verified in simulate_reviews(y, given, s0, groups, keys, set(CURVE)):
+                            r = after_reviews(y, given, prior, s0, verified, keys)
+                            rows.append(dict(r, cell=(name, kind, rate), reviews=m))
+            print(f"  {name} seed {seed} done", flush=True)
+    table = []
+    for m in CURVE:
+        rs = [r for r in rows if r["reviews"] == m]
+        noisy = [r for r in rs if r["f1_ok"] is not None]
+        cells: dict[tuple, list[dict]] = {}
+        for r in rs:
+            cells.setdefault(r["cell"], []).append(r)
+        worst_f1 = min(np.mean([r["f1_ok"] for r in c]) for c in cells.values() if c[0]["f1_ok"] is not None)
+        worst_est = min(np.mean([r["est_ok"] for r in c]) for c in cells.values())
+        table.append(
+            [
+                str(m),
+                f"{np.mean([r['f1_ok'] for r in noisy]):.1%}",
+                f"{np.mean([r['est_ok'] for r in rs]):.1%}",
+                f"{np.mean(bounds[m]):.1%}",
+                f"{np.mean([r['covered'] for r in rs]):.1%}",
+                f"{worst_f1:.0%}",
+                f"{worst_est:.0%}",
+                f"{np.mean([r['found'] for r in noisy]) / m:.2f}",
+            ]
+        )
+    print(f"\n{len(rows) // len(CURVE)} reviewed runs per count (144 runs x {n_keys} audit seeds)\n")
+    print_table(
+        [
+            "reviews",
+            "F1 within 0.05 of best",
+            "estimate within 0.03",
+            "best estimator from the draws: within 0.03",
+            "interval holds the truth",
+            "worst cell: F1",
+            "worst cell: estimate",
+            "errors found per review",
+        ],
+        table,
+    )
+
+
+def best_estimator_bound(s0: np.ndarray, err: np.ndarray, reviews: int = REVIEWS[-1]) -> tuple[float, float]:
     """Standard error of the best noise estimate from the audit draws, and its chance to be within 0.03.
 
-    The top half of the reviews are known; the errors among the rest are estimated from the ``m`` audit
-    draws. No design-based estimator has a smaller standard error than Neyman's allocation over infinitely
-    fine strata of the suspicion, ``sum_i sqrt(p_i (1 - p_i)) / sqrt(m)``, with ``p_i`` the hindsight
-    P(wrong | suspicion) (an isotonic fit to the truth).
+    The top suspects among the ``reviews`` are known; the errors among the rest are estimated from the ``m``
+    audit draws (:func:`nblabel.quality.audit_slots`). No design-based estimator has a smaller standard
+    error than Neyman's allocation over infinitely fine strata of the suspicion,
+    ``sum_i sqrt(p_i (1 - p_i)) / sqrt(m)``, with ``p_i`` the hindsight P(wrong | suspicion) (an isotonic
+    fit to the truth).
     """
     from scipy.stats import norm
     from sklearn.isotonic import isotonic_regression
 
-    from nblabel.quality import AUDIT_EVERY
+    from nblabel.quality import audit_slots
 
-    m = REVIEWS[-1] // AUDIT_EVERY
+    m = int(audit_slots(0, reviews).sum())
     order = np.argsort(s0, kind="stable")
     p = np.empty(len(err))
     p[order] = isotonic_regression(err[order].astype(float), y_min=0.0, y_max=1.0)
     unreviewed = np.ones(len(err), bool)
-    unreviewed[order[::-1][: REVIEWS[-1] - m]] = False
+    unreviewed[order[::-1][: reviews - m]] = False
     se = float(np.sqrt(p * (1 - p))[unreviewed].sum() / np.sqrt(m) / len(err))
     return se, float(2 * norm.cdf(0.03 / se) - 1) if se > 0 else 1.0
 
@@ -452,7 +551,13 @@ def main() -> None:
         help="for these runs (e.g. augmented_20k-symmetric-0.02-1): how often the after-review targets hold "
         "over --keys audit seeds, and the best estimator's chance to be within 0.03",
     )
-    ap.add_argument("--keys", type=int, default=20, help="audit seeds per run with --spread")
+    ap.add_argument("--keys", type=int, default=20, help="audit seeds per run with --spread / --review-curve")
+    ap.add_argument(
+        "--review-curve",
+        action="store_true",
+        help="how often the after-review targets hold after 50 to 400 reviews, over the grid and --keys "
+        "audit seeds",
+    )
     ap.add_argument(
         "--pre-review-rules",
         action="store_true",
@@ -465,6 +570,9 @@ def main() -> None:
         return
     if args.spread:
         print_spread(args.spread, args.keys)
+        return
+    if args.review_curve:
+        review_curve(args.keys)
         return
     if args.pre_review_rules:
         print_pre_review_rules([args.first_seed + i for i in range(args.seeds or 3)])

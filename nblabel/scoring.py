@@ -29,13 +29,14 @@ from nblabel.quality import (
 if TYPE_CHECKING:
     from nblabel.graph import KnnGraph
 
-__all__ = ["LPInputs", "LPResult", "ReferenceCache", "Scorer", "frozen"]
+__all__ = ["LPInputs", "LPResult", "Reference", "ReferenceCache", "Scorer", "frozen"]
 
+#: What the pre-review reference keeps: the noise estimate, the suspicion and the class thresholds of the
+#: given labels propagated alone (:meth:`Scorer._given_alone`).
+ReferenceParts = tuple[NoiseEstimate, np.ndarray, np.ndarray]
 #: ``cache(given, n_classes, compute)``: the pre-review reference from a side file, else ``compute()`` saved
 #: there (:func:`nblabel.cache.cached_reference` with the journal, fingerprint and parameters bound).
-ReferenceCache = Callable[
-    [np.ndarray, int, Callable[[], tuple[NoiseEstimate, np.ndarray]]], tuple[NoiseEstimate, np.ndarray]
-]
+ReferenceCache = Callable[[np.ndarray, int, Callable[[], ReferenceParts]], ReferenceParts]
 #: Rows per block when the reference's per-row scores are computed (their (rows, c) temporaries stay small).
 REFERENCE_ROWS = 1 << 16
 
@@ -72,11 +73,29 @@ class LPResult:
     flags: np.ndarray
     alternative: np.ndarray
     noise: NoiseEstimate | None
-    # Class thresholds of the last full scoring: kept between updates so each row's scores depend on that row
-    # alone and the next run recomputes changed rows only (see _derive).
+    # Class thresholds the scores were computed with (the reference's, see _derive): each row's scores depend
+    # on that row alone, so the next run recomputes changed rows only.
     thresholds: np.ndarray | None
     # Keys of the audit draws in the suspects list (quality.audit_keys) and the pre-review suspicion.
     audit: tuple[np.ndarray, np.ndarray] | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The given labels propagated alone, for one class count: what review calibration and the scores read.
+
+    ``noise`` and ``suspicion`` are the pre-review estimate and suspicion that
+    :func:`nblabel.quality.calibrate` corrects, ``keys`` the audit draws' keys of that suspicion, and
+    ``thresholds`` the class thresholds every run scores with, so that the scores are a function of the
+    labels, not of the order in which they were set (a session reopened from its journal scores as the one
+    that wrote it did).
+    """
+
+    n_classes: int
+    noise: NoiseEstimate
+    suspicion: np.ndarray
+    keys: np.ndarray
+    thresholds: np.ndarray
 
 
 class Scorer:
@@ -91,7 +110,7 @@ class Scorer:
     t : int
         Propagation steps.
     cache : ReferenceCache, optional
-        Where the pre-review reference is kept between sessions (see :meth:`_prior`); default: nowhere.
+        Where the pre-review reference is kept between sessions (:meth:`_reference_for`); default nowhere.
 
     """
 
@@ -102,7 +121,7 @@ class Scorer:
         self.propagator: Propagator | None = None
         self.needs_fit = True
         self.last: LPResult | None = None  # what run() last derived from the propagator
-        self._reference: tuple[int, NoiseEstimate, np.ndarray, np.ndarray] | None = None  # see _prior
+        self._reference: Reference | None = None  # see _reference_for
 
     def run(self, inputs: LPInputs) -> LPResult:
         """Bring the propagator up to date with ``inputs`` and return its results.
@@ -150,20 +169,25 @@ class Scorer:
     def _derive(self, seq: int, prop: Propagator, rows: np.ndarray | None) -> LPResult:
         """Snapshot the propagator's outputs and the label-quality scores derived from them.
 
-        Every score is a function of its own row of ``proba_`` and the class thresholds, which are refitted
-        on full runs only; so after an update that changed ``rows`` only those rows are recomputed (the rest
-        is copied from the previous result), and the flags and the noise estimate take O(n c) vector work
-        (one partition per class for the cores, one for the flags): measured 6-15 ms at n = 100k, c = 10 on a
-        loaded 2-core machine. ``rows=None`` recomputes everything.
+        Every score is a function of its own row of ``proba_`` and the class thresholds, which are the
+        reference's (:meth:`_reference_for`); so after an update that changed ``rows`` only those rows are
+        recomputed (the rest is copied from the previous result), and the flags and the noise estimate take
+        O(n c) vector work (one partition per class for the cores, one for the flags): measured 6-15 ms at
+        n = 100k, c = 10 on a loaded 2-core machine. ``rows=None`` recomputes everything.
         """
         given, prev = self.given, self.last
         verified = prop.verified_
         # proba_ is updated in place by the next update(): a snapshot needs its own copy.
         P = np.array(prop.proba_, dtype=np.float32)
         n, c = P.shape
+        with_given = bool((given >= 0).any())
+        ref = self._reference if self._reference is not None and self._reference.n_classes == c else None
+        if ref is None and with_given and (verified >= 0).any():
+            ref = self._reference_for(c, None)
         if rows is None or prev is None or prev.proba.shape != P.shape or prev.thresholds is None:
             rows = np.arange(n)
-            thresholds = class_thresholds(P, np.where(verified >= 0, -1, given))
+            # Without a reference there is no verified label (or no given one): these are its thresholds.
+            thresholds = class_thresholds(P, given) if ref is None else ref.thresholds
             predicted, confidence = np.empty(n, np.int32), np.empty(n, np.float32)
             susp, alternative = np.empty(n, np.float32), np.empty(n, np.int32)
         else:
@@ -175,9 +199,10 @@ class Scorer:
         scores = _row_scores(Pr, given_r, thresholds)
         confidence[rows], predicted[rows], susp[rows], alternative[rows] = scores
         flags, noise = flags_from_evidence(susp, predicted, confidence, given, c)
-        prior = self._prior(c, susp, noise, verified) if c and (given >= 0).any() else None
-        if prior is not None and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
-            flags, noise = calibrate(prior[1], susp, given, verified, prior[2], prior[3])
+        if ref is None and with_given:
+            ref = self._reference_for(c, (noise, np.array(susp, dtype=np.float32), thresholds))
+        if ref is not None and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
+            flags, noise = calibrate(ref.noise, susp, given, verified, ref.suspicion, ref.keys)
         return LPResult(
             seq=seq,
             proba=frozen(P),
@@ -188,34 +213,33 @@ class Scorer:
             alternative=frozen(alternative),
             noise=noise,
             thresholds=thresholds,
-            audit=None if prior is None else (prior[3], prior[2]),
+            audit=None if ref is None else (ref.keys, ref.suspicion),
         )
 
-    def _prior(
-        self, n_classes: int, susp: np.ndarray, noise: NoiseEstimate, verified: np.ndarray
-    ) -> tuple[int, NoiseEstimate, np.ndarray, np.ndarray]:
-        """Return the pre-review noise estimate, suspicion and audit keys; computed once per class count.
+    def _reference_for(self, n_classes: int, now: ReferenceParts | None) -> Reference:
+        """Return the pre-review reference for ``n_classes``; computed once per class count.
 
         Review calibration corrects the pre-review estimate by what the reviews found and draws its audit
-        sample by the pre-review suspicion (see :func:`nblabel.quality.calibrate`). Before any verified
-        label that is the current result; after, it is what :meth:`_derive` gives for the given labels
-        alone (:meth:`_given_alone`, one more propagation). Either way it is kept in the side file of
-        ``cache``, so a session reopened with verified labels reads it back instead of propagating.
+        sample by the pre-review suspicion (see :func:`nblabel.quality.calibrate`), and every run scores with
+        its class thresholds. ``now``: the current result's parts when no label is verified (then it is the
+        reference: nothing to propagate); else it is the given labels propagated alone
+        (:meth:`_given_alone`, one more propagation). Either way it is kept in the side file of ``cache``, so
+        a session reopened with verified labels reads it back instead of propagating.
         """
         ref = self._reference
-        if ref is None or ref[0] != n_classes:
-            # Without verified labels the current result is the reference: nothing to propagate.
-            now = (noise, np.array(susp, dtype=np.float32)) if (verified < 0).all() else None
+        if ref is None or ref.n_classes != n_classes:
 
-            def compute() -> tuple[NoiseEstimate, np.ndarray]:
+            def compute() -> ReferenceParts:
                 return now if now is not None else self._given_alone(n_classes)
 
-            noise0, s0 = compute() if self.cache is None else self.cache(self.given, n_classes, compute)
-            ref = self._reference = (n_classes, noise0, frozen(s0), frozen(audit_keys(s0)))
+            noise0, s0, t0 = compute() if self.cache is None else self.cache(self.given, n_classes, compute)
+            ref = self._reference = Reference(
+                n_classes, noise0, frozen(s0), frozen(audit_keys(s0)), frozen(t0)
+            )
         return ref
 
-    def _given_alone(self, n_classes: int) -> tuple[NoiseEstimate, np.ndarray]:
-        """Return the estimate and suspicion a full run without verified labels gives, bit for bit.
+    def _given_alone(self, n_classes: int) -> ReferenceParts:
+        """Return the estimate, suspicion and thresholds of a full run without verified labels, bit for bit.
 
         Propagation of the given labels alone (:func:`~nblabel.propagate.propagate_labels`: a block of
         classes at a time), row-normalised in place; the per-row scores a block of rows at a time. Memory:
@@ -237,7 +261,7 @@ class Scorer:
             b = slice(lo, lo + REFERENCE_ROWS)
             confidence[b], predicted[b], s0[b], _ = _row_scores(P[b], given[b], thresholds)
         del P
-        return flags_from_evidence(s0, predicted, confidence, given, n_classes)[1], s0
+        return flags_from_evidence(s0, predicted, confidence, given, n_classes)[1], s0, thresholds
 
 
 def _row_scores(

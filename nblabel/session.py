@@ -562,8 +562,8 @@ class Session:
     def suspects(self, n: int = 50) -> pd.DataFrame:
         """Items whose given label looks wrong, most suspicious first; items a person checked are left out.
 
-        Every second row is an audit draw, so that reviewing the list from its top re-fits the flags and the
-        noise estimate for the whole of it (see :meth:`suspect_order`).
+        Two of every three rows are audit draws, so that reviewing the list from its top re-fits the flags
+        and the noise estimate for the whole of it (see :meth:`suspect_order`).
 
         Label conflicts come first: unverified items with a near-duplicate (:meth:`duplicates` at the default
         threshold) whose given or verified label is another class. Two copies of one image cannot both be
@@ -587,9 +587,10 @@ class Session:
     def suspect_order(self, state: SessionState | None = None) -> np.ndarray:
         """Row order of :meth:`suspects` (label conflicts first, then by suspicion), for a snapshot.
 
-        Every second review is an audit draw, a random given label drawn with a known probability, so that
-        the reviews measure the whole list, not only its top; the others follow the suspicion before any
-        review (see :func:`nblabel.quality.suspect_order` and :func:`nblabel.quality.calibrate`).
+        Two of every three reviews are audit draws, random given labels drawn with a known probability (the
+        more suspicious, the likelier), so that the reviews measure the whole list, not only its top; the
+        1st, 4th, ... follow the suspicion before any review (see :func:`nblabel.quality.suspect_order` and
+        :func:`nblabel.quality.calibrate`).
 
         Parameters
         ----------

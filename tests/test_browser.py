@@ -24,6 +24,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
 from labserver import LabServer, missing_prerequisites, session_cell, start_lab  # noqa: E402
 
+from nblabel.quality import TOP_EVERY  # noqa: E402
 from nblabel.store import LabelStore  # noqa: E402
 
 MISSING = missing_prerequisites()
@@ -541,7 +542,7 @@ def test_every_key_of_the_help_line_and_the_legend(lab: LabServer) -> None:
     assert set(suspects["flagged"]["tilesFlagged"]) <= {"true"}
     assert suspects["all"]["pageLabel"] != suspects["flagged"]["pageLabel"]
     # The full list has audit draws between the suspects and says so; the flagged-only list has none.
-    assert "every 2nd item is a random check" in suspects["all"]["noiseSummary"]
+    assert f"{TOP_EVERY - 1} of every {TOP_EVERY} items are random checks" in suspects["all"]["noiseSummary"]
     assert "random check" not in suspects["flagged"]["noiseSummary"]
 
     trio = [str(i) for i in (cols - 1, cols, cols + 1)]

@@ -14,6 +14,7 @@ from sklearn.metrics import adjusted_rand_score, roc_auc_score
 import nblabel
 from nblabel import clusters as C
 from nblabel.graph import KnnGraph
+from nblabel.quality import TOP_EVERY
 from nblabel.session import EXPORT_COLUMNS, Session
 
 
@@ -303,7 +304,8 @@ def test_outliers_duplicates_and_conflicts_in_session(tmp_path, digits):
     pred = s.predictions
     assert pred.loc["0", "duplicate_group"] == pred.loc[str(n), "duplicate_group"] >= 0
     # Conflicts lead the review, ahead of higher suspicion.
-    assert set(s.suspects(5).index[::2]) == {"0", str(n), str(n + 1)}  # between them: audit draws
+    # Between them: audit draws (nblabel.quality.audit_slots).
+    assert set(s.suspects(2 * TOP_EVERY + 1).index[::TOP_EVERY]) == {"0", str(n), str(n + 1)}
     s.label(str(n + 1), int(digits.labels[0]))  # the person settles it
     assert not s.duplicates().loc[["0", str(n), str(n + 1)], "conflict"].any()
     path = s.export(tmp_path / "out.csv")

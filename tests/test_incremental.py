@@ -39,10 +39,14 @@ def many_blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def assert_matches_scratch(s: Session) -> None:
-    """The state equals the scores computed from scratch with the class thresholds of the last full run."""
+    """The state equals the scores computed from scratch with the reference's class thresholds."""
     st = s.state
     P, given, verified = st.proba, st.given, st.verified
     t = s._lp.thresholds
+    # The thresholds are those of the given labels propagated alone, whatever was verified since.
+    np.testing.assert_array_equal(
+        t, class_thresholds(Propagator(s.graph, P.shape[1]).fit(given).proba_, given)
+    )
     np.testing.assert_array_equal(st.confidence, P.max(axis=1))
     np.testing.assert_array_equal(st.predicted, np.where(P.max(axis=1) > 0, P.argmax(axis=1), -1))
     np.testing.assert_array_equal(st.suspicion, suspicion(P, given, t))  # NaN positions must match too
@@ -52,9 +56,9 @@ def assert_matches_scratch(s: Session) -> None:
     if rev.size >= MIN_REVIEWS:
         # Calibration corrects the estimate from propagating the given labels alone, before any review.
         prior = noise_estimate(Propagator(s.graph, P.shape[1]).fit(given).proba_, given)
-        _, ref_noise, ref_susp, ref_audit = s._scorer._prior(P.shape[1], susp, noise, verified)
-        assert ref_noise.rate == pytest.approx(prior.rate, abs=1e-9)
-        flags, noise = calibrate(ref_noise, susp, given, verified, ref_susp, ref_audit)
+        ref = s._scorer._reference_for(P.shape[1], None)
+        assert ref.noise.rate == pytest.approx(prior.rate, abs=1e-9)
+        flags, noise = calibrate(ref.noise, susp, given, verified, ref.suspicion, ref.keys)
     np.testing.assert_array_equal(st.flagged, flags & (verified < 0))
     assert st.noise == noise
 

@@ -14,11 +14,13 @@ from nblabel.degrade import PAIRS, augmented_digits, degraded_digits, inject_lab
 from nblabel.graph import KnnGraph
 from nblabel.propagate import Propagator
 from nblabel.quality import (
-    AUDIT_EVERY,
-    AUDIT_FLOOR,
     CERTAIN,
+    REPLACE_SHARE,
     NoiseEstimate,
+    _replace_from,
     audit_keys,
+    audit_slots,
+    audit_weight,
     calibrate,
     class_thresholds,
     corrections,
@@ -239,10 +241,27 @@ def test_audit_fit_replaces_where_reviews_say_wrong_more_often_than_right():
     # With 95 % confidence: from above 1/2 on (blocks of about 0.7 need their lower bound there too).
     assert 0.5 <= est.replace_above <= 0.9
     fix = corrections(flags, np.ones(n, np.int64), verified, s, est)
-    assert fix.any() and (s[fix] >= est.replace_above).all() and wrong[fix].mean() > 0.5
+    assert fix.any() and (s[fix] >= est.replace_above).all() and wrong[fix].mean() > REPLACE_SHARE
     # No errors among the reviews: nothing to replace.
     flags, est = calibrate(prior, s, given, np.where(verified >= 0, 0, -1), s, keys)
     assert est.replace_above == np.inf and not flags.any() and est.rate == 0.0
+
+
+def test_replacements_need_most_of_the_replaced_labels_wrong():
+    # 400 draws, each standing for 9 unreviewed labels, evenly over suspicion 0.5-1.
+    x = np.linspace(0.5, 1.0, 400)
+    w, drawn = np.full(x.size, 10.0), np.ones(x.size, bool)
+    # Wrong in 3 of 4 draws above 0.8, 1 in 5 below: the set replaced reaches a little below 0.8, as far
+    # as the whole of it stays wrong in more than 60 % with 95 % confidence (0.5: far too many right ones).
+    y = np.where(x >= 0.8, np.arange(x.size) % 4 != 0, np.arange(x.size) % 5 == 0).astype(float)
+    assert 0.75 <= _replace_from(x, y, w, drawn, 0.5) < 0.8
+    assert _replace_from(x, y, w, drawn, 0.9) == pytest.approx(0.9, abs=0.002)  # never below its start
+    assert _replace_from(x, y, w, drawn, np.inf) == np.inf
+    # Wrong more often than right, but not by enough: nothing is replaced, whatever the blocks said.
+    y = (np.arange(x.size) % 20 < 11).astype(float)  # 55 % wrong
+    assert _replace_from(x, y, w, drawn, 0.5) == np.inf
+    # Reviews that are not draws stand for no unreviewed label.
+    assert _replace_from(x, np.ones(x.size), w, np.zeros(x.size, bool), 0.5) == np.inf
 
 
 # --- hand examples and input errors
@@ -354,10 +373,10 @@ def test_widget_counts_carry_the_noise_estimate_and_matrix(tmp_path, monkeypatch
     assert {(g, j), (j, g)} & {(3, 5), (1, 7), (4, 9)}  # the look-alike pairs are what was swapped
     w.browse_filter = f"flagged:{g}:{j}"
     assert [w._ids[i] for i in w._view] == sorted(s.flagged_ids(int(g), int(j)), key=int)
-    w.mode = "suspects"  # the review list is the session's: flagged items first, every 2nd an audit draw
+    w.mode = "suspects"  # the review list is the session's: flagged items first between the audit draws
     np.testing.assert_array_equal(w._view, s.suspect_order())
     flagged = np.asarray(s.state.flagged)
-    top = w._view[np.arange(w._view.size) % AUDIT_EVERY != AUDIT_EVERY - 1]
+    top = w._view[~audit_slots(0, w._view.size)]
     in_top = flagged[top]
     assert in_top.any() and not (in_top[1:] & ~in_top[:-1]).any()  # between the draws: flagged first
     w.close()
@@ -371,13 +390,16 @@ def test_suspect_order_is_one_rule_known_answer():
     first = np.array([False, True, False, True, False])
     assert suspect_order(s, first=first).tolist() == [3, 2, 4, 0]  # leading items first, then by score
 
-    # Audit draws take every 2nd review, smallest key first; an item already listed is not drawn again.
+    # The 1st, 4th, ... review takes the top, the others the audit draws, smallest key first; an item
+    # already listed is not drawn again.
+    assert audit_slots(0, 7).tolist() == [False, True, True, False, True, True, False]
+    assert audit_slots(2, 3).tolist() == [True, False, True]
     keys = np.array([5.0, np.inf, 0.1, 0.3, 0.2])
-    assert suspect_order(s, audit=keys).tolist() == [2, 4, 0, 3]  # draws 2 and 4 were listed first
+    assert suspect_order(s, audit=keys).tolist() == [2, 4, 3, 0]  # draw 2 was listed first, so 4 and 3
     keys = np.array([0.1, np.inf, 5.0, 0.2, 4.0])
-    assert suspect_order(s, audit=keys).tolist() == [2, 0, 4, 3]
-    assert suspect_order(s, audit=keys, done=1).tolist() == [0, 2, 3, 4]  # the phase follows the reviews
-    assert suspect_order(s, first=first, audit=keys).tolist() == [3, 0, 2, 4]
+    assert suspect_order(s, audit=keys).tolist() == [2, 0, 3, 4]
+    assert suspect_order(s, audit=keys, done=1).tolist() == [0, 3, 2, 4]  # the phase follows the reviews
+    assert suspect_order(s, first=first, audit=keys).tolist() == [3, 0, 4, 2]
 
 
 def test_audit_keys_draw_by_suspicion():
@@ -386,12 +408,14 @@ def test_audit_keys_draw_by_suspicion():
     keys = audit_keys(s)
     np.testing.assert_array_equal(keys, audit_keys(s))  # seeded: a reopened session draws the same
     assert np.isinf(keys[::7]).all() and np.isfinite(np.delete(keys, np.s_[::7])).all()
-    # The first draws have inclusion probability c (s + floor): suspicion 0.9 drawn ~ 10x as often as 0.07.
+    # The first draws have inclusion probability c * (s ** 3 + floor): suspicion 0.9 drawn ~ 37x as often as
+    # 0.07, 0.5 ~ 7x.
     c = np.sort(keys)[20_000]
     drawn = keys < c
-    high, low = (s > 0.85) & (s < 0.95), (s > 0.02) & (s < 0.12)
-    assert drawn[high].mean() == pytest.approx(c * (0.9 + AUDIT_FLOOR), rel=0.05)
-    assert drawn[low].mean() == pytest.approx(c * (0.07 + AUDIT_FLOOR), rel=0.1)
+    for lo, hi in [(0.85, 0.95), (0.45, 0.55), (0.02, 0.12)]:
+        inside = (s > lo) & (s < hi)
+        assert drawn[inside].mean() == pytest.approx(c * audit_weight(s[inside]).mean(), rel=0.1)
+    assert audit_weight(np.array([0.0, 0.5, 1.0])) == pytest.approx([0.02, 0.145, 1.02])
 
 
 def _review_synthetic(n_reviews, audit):
@@ -443,6 +467,8 @@ def test_reopened_session_keeps_its_audit_and_calibration(tmp_path):
         s.label(item, int(y[int(item)]))
     summary, order, flagged = s.summary(), s.suspect_order(), s.state.flagged.copy()
     corrected = s.predictions["corrected"].to_numpy()
+    susp, alternative = s.state.suspicion.copy(), s.state.alternative.copy()
+    assert (corrected != s.predictions["given"].to_numpy()).any()  # the reviews calibrated replacements
     s.close()
     # Reopened from the journal: the pre-review suspicion comes from one more propagation of the given
     # labels alone, the draws from the same seed, so the list and the re-fit are the same.
@@ -452,4 +478,7 @@ def test_reopened_session_keeps_its_audit_and_calibration(tmp_path):
     np.testing.assert_array_equal(s.suspect_order(), order)
     np.testing.assert_array_equal(s.state.flagged, flagged)
     np.testing.assert_array_equal(s.predictions["corrected"].to_numpy(), corrected)
+    # The scores are a function of the labels, not of the order they were set in: the same thresholds.
+    np.testing.assert_allclose(s.state.suspicion, susp, atol=1e-5)
+    np.testing.assert_array_equal(s.state.alternative, alternative)
     s.close()

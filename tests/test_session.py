@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nblabel.propagate import Propagator
+from nblabel.quality import TOP_EVERY
 from nblabel.session import Session, SessionState
 from nblabel.store import ForeignFileError, JournalError, LabelStore
 
@@ -216,7 +217,7 @@ def test_injected_noise_is_flagged_and_ranked_first(tmp_path):
     # Every flag is a real error; the estimate (core disagreement) sees about half of these dense errors
     # before any review, since each wrong label lowers the confidence of its own row.
     assert set(flagged) <= set(NOISY) and len(flagged) >= len(NOISY) // 2
-    top = s.suspects(2 * len(NOISY))  # every 2nd row is an audit draw (nblabel.quality.suspect_order)
+    top = s.suspects(TOP_EVERY * len(NOISY))  # the others are audit draws (nblabel.quality.suspect_order)
     assert set(ids(NOISY)) <= set(top.index) and top.index[0] in ids(NOISY)
     assert list(top.columns) == [
         *["given", "verified", "predicted", "confidence", "suspicion", "flagged", "corrected"],

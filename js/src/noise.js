@@ -14,7 +14,11 @@ export function noiseSummary(counts, classes, { audit = false } = {}) {
     parts.push(`estimated noise ${pct(c.noise_rate)} (95 %: ${pct(c.noise_low)}–${pct(c.noise_high)})`);
     parts.push(`about ${Math.round(c.errors_unreviewed)} wrong labels not yet reviewed`);
     parts.push(c.reviewed ? `calibrated on ${c.reviewed} reviewed` : "not yet calibrated by reviews");
-    if (audit) parts.push("every 2nd item is a random check: reviewing it calibrates these numbers");
+    // One in `top_every` items is the next top suspect; the others are audit draws (nblabel.quality.audit_slots).
+    const n = c.top_every;
+    if (audit && n > 1) {
+      parts.push(`${n - 1} of every ${n} items are random checks, likelier the more suspicious: reviewing them calibrates these numbers`);
+    }
   }
   const cells = matrixCells(c.noise_matrix, classes);
   if (cells.length) parts.push(`most confused: ${cells[0].given} → ${cells[0].likely} (${cells[0].count})`);

@@ -9,6 +9,7 @@ const XSS = "<img src=x onerror=alert(1)>";
 describe("noise panel", () => {
   const counts = {
     flagged: 7, noise_rate: 0.0512, noise_low: 0.04, noise_high: 0.062, errors_unreviewed: 41.6, reviewed: 50,
+    top_every: 3,
     noise_matrix: [[0, 2, 0], [0, 0, 0], [5, 0, 0]],
   };
 
@@ -24,7 +25,7 @@ describe("noise panel", () => {
     ]);
     expect(text).not.toContain("random check"); // the flagged-only list has no audit draws
     expect(noiseSummary(counts, ["a", "b", "c"], { audit: true })).toContain(
-      "every 2nd item is a random check: reviewing it calibrates these numbers",
+      "2 of every 3 items are random checks, likelier the more suspicious: reviewing them calibrates these numbers",
     );
     expect(noiseSummary({ flagged: 0 }, [], { audit: true })).toBe("0 flagged"); // no estimate, nothing to check
     expect(noiseSummary({ flagged: 0 }, [])).toBe("0 flagged");
