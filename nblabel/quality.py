@@ -753,14 +753,17 @@ def _audit_fit(
 
     The chance of being wrong is a logistic curve in ``logit(suspicion)`` (two parameters) fitted to the
     reviews, each weighted by the inverse of its inclusion probability. On the grid of
-    ``bench/bench_flags.py`` (100 reviews, 144 runs) it met the F1 target in 117 of 120 noisy runs where
-    the isotonic (monotone, one step per block of reviews) fit met it in 108: with 50 draws the steps
-    follow single reviews of large weight, and one wrong label drawn far down the list flagged a whole
-    block. The estimate is model-assisted (the curve's expected errors among the unreviewed labels, plus
-    the weighted residuals of the draws, which makes it nearly design-unbiased whatever the curve's shape:
-    within 0.03 of the truth in 135 of 144 runs, 130 for the isotonic fit alone). Its interval is the
-    binomial error of the blocks of the isotonic fit: model-free, where the two-parameter curve's own
-    residuals understated the error (the truth inside in 121 of 144 runs, 142 with the blocks).
+    ``bench/bench_flags.py`` (100 reviews, 144 runs, last round's design of 50 draws) it met the F1 target
+    in 117 of 120 noisy runs where the isotonic (monotone, one step per block of reviews) fit met it in
+    108: with few draws the steps follow single reviews of large weight, and one wrong label drawn far
+    down the list flagged a whole block. Unweighted (the draws depend on the suspicion alone, so a right
+    curve would not need the weights) it met it in 100: the curve is not right everywhere. The estimate is
+    model-assisted (the curve's expected errors among the unreviewed labels, plus the weighted residuals
+    of the draws, which makes it nearly design-unbiased whatever the curve's shape: within 0.03 of the
+    truth in 135 of 144 runs, 130 for the isotonic fit alone, 113 for the curve alone without the
+    weights). Its interval is the binomial error of the blocks of the isotonic fit: model-free, where the
+    two-parameter curve's own residuals understated the error (the truth inside in 121 of 144 runs, 142
+    with the blocks; 144 with this round's draws).
     """
     from sklearn.isotonic import isotonic_regression
 

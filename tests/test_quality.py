@@ -264,6 +264,25 @@ def test_replacements_need_most_of_the_replaced_labels_wrong():
     assert _replace_from(x, np.ones(x.size), w, np.zeros(x.size, bool), 0.5) == np.inf
 
 
+@settings(max_examples=200, deadline=None)
+@hyp_given(
+    st.lists(
+        st.tuples(st.floats(0, 1), st.booleans(), st.floats(1, 60), st.booleans()), min_size=1, max_size=60
+    ),
+    st.floats(0, 1),
+    st.floats(0, 1),
+)
+def test_replacements_start_where_asked_and_only_move_up(reviews, start, later):
+    rows = sorted(reviews)  # by suspicion, as _audit_fit passes them
+    x, w = np.array([r[0] for r in rows]), np.array([r[2] for r in rows])
+    y, drawn = np.array([r[1] for r in rows], float), np.array([r[3] for r in rows])
+    first = _replace_from(x, y, w, drawn, start)
+    # Nothing, or a draw's own suspicion at or above the start.
+    assert first == np.inf or (first >= start and first in x[drawn])
+    # A later start never replaces from lower down.
+    assert _replace_from(x, y, w, drawn, max(start, later)) >= first
+
+
 # --- hand examples and input errors
 def test_scores_on_a_hand_example():
     P = np.array([[0.9, 0.1], [0.2, 0.6], [0.0, 0.0], [3.0, 1.0], [0.5, 0.5]], np.float32)
