@@ -229,13 +229,7 @@ def _reopen(args: argparse.Namespace, env: dict) -> list[dict]:
                     f.unlink()
             shutil.copyfile(src, work / src.name)
             cfg = {"journal": str(work / src.name), "clicks": args.clicks, "clusters": not args.no_clusters}
-            out = subprocess.run(
-                [sys.executable, __file__, "--reopen-child", json.dumps(cfg)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            out = _run_child("--reopen-child", cfg, env)
             if out.returncode != 0:
                 print(out.stderr[-3000:], file=sys.stderr)
                 raise SystemExit(out.returncode)
@@ -244,6 +238,17 @@ def _reopen(args: argparse.Namespace, env: dict) -> list[dict]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return rows
+
+
+def _run_child(flag: str, cfg: dict, env: dict) -> subprocess.CompletedProcess:
+    """Run this script's ``flag`` mode on ``cfg`` in a fresh process (its peak RSS is its own)."""
+    return subprocess.run(
+        [sys.executable, __file__, flag, json.dumps(cfg)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def main() -> None:
@@ -281,13 +286,7 @@ def main() -> None:
             cfg = {"n": n, "d": args.dim, "c": c, "ef_construction": args.ef_construction}
             cfg["clicks"], cfg["workdir"], cfg["lattice"] = args.clicks, workdir, args.lattice
             cfg["reopen"] = args.then_reopen
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", json.dumps(cfg)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            out = _run_child("--child", cfg, env)
             if out.returncode != 0:
                 print(out.stderr[-2000:], file=sys.stderr)
                 rows.append({"n": n, "d": args.dim, "classes": c, "peak_MB": f"failed ({out.returncode})"})

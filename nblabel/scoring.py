@@ -118,6 +118,7 @@ class Scorer:
         self, graph: KnnGraph, given: np.ndarray, t: int, cache: ReferenceCache | None = None
     ) -> None:
         self.graph, self.given, self.t, self.cache = graph, given, t, cache
+        self._with_given = bool((given >= 0).any())  # given is fixed: no O(n) scan per run
         self.propagator: Propagator | None = None
         self.needs_fit = True
         self.last: LPResult | None = None  # what run() last derived from the propagator
@@ -180,9 +181,8 @@ class Scorer:
         # proba_ is updated in place by the next update(): a snapshot needs its own copy.
         P = np.array(prop.proba_, dtype=np.float32)
         n, c = P.shape
-        with_given = bool((given >= 0).any())
         ref = self._reference if self._reference is not None and self._reference.n_classes == c else None
-        if ref is None and with_given and (verified >= 0).any():
+        if ref is None and self._with_given and (verified >= 0).any():
             ref = self._reference_for(c, None)
         if rows is None or prev is None or prev.proba.shape != P.shape or prev.thresholds is None:
             rows = np.arange(n)
@@ -199,7 +199,7 @@ class Scorer:
         scores = _row_scores(Pr, given_r, thresholds)
         confidence[rows], predicted[rows], susp[rows], alternative[rows] = scores
         flags, noise = flags_from_evidence(susp, predicted, confidence, given, c)
-        if ref is None and with_given:
+        if ref is None and self._with_given:
             ref = self._reference_for(c, (noise, np.array(susp, dtype=np.float32), thresholds))
         if ref is not None and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
             flags, noise = calibrate(ref.noise, susp, given, verified, ref.suspicion, ref.keys)

@@ -476,6 +476,31 @@ def test_audit_reviews_converge_to_the_truth_on_a_known_calibration():
     assert not est_top.low <= truth <= est_top.high
 
 
+def test_a_second_user_on_the_journal_scores_as_the_first(tmp_path):
+    Z, y, _ = graph_for("0.90")
+    given = inject_label_noise(y, 0.1, "symmetric", seed=1)
+    journal = tmp_path / "j.nblabel.db"
+    ann = Session(Z, given=given, journal=journal, user="ann")
+
+    def review(n):
+        for _ in range(n):
+            item = ann.suspects(1).index[0]
+            ann.label(item, int(y[int(item)]))
+
+    review(15)
+    bob = Session.open(journal, user="bob")  # his first run already holds ann's 15 reviews
+    review(15)
+    bob.refresh()
+    assert bob.summary() == ann.summary() and ann.summary()["reviewed"] == 30
+    np.testing.assert_array_equal(bob.suspect_order(), ann.suspect_order())
+    np.testing.assert_array_equal(bob.state.flagged, ann.state.flagged)
+    np.testing.assert_array_equal(bob.state.alternative, ann.state.alternative)
+    np.testing.assert_allclose(bob.state.suspicion, ann.state.suspicion, atol=1e-5)
+    np.testing.assert_array_equal(bob.predictions["corrected"], ann.predictions["corrected"])
+    bob.close()
+    ann.close()
+
+
 def test_reopened_session_keeps_its_audit_and_calibration(tmp_path):
     Z, y, _ = graph_for("0.90")
     given = inject_label_noise(y, 0.1, "symmetric", seed=0)
