@@ -21,6 +21,7 @@ its noise estimate 1 - trace(``cleanlab.count.estimate_joint``). Cleanlab's prob
     python bench/bench_flags.py --spread augmented_20k-symmetric-0.02-1 --keys 20   # other audit seeds
     python bench/bench_flags.py --pre-review-rules   # replacing flags before review; the estimate's bound
     python bench/bench_flags.py --review-curve --keys 11   # the after-review targets, 50 to 400 reviews
+    python bench/bench_flags.py --other-reviews   # 100 reviews by lasso, by page, of the flags: no draws
 
 ``--spread`` repeats the reviews of chosen runs with other audit seeds (how often each after-review target
 holds, against the best possible estimator's chance, :func:`best_estimator_bound`); ``--pre-review-rules``
@@ -154,6 +155,21 @@ def run_cell(Z, y, graph, kind, rate, seed, tag):
     return out
 
 
+def grid_runs():
+    """Yield ``(cell, y, graph, pre_review(...))`` for each of the grid's 144 runs; progress per seed.
+
+    ``cell`` is ``(dataset, kind, rate)``; one graph per dataset and seed.
+    """
+    for name, make in datasets(False):
+        for seed in range(3):
+            Z, y = make(seed)
+            graph = KnnGraph().fit(Z)
+            for kind in KINDS:
+                for rate in RATES:
+                    yield (name, kind, rate), y, graph, pre_review(Z, y, graph, kind, rate, seed)
+            print(f"  {name} seed {seed} done", flush=True)
+
+
 def pre_review(Z, y, graph, kind, rate, seed):
     """The given labels of a cell, and what review simulation needs: prior estimate, suspicion, duplicates."""
     given = inject_label_noise(y, rate, kind, seed=seed)
@@ -239,22 +255,15 @@ def review_curve(n_keys: int) -> None:
 
     rows: list[dict] = []
     bounds: dict[int, list[float]] = {}
-    for name, make in datasets(False):
-        for seed in range(3):
-            Z, y = make(seed)
-            graph = KnnGraph().fit(Z)
-            for kind in KINDS:
-                for rate in RATES:
-                    given, prior, s0, groups = pre_review(Z, y, graph, kind, rate, seed)
-                    best = best_f1(given != y, s0)  # NaN without errors
-                    for m in CURVE:
-                        bounds.setdefault(m, []).append(best_estimator_bound(s0, given != y, m)[1])
-                    for k in range(n_keys):
-                        keys = audit_keys(s0, seed=AUDIT_SEED if k == 0 else 1000 + k)
-                        for m, verified in simulate_reviews(y, given, s0, groups, keys, set(CURVE)):
-                            r = after_reviews(y, given, prior, s0, verified, keys, best)
-                            rows.append(dict(r, cell=(name, kind, rate), reviews=m))
-            print(f"  {name} seed {seed} done", flush=True)
+    for cell, y, _, (given, prior, s0, groups) in grid_runs():
+        best = best_f1(given != y, s0)  # NaN without errors
+        for m in CURVE:
+            bounds.setdefault(m, []).append(best_estimator_bound(s0, given != y, m)[1])
+        for k in range(n_keys):
+            keys = audit_keys(s0, seed=AUDIT_SEED if k == 0 else 1000 + k)
+            for m, verified in simulate_reviews(y, given, s0, groups, keys, set(CURVE)):
+                r = after_reviews(y, given, prior, s0, verified, keys, best)
+                rows.append(dict(r, cell=cell, reviews=m))
     table = []
     for m in CURVE:
         rs = [r for r in rows if r["reviews"] == m]
@@ -287,6 +296,89 @@ def review_curve(n_keys: int) -> None:
             "worst cell: F1",
             "worst cell: estimate",
             "errors found per review",
+        ],
+        table,
+    )
+
+
+#: How a person may label given labels outside the suspects list (``--other-reviews``): what is reviewed.
+OTHER_REVIEWS = ("lasso", "pages", "flagged")
+
+
+def other_review_sets(graph: KnnGraph, s0: np.ndarray, flags: np.ndarray, n: int, seed: int) -> dict:
+    """The items a person labels in each of :data:`OTHER_REVIEWS`, ``n`` of them.
+
+    ``lasso``: four clusters of ``n / 4`` items, each the graph neighbourhood (breadth first) of a random
+    item, as a lasso on the map takes a region; ``pages``: the first ``n`` items of the grid in browse
+    order; ``flagged``: the pre-review flags, most suspicious first, as the noise matrix lists them.
+    """
+    rng = np.random.default_rng(seed)
+    picked: dict[int, None] = {}  # insertion-ordered set
+    for start in rng.choice(len(s0), 4, replace=False):
+        region, frontier = {int(start): None}, [int(start)]
+        while len(region) < n // 4 and frontier:
+            frontier = [int(j) for i in frontier for j in graph.neighbors_[i] if j not in region | picked]
+            region.update(dict.fromkeys(frontier))
+        picked.update(dict.fromkeys(list(region)[: n // 4]))
+    flagged = np.flatnonzero(flags)
+    return {
+        "lasso": np.array(list(picked)),
+        "pages": np.arange(n),
+        "flagged": flagged[np.argsort(-s0[flagged], kind="stable")][:n],
+    }
+
+
+def other_reviews(n: int = REVIEWS[-1]) -> None:
+    """Print what ``n`` reviews outside the suspects list do to the estimate and the flags, over the grid.
+
+    A person who labels by lasso, page by page, or from the noise matrix reviews no audit draws, so
+    :func:`nblabel.quality.calibrate` cannot fit P(wrong | suspicion); its estimate must still hold the
+    truth, and its flags must not get worse than before the reviews (F1 counting the errors found).
+    """
+    from nblabel.quality import calibrate
+
+    rows = []
+    for _, y, graph, (given, prior, s0, _) in grid_runs():
+        err = given != y
+        # With nothing reviewed, calibrate gives the pre-review flags.
+        prior_flags, _ = calibrate(prior, s0, given, np.full(len(y), -1), s0)
+        for path, items in other_review_sets(graph, s0, prior_flags, n, len(rows)).items():
+            verified = np.full(len(y), -1)
+            verified[items] = y[items]
+            flags, est = calibrate(prior, s0, given, verified, s0)
+            found = (verified >= 0) & err
+            rows.append(
+                {
+                    "path": path,
+                    "err": abs(est.rate - err.mean()),
+                    "est_ok": abs(est.rate - err.mean()) <= 0.03,
+                    "covered": est.low <= err.mean() <= est.high,
+                    "f1": _f1(err, flags | found) - _f1(err, prior_flags) if err.any() else None,
+                }
+            )
+    table = []
+    for path in OTHER_REVIEWS:
+        rs = [r for r in rows if r["path"] == path]
+        gains = [r["f1"] for r in rs if r["f1"] is not None]
+        table.append(
+            [
+                path,
+                f"{np.mean([r['est_ok'] for r in rs]):.1%}",
+                f"{np.mean([r['err'] for r in rs]):.3f}",
+                f"{np.mean([r['covered'] for r in rs]):.1%}",
+                f"{np.mean([g >= -0.05 for g in gains]):.1%}",
+                f"{np.mean(gains):+.3f}",
+            ]
+        )
+    print(f"\n{n} reviews outside the suspects list, {len(rows) // len(OTHER_REVIEWS)} runs\n")
+    print_table(
+        [
+            "reviewed",
+            "estimate within 0.03",
+            "mean |estimate - truth|",
+            "interval holds the truth",
+            "F1 not 0.05 below before",
+            "mean F1 change",
         ],
         table,
     )
@@ -402,6 +494,7 @@ def targets(results: list[dict]) -> str:
             results,
             lambda r: abs(r["nb_est"] - r["true"]) <= abs(r["cl_est"] - r["true"]),
         ),
+        "interval holds the truth": (results, lambda r: r["nb_lo"] <= r["true"] <= r["nb_hi"]),
         "AUROC >= old score": (noisy, lambda r: r["nb_auc"] >= r["old_auc"]),
         "AUROC >= old score - 0.001": (noisy, lambda r: r["nb_auc"] >= r["old_auc"] - 0.001),
         "corrected >= given": (results, lambda r: r["corr_gain"] >= 0),
@@ -564,6 +657,12 @@ def main() -> None:
         "audit seeds",
     )
     ap.add_argument(
+        "--other-reviews",
+        action="store_true",
+        help="what 100 reviews outside the suspects list (a lasso, pages of the grid, the noise matrix's "
+        "flags) do to the estimate and the flags, on the grid",
+    )
+    ap.add_argument(
         "--pre-review-rules",
         action="store_true",
         help="what replacing flags above a suspicion before any review would do to the labels, on the grid; "
@@ -578,6 +677,9 @@ def main() -> None:
         return
     if args.review_curve:
         review_curve(args.keys)
+        return
+    if args.other_reviews:
+        other_reviews()
         return
     if args.pre_review_rules:
         print_pre_review_rules([args.first_seed + i for i in range(args.seeds or 3)])

@@ -202,5 +202,6 @@ def summary_of(s: SessionState, journal: str) -> dict[str, Any]:
         "noise_interval": (est.low, est.high) if est else (nan, nan),
         "reviewed": n["reviewed"],
         "errors_unreviewed": est.errors if est else nan,
+        "calibrated": est.calibrated if est else False,
         "journal": journal,
     }

@@ -700,8 +700,9 @@ class Session:
             ``n_items``, ``classes`` (per class: ``given``, ``verified``, ``predicted`` counts), ``labeled``
             (items with a given or verified label), ``given``, ``verified``, ``flagged``, ``noise_rate``
             (estimated share of wrong given labels), ``noise_interval`` (its 95 % interval), ``reviewed``
-            (given labels a person checked; from 20 on they re-fit the estimate and the flags),
-            ``errors_unreviewed`` (estimated wrong given labels nobody checked yet), ``journal``.
+            (given labels a person checked), ``errors_unreviewed`` (estimated wrong given labels nobody
+            checked yet), ``calibrated`` (whether the reviews re-fitted the estimate and the flags: from 20
+            reviews with 10 of the suspects list's random checks among them), ``journal``.
 
         """
         return summary_of(self._state, str(self.journal))

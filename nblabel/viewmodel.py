@@ -225,6 +225,7 @@ def noise_counts(state: SessionState, n_classes: int) -> dict[str, Any]:
         "noise_high": float(noise.high),
         "errors_unreviewed": float(noise.errors),
         "reviewed": int(noise.reviewed),
+        "calibrated": bool(noise.calibrated),
         # The suspects list's pattern (quality.audit_slots), which the panel explains to the reviewer.
         "top_every": TOP_EVERY,
         "noise_matrix": matrix.tolist(),

@@ -544,6 +544,7 @@ def test_every_key_of_the_help_line_and_the_legend(lab: LabServer) -> None:
     # The full list has audit draws between the suspects and says so; the flagged-only list has none.
     assert f"{TOP_EVERY - 1} of every {TOP_EVERY} items are random checks" in suspects["all"]["noiseSummary"]
     assert "random check" not in suspects["flagged"]["noiseSummary"]
+    assert "not yet calibrated by reviews" in suspects["all"]["noiseSummary"]  # under 20 reviews
 
     trio = [str(i) for i in (cols - 1, cols, cols + 1)]
     assert journal_events(journal) == [

@@ -89,9 +89,10 @@ def test_label_counts_noise_table_and_summary_know_the_answer():
     out = summary_of(s, "j.nblabel.db")
     assert out["classes"]["a"] == {"given": 2, "verified": 1, "predicted": 3}
     assert np.isnan(out["noise_rate"]) and out["journal"] == "j.nblabel.db"
-    noise = SimpleNamespace(rate=0.2, low=0.1, high=0.3, errors=1.5)
+    noise = SimpleNamespace(rate=0.2, low=0.1, high=0.3, errors=1.5, calibrated=True)
     out = summary_of(snapshot(noise=noise), "j")
     assert (out["noise_rate"], out["noise_interval"], out["errors_unreviewed"]) == (0.2, (0.1, 0.3), 1.5)
+    assert out["calibrated"] is True
 
 
 @settings(max_examples=50, deadline=None)

@@ -58,7 +58,7 @@ def test_counts_and_noise_matrix():
     assert c["n"] == 5 and c["labeled"] == 5 and c["verified"] == 2 and c["flagged"] == 2
     assert c["given"] == [2, 2] and c["verified_per_class"] == [1, 1] and c["predicted"] == [2, 2]
     assert c["noise_matrix"] == [[0, 1], [1, 0]] and "noise_rate" not in c
-    noise = SimpleNamespace(rate=0.2, low=0.1, high=0.3, errors=1.5, reviewed=2)
+    noise = SimpleNamespace(rate=0.2, low=0.1, high=0.3, errors=1.5, reviewed=2, calibrated=False)
     n = noise_counts(snapshot(noise=noise), 2)
     assert (n["noise_rate"], n["noise_low"], n["noise_high"], n["errors_unreviewed"], n["reviewed"]) == (
         0.2,
@@ -67,6 +67,7 @@ def test_counts_and_noise_matrix():
         1.5,
         2,
     )
+    assert n["calibrated"] is False
 
 
 def test_row_patch_sends_only_differing_rows_when_smaller():

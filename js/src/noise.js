@@ -13,7 +13,9 @@ export function noiseSummary(counts, classes, { audit = false } = {}) {
     const pct = (v) => `${(100 * v).toFixed(1)} %`;
     parts.push(`estimated noise ${pct(c.noise_rate)} (95 %: ${pct(c.noise_low)}–${pct(c.noise_high)})`);
     parts.push(`about ${Math.round(c.errors_unreviewed)} wrong labels not yet reviewed`);
-    parts.push(c.reviewed ? `calibrated on ${c.reviewed} reviewed` : "not yet calibrated by reviews");
+    if (c.calibrated) parts.push(`calibrated on ${c.reviewed} reviewed`);
+    else if (c.reviewed) parts.push(`${c.reviewed} reviewed, not yet calibrated: that takes the suspects list's random checks`);
+    else parts.push("not yet calibrated by reviews");
     // One in `top_every` items is the next top suspect; the others are audit draws (nblabel.quality.audit_slots).
     const n = c.top_every;
     if (audit && n > 1) {
