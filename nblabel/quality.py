@@ -50,8 +50,9 @@ frontier weighted by the inverse of its inclusion probability (Horvitz-Thompson;
 logistic fit of P(wrong | pre-review suspicion) in ``logit(suspicion)`` gives each unreviewed label its
 chance of being wrong: their sum, corrected by the draws' weighted residuals (a model-assisted, difference
 estimator), plus the errors found is the noise estimate (interval: the binomial error of each block of an
-isotonic fit, which assumes no curve), and the flags are the most suspicious unreviewed labels up to the
-count that maximises the expected F1 (see :func:`_audit_fit` for what each choice measured). The labels to
+isotonic fit, which assumes no curve, where it overlaps the pre-review interval), and the flags are the
+most suspicious unreviewed labels up to the count that maximises the expected F1 (see :func:`_audit_fit`
+for what each choice measured). The labels to
 export replace a flag by its likely class only where the reviews say, with 95 % confidence, that it is
 wrong more often than right (:func:`corrections`). Measured on the grid, against reviewing the top only
 (see ``bench/bench_flags.py``). With fewer than ``MIN_AUDITS`` audit draws reviewed (a person who labeled by
@@ -61,7 +62,7 @@ flags' precision measured by the reviews of them (:func:`calibrate`; ``bench_fla
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import expit
@@ -704,7 +705,7 @@ def calibrate(
     if prior_suspicion is not None and audit is not None:
         fitted = _audit_fit(np.asarray(prior_suspicion, np.float64), np.asarray(audit), given, verified)
         if fitted is not None:
-            return fitted
+            return fitted[0], _within_prior(fitted[1], prior, int(has.sum()))
     rows = np.flatnonzero(has)
     n_given, m = rows.size, int(reviewed.sum())
     wrong = reviewed & (verified != given)
@@ -734,6 +735,28 @@ def calibrate(
         rate, max(0.0, rate - _Z95 * se), min(1.0, rate + _Z95 * se), errors, m, found / m if m else 0.0
     )
     return flags, est
+
+
+def _within_prior(est: NoiseEstimate, prior: NoiseEstimate, n_given: int) -> NoiseEstimate:
+    """Keep the reviews' estimate and interval to where their interval overlaps the pre-review one.
+
+    Two intervals on one fixed rate from other evidence (the reviews; the graph before them): a rate
+    outside either is unlikely, so the interval is their overlap, and the estimate is moved into it (where
+    the overlap holds the truth that never moves it away from it). Where they do not overlap one of them
+    is wrong, and the reviews' stand. On the grid's 1,584 reviewed runs (144 runs x 11 audit seeds) at
+    50 / 100 reviews, with this and the all-errors rule of :func:`_audit_fit`, against neither: the
+    estimate within 0.03 of the truth in 90.0 / 94.1 % instead of 87.8 / 93.1 %, the interval holding the
+    truth in 99.2 / 99.1 % instead of 99.3 / 99.7 %, 0.111 / 0.078 wide on average instead of 0.203 /
+    0.126; and reviews no longer widen the interval the graph gave (the 0.97 digits at 40 % noise:
+    [0.36, 0.42] before review became [0.09, 0.75] after 100).
+    """
+    found = est.rate * n_given - est.errors  # errors the reviews found: a floor for the rate
+    low = max(est.low, prior.low, found / max(n_given, 1))
+    high = min(est.high, prior.high)
+    if low > high:
+        return est
+    rate = min(max(est.rate, low), high)
+    return replace(est, rate=rate, low=low, high=high, errors=max(rate * n_given - found, 0.0))
 
 
 def _logit(s: np.ndarray) -> np.ndarray:
@@ -822,14 +845,21 @@ def _audit_fit(
         return None
     pi = np.where(drawn, np.minimum(1.0, c * audit_weight(s0[rev])), 1.0)
     wrong = (verified[rev] != given[rev]).astype(np.float64)
+    if wrong.min() == 1.0:
+        # Nothing but errors. P(wrong | suspicion) rises with the suspicion, so errors where the reviews
+        # looked (mostly near the top) say nothing of the labels below them, and a curve at 1 called every
+        # label wrong (estimate 1.000 after 50 reviews on the 0.97 digits at 40 % noise; truth 0.400): the
+        # pre-review estimate stands, as without draws (calibrate). No error at all does say something of
+        # the labels below: where the top is right, so is the rest.
+        return None
     by = np.argsort(s0[rev], kind="stable")
     x, y, w, drawn = s0[rev][by].astype(np.float64), wrong[by], 1.0 / pi[by], drawn[by]
     # The unreviewed labels by grid cell of their pre-review suspicion, most suspicious cell last.
     cells = np.clip(np.rint(s0[open_rows] * _GRID), 0, _GRID).astype(np.int64)
     count = np.bincount(cells, minlength=_GRID + 1).astype(np.float64)
     grid = np.arange(_GRID + 1) / _GRID
-    if y.min() == y.max():  # no error found, or nothing but errors: no curve to fit
-        p, p_rev = np.full(grid.size, y[0]), np.full(x.size, y[0])
+    if y.max() == 0.0:  # no error found: no curve to fit
+        p, p_rev = np.zeros(grid.size), np.zeros(x.size)
     else:
         beta = _wrong_fit(x, y, w)
         p, p_rev = expit(beta[0] + beta[1] * _logit(grid)), expit(beta[0] + beta[1] * _logit(x))

@@ -2,6 +2,7 @@
 invariants, and the review calibration through the Session API."""
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from nblabel.quality import (
     REPLACE_SHARE,
     NoiseEstimate,
     _replace_from,
+    _within_prior,
     audit_keys,
     audit_slots,
     audit_weight,
@@ -197,6 +199,10 @@ def test_reviews_calibrate_the_noise_estimate(tmp_path, level, kind, rate):
     assert abs(after["noise_rate"] - err.mean()) < abs(before["noise_rate"] - err.mean())
     low, high = after["noise_interval"]
     assert low <= after["noise_rate"] <= high and low <= err.mean() <= high
+    # The reviews narrow the interval the graph gave, never widen it (where the estimate stays inside it).
+    b_low, b_high = before["noise_interval"]
+    if b_low <= after["noise_rate"] <= b_high:
+        assert b_low <= low and high <= b_high
     # The flags (with the errors the reviews found) reach the best F1 a threshold on the score can, within
     # 0.05 (reviewing the top alone reached 0.48 of 0.55 at 5 % pair noise on the 0.80 features, 3 seeds).
     if err.any():
@@ -215,6 +221,31 @@ def test_reviews_calibrate_the_noise_estimate(tmp_path, level, kind, rate):
         ids = s.flagged_ids(int(g), int(likely))
         assert len(ids) == matrix.iat[g, likely]
         assert all(given[int(i)] == g and s.state.alternative[int(i)] == likely for i in ids)
+    s.close()
+
+
+def test_fifty_reviews_that_all_find_errors_keep_the_estimate(tmp_path):
+    # On clear features at 40 % noise the top suspects and the draws near them are all errors. Those say
+    # nothing of the labels below them; a curve fitted to them at 1 used to call every label wrong
+    # (estimate 1.000 [0.961, 1.000], F1 0.57).
+    Z, y, _ = graph_for("0.97")
+    given = inject_label_noise(y, 0.4, "symmetric", seed=0)
+    err = given != y
+    s = Session(Z, given=given, journal=tmp_path / "j.nblabel.db")
+    before = s.summary()
+    for _ in range(50):
+        item = s.suspects(1).index[0]
+        s.label(item, int(y[int(item)]))
+    reviewed = s.state.verified >= 0
+    assert (s.state.verified != given)[reviewed].all()  # the case: every review found an error
+    after = s.summary()
+    low, high = after["noise_interval"]
+    b = before["noise_rate"]
+    print(f"truth {err.mean():.3f}: {b:.3f} -> {after['noise_rate']:.3f} [{low:.3f}, {high:.3f}]")
+    assert abs(after["noise_rate"] - err.mean()) <= 0.03 and low <= err.mean() <= high
+    assert not after["calibrated"]
+    found = reviewed & err
+    assert f1_score(err, s.state.flagged | found) >= 0.9
     s.close()
 
 
@@ -247,6 +278,20 @@ def test_labeling_by_lasso_keeps_the_estimate(tmp_path, level, kind, rate):
     found = (s.state.verified >= 0) & err
     assert f1_score(err, s.state.flagged | found) >= f1_score(err, before) - 0.05
     s.close()
+
+
+def test_reviews_estimate_is_kept_within_the_pre_review_interval_by_hand():
+    prior = NoiseEstimate(rate=0.15, low=0.1, high=0.2, errors=15.0)
+    # 100 given labels, 10 errors found, 15 more estimated among the rest: 0.25 [0.15, 0.35].
+    est = NoiseEstimate(rate=0.25, low=0.15, high=0.35, errors=15.0, reviewed=40, calibrated=True)
+    kept = _within_prior(est, prior, 100)
+    assert (kept.rate, kept.low, kept.high) == pytest.approx((0.2, 0.15, 0.2))
+    assert kept.errors == pytest.approx(10.0) and kept.reviewed == 40 and kept.calibrated  # 10 found + 10
+    # Intervals that do not overlap: one is wrong, and the reviews' stand.
+    assert _within_prior(replace(est, low=0.21), prior, 100) == replace(est, low=0.21)
+    # The errors found are a floor: 22 found, the graph's interval ends at 0.2.
+    floor = _within_prior(replace(est, errors=3.0), prior, 100)
+    assert floor == replace(est, errors=3.0)  # [0.22, 0.35] and [0.1, 0.2] do not overlap
 
 
 def test_calibrate_by_hand():
