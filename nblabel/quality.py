@@ -741,10 +741,10 @@ def _within_prior(est: NoiseEstimate, prior: NoiseEstimate, n_given: int) -> Noi
     """Keep the reviews' estimate and interval to where their interval overlaps the pre-review one.
 
     Two intervals on one fixed rate from other evidence (the reviews; the graph before them): a rate
-    outside either is unlikely, so the interval is their overlap, and the estimate is moved into it (where
-    the overlap holds the truth that never moves it away from it). Where they do not overlap one of them
-    is wrong, and the reviews' stand. On the grid's 1,584 reviewed runs (144 runs x 11 audit seeds) at
-    50 / 100 reviews, with this and the all-errors rule of :func:`_audit_fit`, against neither: the
+    outside either is unlikely, so the interval is their overlap, and the estimate is moved into it (if the
+    overlap holds the truth, that move never takes the estimate away from it). Where they do not overlap
+    one of them is wrong, and the reviews' stand. On the grid's 1,584 reviewed runs (144 runs x 11 audit
+    seeds) at 50 / 100 reviews, with this and the all-errors rule of :func:`_audit_fit`, against neither: the
     estimate within 0.03 of the truth in 90.0 / 94.1 % instead of 87.8 / 93.1 %, the interval holding the
     truth in 99.2 / 99.1 % instead of 99.3 / 99.7 %, 0.111 / 0.078 wide on average instead of 0.203 /
     0.126; and reviews no longer widen the interval the graph gave (the 0.97 digits at 40 % noise:
