@@ -312,6 +312,35 @@ def test_lasso_and_box_select_then_key_label_exactly_those_items(lab: LabServer)
     assert {kind for kind, _, _ in events} == {"label"} and len(events) == len(lassoed) + len(boxed)
 
 
+def test_labels_set_by_lasso_are_not_called_calibrated(lab: LabServer) -> None:
+    # Reviews outside the suspects list's random checks leave the pre-review estimate standing, and the
+    # panel says so instead of "calibrated on N reviewed".
+    journal = fresh_journal(lab, "lassoreview.nblabel.db")
+    lab.write_notebook(
+        "lassoreview.ipynb",
+        [
+            session_cell("session", journal, digits=3, n=150, classes=["zero", "one", "two"], flip=0.1),
+            "Labeler(session, page_size=24, mode='suspects')",
+        ],
+    )
+    result = lab.run_driver(
+        ["--url", lab.notebook_url("lassoreview.ipynb"), "--scenario", "lassoreview", "--out", str(lab.root)],
+        timeout=300,
+    )
+    assert "not yet calibrated by reviews" in result["before"]["noiseSummary"]
+    n = int(result["selected"]["selectedText"].split()[0])
+    events = journal_events(journal)
+    assert [kind for kind, _, _ in events] == ["label"] * n
+    reviewed = n - ("0" in {item for _, item, _ in events})  # item 0 has no given label
+    assert reviewed >= 20  # enough for the estimate to be re-fitted, were they random checks
+    end = result["end"]
+    assert (
+        f"{reviewed} reviewed, not yet calibrated: that takes the suspects list's random checks"
+        in end["noiseSummary"]
+    )
+    assert end["saved"] and end["error"] == ""
+
+
 def test_key_after_a_map_click_goes_to_the_widget_not_the_notebook(lab: LabServer) -> None:
     journal = fresh_journal(lab, "mapclick.nblabel.db")
     lab.write_notebook(

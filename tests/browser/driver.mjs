@@ -1,7 +1,8 @@
 // End-to-end scenarios for nblabel, run by tests/test_browser.py and bench/bench_browser.py.
 //
 //   node driver.mjs --chromium /usr/bin/chromium --url <notebook url> --out <dir> \
-//       --scenario smoke|label|bench|showcase|weight|demo|clusters|lasso|mapclick|rejected|suspects|twowidgets|keys
+//       --scenario smoke|label|bench|showcase|weight|demo|clusters|lasso|lassoreview|mapclick|rejected|suspects|
+//                  twowidgets|keys
 //
 // Prints one JSON line with what it observed; exits non-zero (message on stderr) when a step fails.
 // The widget's DOM hooks (data-testid, data-* state attributes on the root) are set in js/src/view.js.
@@ -645,6 +646,30 @@ async function scenarioLasso(page) {
   return { geometry: g, lasso, box: [box[0], box[2]], before, afterLasso, labeled, afterBox, end };
 }
 
+/**
+ * In suspects mode, lasso most of the map and press p (take the predicted class): reviews that are not the
+ * suspects list's random checks, which the noise panel must not call calibrated.
+ */
+async function scenarioLassoReview(page) {
+  await runAllCells(page, { timeout: TIMEOUT });
+  await settleScatter(page);
+  const before = await widgetReport(page);
+  const g = await plotGeometry(page);
+  const [cx, cy, r] = [g.left + g.width / 2, g.top + g.height / 2, Math.min(g.width, g.height) * 0.48];
+  const lasso = Array.from({ length: 8 }, (_, k) => [cx + r * Math.cos((k * Math.PI) / 4), cy + r * Math.sin((k * Math.PI) / 4)]);
+  await drag(page, lasso);
+  await waitUntil(page, 'the lasso listed in the grid', (sel) => /^lasso · .* [1-9]\d* items?$/.test(
+    document.querySelector(`${sel} [data-testid="nbl-page-label"]`).textContent), root);
+  await page.waitForTimeout(500);
+  const selected = await widgetReport(page);
+  await page.keyboard.press('p');
+  await waitSaved(page, 0, selected.sent, 'the lasso labeled');
+  await waitUntil(page, 'the panel counts the reviews', (sel) => / reviewed/.test(
+    document.querySelector(`${sel} [data-testid="nbl-noise-summary"]`).textContent), root);
+  const end = await widgetReport(page);
+  return { before, selected, end };
+}
+
 /** Cells of the notebook as (type, source): what a leaked shortcut would change. */
 async function notebookCells(page) {
   return page.evaluate(() => window.jupyterapp.shell.currentWidget.content.model.toJSON().cells.map(
@@ -898,8 +923,8 @@ async function scenarioKeys(page) {
 
 const SCENARIOS = { smoke: scenarioSmoke, label: scenarioLabel, bench: scenarioBench, showcase: scenarioShowcase,
   weight: scenarioWeight, demo: scenarioDemo, clusters: scenarioClusters,
-  lasso: scenarioLasso, mapclick: scenarioMapClick, rejected: scenarioRejected, suspects: scenarioSuspects,
-  twowidgets: scenarioTwoWidgets, keys: scenarioKeys };
+  lasso: scenarioLasso, lassoreview: scenarioLassoReview, mapclick: scenarioMapClick, rejected: scenarioRejected,
+  suspects: scenarioSuspects, twowidgets: scenarioTwoWidgets, keys: scenarioKeys };
 
 const scenario = SCENARIOS[args.scenario];
 if (!scenario) throw new Error(`unknown --scenario ${args.scenario}; expected one of ${Object.keys(SCENARIOS)}`);
