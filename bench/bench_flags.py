@@ -318,7 +318,9 @@ def other_review_sets(graph: KnnGraph, s0: np.ndarray, flags: np.ndarray, n: int
     for start in rng.choice(len(s0), 4, replace=False):
         region, frontier = {int(start): None}, [int(start)]
         while len(region) < n // 4 and frontier:
-            frontier = [int(j) for i in frontier for j in graph.neighbors_[i] if j not in region | picked]
+            seen = region | picked  # once per step, not once per neighbour
+            near = (int(j) for i in frontier for j in graph.neighbors_[i] if j not in seen)
+            frontier = list(dict.fromkeys(near))
             region.update(dict.fromkeys(frontier))
         picked.update(dict.fromkeys(list(region)[: n // 4]))
     flagged = np.flatnonzero(flags)

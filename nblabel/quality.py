@@ -265,7 +265,9 @@ def _core_noise(pred: np.ndarray, conf: np.ndarray, disagree: np.ndarray, c: int
         # Sampling error of the core share, with half a pseudo-count so a clean core is not certain.
         p = (d * k + 0.5) / (k + 1)
         var += w * w * p * (1 - p) / k
-    return rate, float(np.sqrt(var))
+    # A weighted sum of shares: at most 1, but its rounding can pass it (1.0000000000000002 when every core
+    # disagrees), which would put the estimate above its own interval.
+    return min(rate, 1.0), float(np.sqrt(var))
 
 
 def _top_flags(s: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
@@ -702,14 +704,14 @@ def calibrate(
     """
     has = given >= 0
     reviewed = has & (verified >= 0)
-    if prior_suspicion is not None and audit is not None:
-        fitted = _audit_fit(np.asarray(prior_suspicion, np.float64), np.asarray(audit), given, verified)
-        if fitted is not None:
-            return fitted[0], _within_prior(fitted[1], prior, int(has.sum()))
     rows = np.flatnonzero(has)
     n_given, m = rows.size, int(reviewed.sum())
     wrong = reviewed & (verified != given)
     found = int(wrong.sum())
+    if prior_suspicion is not None and audit is not None:
+        fitted = _audit_fit(np.asarray(prior_suspicion, np.float64), np.asarray(audit), given, verified)
+        if fitted is not None:
+            return fitted[0], _within_prior(fitted[1], prior, n_given, found)
     # The prior's model: its count of errors sits on its flags. Only reviews of those flags measure it; any
     # other review (a lasso, a page of the grid) tells about itself, so its errors count as found and it
     # moves nothing else.
@@ -720,7 +722,7 @@ def calibrate(
     # One pseudo-review at the prior's own precision (1: its flags are its errors), so that a few reviews of
     # the flags move the count gradually and none keeps the prior's.
     precision = (found_top + 1.0) / (m_top + 1.0)
-    errors = precision * left
+    errors = min(precision * left, float(n_given - m))  # no more errors than unreviewed labels
     # An extra flag raises F1 while the chance that it is an error exceeds F1 / 2: at precision >= 1/2
     # keep the whole remaining list, below it shrink the list toward its more certain top.
     open_rows = np.flatnonzero(has & ~reviewed)
@@ -737,7 +739,7 @@ def calibrate(
     return flags, est
 
 
-def _within_prior(est: NoiseEstimate, prior: NoiseEstimate, n_given: int) -> NoiseEstimate:
+def _within_prior(est: NoiseEstimate, prior: NoiseEstimate, n_given: int, found: int) -> NoiseEstimate:
     """Keep the reviews' estimate and interval to where their interval overlaps the pre-review one.
 
     Two intervals on one fixed rate from other evidence (the reviews; the graph before them): a rate
@@ -750,8 +752,7 @@ def _within_prior(est: NoiseEstimate, prior: NoiseEstimate, n_given: int) -> Noi
     0.126; and reviews no longer widen the interval the graph gave (the 0.97 digits at 40 % noise:
     [0.36, 0.42] before review became [0.09, 0.75] after 100).
     """
-    found = est.rate * n_given - est.errors  # errors the reviews found: a floor for the rate
-    low = max(est.low, prior.low, found / max(n_given, 1))
+    low = max(est.low, prior.low, found / max(n_given, 1))  # the errors the reviews found are a floor
     high = min(est.high, prior.high)
     if low > high:
         return est

@@ -284,13 +284,13 @@ def test_reviews_estimate_is_kept_within_the_pre_review_interval_by_hand():
     prior = NoiseEstimate(rate=0.15, low=0.1, high=0.2, errors=15.0)
     # 100 given labels, 10 errors found, 15 more estimated among the rest: 0.25 [0.15, 0.35].
     est = NoiseEstimate(rate=0.25, low=0.15, high=0.35, errors=15.0, reviewed=40, calibrated=True)
-    kept = _within_prior(est, prior, 100)
+    kept = _within_prior(est, prior, 100, found=10)
     assert (kept.rate, kept.low, kept.high) == pytest.approx((0.2, 0.15, 0.2))
     assert kept.errors == pytest.approx(10.0) and kept.reviewed == 40 and kept.calibrated  # 10 found + 10
     # Intervals that do not overlap: one is wrong, and the reviews' stand.
-    assert _within_prior(replace(est, low=0.21), prior, 100) == replace(est, low=0.21)
+    assert _within_prior(replace(est, low=0.21), prior, 100, found=10) == replace(est, low=0.21)
     # The errors found are a floor: 22 found, the graph's interval ends at 0.2.
-    floor = _within_prior(replace(est, errors=3.0), prior, 100)
+    floor = _within_prior(replace(est, errors=3.0), prior, 100, found=22)
     assert floor == replace(est, errors=3.0)  # [0.22, 0.35] and [0.1, 0.2] do not overlap
 
 
