@@ -356,6 +356,7 @@ def other_reviews(n: int = REVIEWS[-1]) -> None:
                     "err": abs(est.rate - err.mean()),
                     "est_ok": abs(est.rate - err.mean()) <= 0.03,
                     "covered": est.low <= err.mean() <= est.high,
+                    "width": est.high - est.low,
                     "f1": _f1(err, flags | found) - _f1(err, prior_flags) if err.any() else None,
                 }
             )
@@ -369,6 +370,7 @@ def other_reviews(n: int = REVIEWS[-1]) -> None:
                 f"{np.mean([r['est_ok'] for r in rs]):.1%}",
                 f"{np.mean([r['err'] for r in rs]):.3f}",
                 f"{np.mean([r['covered'] for r in rs]):.1%}",
+                f"{np.mean([r['width'] for r in rs]):.3f}",
                 f"{np.mean([g >= -0.05 for g in gains]):.1%}",
                 f"{np.mean(gains):+.3f}",
             ]
@@ -380,6 +382,7 @@ def other_reviews(n: int = REVIEWS[-1]) -> None:
             "estimate within 0.03",
             "mean |estimate - truth|",
             "interval holds the truth",
+            "mean interval width",
             "F1 not 0.05 below before",
             "mean F1 change",
         ],

@@ -5,8 +5,8 @@ that :meth:`Session.open <nblabel.session.Session.open>` needs no encoder, the o
 they were computed from (:func:`~nblabel.files.cache_key`).  A side file is only a cache: one that is missing,
 stale or damaged is recomputed and rewritten (:func:`~nblabel.files.atomic_write`), never trusted.
 The *reference* is what review calibration starts from (:meth:`nblabel.scoring.Scorer._reference_for`): the
-noise estimate, suspicion and class thresholds of the given labels before any review, which a session
-reopened with verified labels would otherwise get from one more propagation.
+noise estimate, suspicion, class thresholds and likely other classes of the given labels before any review,
+which a session reopened with verified labels would otherwise get from one more propagation.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def cached_clustering(
 
 
 #: Bump when what :func:`cached_reference` stores, or how it is computed, changes: older files are then stale.
-REFERENCE_FORMAT = 3
+REFERENCE_FORMAT = 4
 
 
 def cached_reference(
@@ -159,15 +159,16 @@ def cached_reference(
     params: dict[str, Any],
     given: np.ndarray,
     n_classes: int,
-    compute: Callable[[], tuple[NoiseEstimate, np.ndarray, np.ndarray]],
-) -> tuple[NoiseEstimate, np.ndarray, np.ndarray]:
+    compute: Callable[[], tuple[NoiseEstimate, np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[NoiseEstimate, np.ndarray, np.ndarray, np.ndarray]:
     """Load the pre-review reference of ``given`` from its side file, else ``compute()`` it and save it.
 
     The file is named by the embeddings' fingerprint, the session's parameters (graph and propagation), the
     class count and a hash of the given labels, and holds that hash and the class count again, so a file
     for other labels is never read as this one; one that is damaged or does not hold a valid suspicion
-    (shape (n,), float32, NaN exactly where there is no given label, else in [0, 1]) and valid thresholds
-    (shape (n_classes,), float32, positive) is recomputed.
+    (shape (n,), float32, NaN exactly where there is no given label, else in [0, 1]), valid thresholds
+    (shape (n_classes,), float32, positive) and valid likely classes (shape (n,), int32, -1 or a class) is
+    recomputed.
 
     Parameters
     ----------
@@ -182,13 +183,14 @@ def cached_reference(
     n_classes : int
         Number of classes.
     compute : callable
-        ``compute() -> (estimate, suspicion, thresholds)``, the reference itself.
+        ``compute() -> (estimate, suspicion, thresholds, alternative)``, the reference itself.
 
     Returns
     -------
     estimate : NoiseEstimate
     suspicion : numpy.ndarray, shape (n,), float32
     thresholds : numpy.ndarray, shape (n_classes,), float32
+    alternative : numpy.ndarray, shape (n,), int32
 
     """
     from nblabel.quality import NoiseEstimate
@@ -201,12 +203,13 @@ def cached_reference(
         try:
             with np.load(cached, allow_pickle=False) as z:
                 ok = str(z["given"]) == digest and int(z["n_classes"]) == n_classes
-                found = NoiseEstimate(**json.loads(str(z["estimate"]))), z["suspicion"], z["thresholds"]
+                estimate = NoiseEstimate(**json.loads(str(z["estimate"])))
+                found = estimate, z["suspicion"], z["thresholds"], z["alternative"]
         except (ValueError, OSError, KeyError, TypeError, EOFError):
             found = None  # damaged or from another version: recomputed below
-        if found is not None and ok and _reference_ok(found[1], found[2], given, n_classes):
+        if found is not None and ok and _reference_ok(*found[1:], given, n_classes):
             return found
-    estimate, susp, thresholds = compute()
+    estimate, susp, thresholds, alternative = compute()
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
@@ -217,16 +220,23 @@ def cached_reference(
                 estimate=np.array(json.dumps(dataclasses.asdict(estimate))),
                 suspicion=np.asarray(susp, np.float32),
                 thresholds=np.asarray(thresholds, np.float32),
+                alternative=np.asarray(alternative, np.int32),
             )
 
     atomic_write(cached, write)
-    return estimate, susp, thresholds
+    return estimate, susp, thresholds, alternative
 
 
-def _reference_ok(susp: np.ndarray, thresholds: np.ndarray, given: np.ndarray, n_classes: int) -> bool:
+def _reference_ok(
+    susp: np.ndarray, thresholds: np.ndarray, alternative: np.ndarray, given: np.ndarray, n_classes: int
+) -> bool:
     if susp.dtype != np.float32 or susp.shape != given.shape:
         return False
     if thresholds.dtype != np.float32 or thresholds.shape != (n_classes,) or not (thresholds > 0).all():
+        return False
+    if alternative.dtype != np.int32 or alternative.shape != given.shape:
+        return False
+    if not ((alternative >= -1) & (alternative < n_classes)).all():
         return False
     none = np.isnan(susp)
     return bool(np.array_equal(none, given < 0) and ((susp[~none] >= 0) & (susp[~none] <= 1)).all())

@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 
 __all__ = ["LPInputs", "LPResult", "Reference", "ReferenceCache", "Scorer", "frozen"]
 
-#: What the pre-review reference keeps: the noise estimate, the suspicion and the class thresholds of the
-#: given labels propagated alone (:meth:`Scorer._given_alone`).
-ReferenceParts = tuple[NoiseEstimate, np.ndarray, np.ndarray]
+#: What the pre-review reference keeps: the noise estimate, the suspicion, the class thresholds and the likely
+#: other class of the given labels propagated alone (:meth:`Scorer._given_alone`).
+ReferenceParts = tuple[NoiseEstimate, np.ndarray, np.ndarray, np.ndarray]
 #: ``cache(given, n_classes, compute)``: the pre-review reference from a side file, else ``compute()`` saved
 #: there (:func:`nblabel.cache.cached_reference` with the journal, fingerprint and parameters bound).
 ReferenceCache = Callable[[np.ndarray, int, Callable[[], ReferenceParts]], ReferenceParts]
@@ -85,10 +85,11 @@ class Reference:
     """The given labels propagated alone, for one class count: what review calibration and the scores read.
 
     ``noise`` and ``suspicion`` are the pre-review estimate and suspicion that
-    :func:`nblabel.quality.calibrate` corrects, ``keys`` the audit draws' keys of that suspicion, and
-    ``thresholds`` the class thresholds every run scores with, so that the scores are a function of the
-    labels, not of the order in which they were set (a session reopened from its journal scores as the one
-    that wrote it did).
+    :func:`nblabel.quality.calibrate` corrects, ``keys`` the audit draws' keys of that suspicion,
+    ``alternative`` the likely other class before review (what the reviews of the draws say replacing a
+    label by it would do), and ``thresholds`` the class thresholds every run scores with, so that the scores
+    are a function of the labels, not of the order in which they were set (a session reopened from its
+    journal scores as the one that wrote it did).
     """
 
     n_classes: int
@@ -96,6 +97,7 @@ class Reference:
     suspicion: np.ndarray
     keys: np.ndarray
     thresholds: np.ndarray
+    alternative: np.ndarray
 
 
 class Scorer:
@@ -200,9 +202,12 @@ class Scorer:
         confidence[rows], predicted[rows], susp[rows], alternative[rows] = scores
         flags, noise = flags_from_evidence(susp, predicted, confidence, given, c)
         if ref is None and self._with_given:
-            ref = self._reference_for(c, (noise, np.array(susp, dtype=np.float32), thresholds))
+            now = (noise, np.array(susp, dtype=np.float32), thresholds, np.array(alternative, dtype=np.int32))
+            ref = self._reference_for(c, now)
         if ref is not None and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
-            flags, noise = calibrate(ref.noise, susp, given, verified, ref.suspicion, ref.keys)
+            flags, noise = calibrate(
+                ref.noise, susp, given, verified, ref.suspicion, ref.keys, ref.alternative
+            )
         return LPResult(
             seq=seq,
             proba=frozen(P),
@@ -232,18 +237,20 @@ class Scorer:
             def compute() -> ReferenceParts:
                 return now if now is not None else self._given_alone(n_classes)
 
-            noise0, s0, t0 = compute() if self.cache is None else self.cache(self.given, n_classes, compute)
+            parts = compute() if self.cache is None else self.cache(self.given, n_classes, compute)
+            noise0, s0, t0, alt0 = parts
             ref = self._reference = Reference(
-                n_classes, noise0, frozen(s0), frozen(audit_keys(s0)), frozen(t0)
+                n_classes, noise0, frozen(s0), frozen(audit_keys(s0)), frozen(t0), frozen(alt0)
             )
         return ref
 
     def _given_alone(self, n_classes: int) -> ReferenceParts:
-        """Return the estimate, suspicion and thresholds of a full run without verified labels, bit for bit.
+        """Return the estimate, suspicion, thresholds and likely other class of a run without reviews.
 
-        Propagation of the given labels alone (:func:`~nblabel.propagate.propagate_labels`: a block of
-        classes at a time), row-normalised in place; the per-row scores a block of rows at a time. Memory:
-        one (n, c) array and small blocks, where a second session-sized propagation used to hold four.
+        Bit for bit those of a full run. Propagation of the given labels alone
+        (:func:`~nblabel.propagate.propagate_labels`: a block of classes at a time), row-normalised in place;
+        the per-row scores a block of rows at a time. Memory: one (n, c) array and small blocks, where a
+        second session-sized propagation used to hold four.
         """
         given = self.given
         P = propagate_labels(
@@ -257,11 +264,13 @@ class Scorer:
         del has
         n = given.shape[0]
         s0, predicted, confidence = np.empty(n, np.float32), np.empty(n, np.int32), np.empty(n, np.float32)
+        alternative = np.empty(n, np.int32)
         for lo in range(0, n, REFERENCE_ROWS):
             b = slice(lo, lo + REFERENCE_ROWS)
-            confidence[b], predicted[b], s0[b], _ = _row_scores(P[b], given[b], thresholds)
+            confidence[b], predicted[b], s0[b], alternative[b] = _row_scores(P[b], given[b], thresholds)
         del P
-        return flags_from_evidence(s0, predicted, confidence, given, n_classes)[1], s0, thresholds
+        noise = flags_from_evidence(s0, predicted, confidence, given, n_classes)[1]
+        return noise, s0, thresholds, alternative
 
 
 def _row_scores(

@@ -549,8 +549,8 @@ class Session:
         ``duplicate_group`` (:meth:`duplicates` at the default threshold; -1 for none).
 
         **Export ``corrected``** as the cleaned labels: the verified label where a person set one, else the
-        given label, replaced by the likeliest other class only where the reviews calibrated that the flag
-        is wrong more often than right, with 95 % confidence (:func:`nblabel.quality.corrections`; before
+        given label, replaced by the likeliest other class only where the reviews showed, with 95 %
+        confidence, that replacing the flags there gains (:func:`nblabel.quality.corrections`; before
         20 reviews in suspects mode nothing is replaced: no rule without reviews kept the labels at least as
         accurate on every cell of ``bench/bench_flags.py``); NaN for items with neither
         (use ``predicted`` there, if propagation's guess is good enough for you). ``predicted`` is the

@@ -58,7 +58,7 @@ def assert_matches_scratch(s: Session) -> None:
         prior = noise_estimate(Propagator(s.graph, P.shape[1]).fit(given).proba_, given)
         ref = s._scorer._reference_for(P.shape[1], None)
         assert ref.noise.rate == pytest.approx(prior.rate, abs=1e-9)
-        flags, noise = calibrate(ref.noise, susp, given, verified, ref.suspicion, ref.keys)
+        flags, noise = calibrate(ref.noise, susp, given, verified, ref.suspicion, ref.keys, ref.alternative)
     np.testing.assert_array_equal(st.flagged, flags & (verified < 0))
     assert st.noise == noise
 
