@@ -45,6 +45,13 @@ def graph_for(level):
     return _graphs[level]
 
 
+def noisy_session(tmp_path, level, kind, rate, seed=0):
+    """Return a Session on the degraded digits with label noise injected, its true labels and given ones."""
+    Z, y, _ = graph_for(level)
+    given = inject_label_noise(y, rate, kind, seed=seed)
+    return Session(Z, given=given, journal=tmp_path / "j.nblabel.db"), y, given
+
+
 def cleanlab_on(Z, given):
     """Return cleanlab's flags and noise estimate from a 5-fold logistic regression, as in bench_flags."""
     from cleanlab.count import estimate_joint
@@ -180,10 +187,8 @@ def test_pre_review_interval_is_as_wide_as_the_evidence_is_unclear():
     ],
 )
 def test_reviews_calibrate_the_noise_estimate(tmp_path, level, kind, rate):
-    Z, y, _ = graph_for(level)
-    given = inject_label_noise(y, rate, kind, seed=0)
+    s, y, given = noisy_session(tmp_path, level, kind, rate)
     err = given != y
-    s = Session(Z, given=given, journal=tmp_path / "j.nblabel.db")
     before, before_suspicion = s.summary(), s.state.suspicion
     # Before any review nothing is calibrated: the labels to export are the given ones.
     np.testing.assert_array_equal(s.predictions["corrected"].cat.codes.to_numpy(), given)
@@ -228,10 +233,8 @@ def test_fifty_reviews_that_all_find_errors_keep_the_estimate(tmp_path):
     # On clear features at 40 % noise the top suspects and the draws near them are all errors. Those say
     # nothing of the labels below them; a curve fitted to them at 1 used to call every label wrong
     # (estimate 1.000 [0.961, 1.000], F1 0.57).
-    Z, y, _ = graph_for("0.97")
-    given = inject_label_noise(y, 0.4, "symmetric", seed=0)
+    s, y, given = noisy_session(tmp_path, "0.97", "symmetric", 0.4)
     err = given != y
-    s = Session(Z, given=given, journal=tmp_path / "j.nblabel.db")
     before = s.summary()
     for _ in range(50):
         item = s.suspects(1).index[0]
@@ -254,10 +257,9 @@ def test_labeling_by_lasso_keeps_the_estimate(tmp_path, level, kind, rate):
     # A person lassos four regions of the map and labels each class in them: 100 reviews, no audit draw.
     # That used to take the estimate to 0.016 [0.011, 0.021] here (truth 0.124): the share of these reviews
     # that were wrong stood for the precision of the flags.
-    Z, y, graph = graph_for(level)
-    given = inject_label_noise(y, rate, kind, seed=0)
+    s, y, given = noisy_session(tmp_path, level, kind, rate)
+    graph = graph_for(level)[2]
     err = given != y
-    s = Session(Z, given=given, journal=tmp_path / "j.nblabel.db")
     before, before_summary = s.state.flagged.copy(), s.summary()
     picked: dict[int, None] = {}
     for start in (0, 450, 900, 1350):
@@ -285,10 +287,8 @@ def test_reviewing_the_flags_only_keeps_the_truth_in_the_interval(tmp_path):
     # check. On look-alike pairs the top of the flags is less often wrong than the flags below it (hard
     # right labels that look like the other class of the pair: 35 % against 57 % here), and the precision
     # reviewed there used to stand for all of them: 0.108 [0.058, 0.159] (truth 0.239).
-    Z, y, _ = graph_for("0.80")
-    given = inject_label_noise(y, 0.4, "pairs", seed=0)
+    s, y, given = noisy_session(tmp_path, "0.80", "pairs", 0.4)
     err = given != y
-    s = Session(Z, given=given, journal=tmp_path / "j.nblabel.db")
     before = s.summary()
     for item in s.flagged_ids()[:100]:
         s.label(item, int(y[int(item)]))
@@ -528,9 +528,7 @@ def test_audit_calibration_invariants(seed, n, noise, n_reviews):
 def test_widget_counts_carry_the_noise_estimate_and_matrix(tmp_path, monkeypatch):
     from nblabel.widget import Labeler
 
-    Z, y, _ = graph_for("0.97")
-    given = inject_label_noise(y, 0.1, "pairs", seed=0)
-    s = Session(Z, given=given, journal=tmp_path / "j.nblabel.db")
+    s, y, given = noisy_session(tmp_path, "0.97", "pairs", 0.1)
     monkeypatch.setattr(s, "layout", lambda *a, **k: np.zeros((len(y), 2), np.float32))
     w = Labeler(s, background=False)
     counts = w.counts
