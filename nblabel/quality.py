@@ -354,8 +354,8 @@ def corrections(
 
     An unreviewed flagged label is replaced where its pre-review suspicion is at or above
     ``estimate.replace_above``: from there on, the reviews of the audit draws show with 95 % confidence that
-    replacing all those labels gains (see :func:`calibrate`). Before reviews calibrate that chance
-    nothing is replaced: on the grid of ``bench/bench_flags.py`` no pre-review rule kept the labels at least
+    replacing all those labels gains (see :func:`calibrate`). Before reviews calibrate it nothing is
+    replaced: on the grid of ``bench/bench_flags.py`` no pre-review rule kept the labels at least
     as accurate on every cell (on clean labels every replacement is a loss, and at suspicion above 0.9 the
     flags lost up to 0.009 on noise 0 and look-alike pairs), while the calibrated rule gains after 100
     reviews where the flags are reliable.
@@ -718,15 +718,14 @@ def calibrate(
     n_given, m = rows.size, int(reviewed.sum())
     wrong = reviewed & (verified != given)
     found = int(wrong.sum())
+    s0 = suspicion if prior_suspicion is None else np.asarray(prior_suspicion, np.float64)
     if prior_suspicion is not None and audit is not None:
-        s0 = np.asarray(prior_suspicion, np.float64)
         fitted = _audit_fit(s0, np.asarray(audit), given, verified, prior_alternative)
         if fitted is not None:
             return fitted[0], _within_prior(fitted[1], prior, n_given, found)
     # The prior's model: its count of errors sits on its flags. Only reviews of those flags measure it; any
     # other review (a lasso, a page of the grid) tells about itself, so its errors count as found and it
     # moves nothing else.
-    s0 = suspicion if prior_suspicion is None else np.asarray(prior_suspicion)
     top = _flags_of(s0, rows, round(prior.rate * n_given))
     m_top, found_top = int((reviewed & top).sum()), int((wrong & top).sum())
     left = prior.rate * n_given * (1.0 - m_top / max(int(top.sum()), 1))
