@@ -680,14 +680,13 @@ def calibrate(
     the reviews (module docstring, :func:`_audit_fit`). Otherwise the pre-review estimate stands, with its
     ``K`` errors on its flags: the reviews of those flags measure their precision (with one pseudo-review
     at 1, the prior's own), of the ``K`` errors the share on unreviewed flags is expected at that
-    precision, and every error a review found counts as found. These reviews are not a sample of the labels
+    precision, and every error a review found counts as found (when the share of all reviews that were
+    wrong stood for the flags' precision, labeling 100 items by lasso on the 0.90 digits with 5 % noise
+    took the estimate from 0.088 to 0.007 [0.000, 0.014]). These reviews are not a sample of the labels
     nobody reviewed (or, all errors, say nothing of the labels below them), so the interval keeps at least
     the pre-review one, with the errors found as its floor. The flags become the
     ``round(min(1, 2 precision) * left)`` most suspicious unreviewed labels whose suspicion is above 0.5
-    (a flag adds to F1 while its chance of being an error exceeds F1 / 2). Reviews elsewhere (a lasso, a
-    page of the grid) are not a sample of anything: before, the share of them that were wrong stood for the
-    flags' precision, and labeling 100 items by lasso on the 0.90 digits with 5 % noise took the estimate
-    from 0.088 to 0.007 [0.000, 0.014].
+    (a flag adds to F1 while its chance of being an error exceeds F1 / 2).
 
     Parameters
     ----------
@@ -738,16 +737,14 @@ def calibrate(
     open_rows = np.flatnonzero(has & ~reviewed)
     flags = _flags_of(suspicion, open_rows, round(left * min(1.0, 2.0 * precision)))
     rate = (found + errors) / max(n_given, 1)
-    # Binomial error of the flags' precision over the rest, and the prior's own error scaled by it.
-    p = (found_top + 0.5) / (m_top + 1)
-    binomial = left**2 * p * (1 - p) / m_top if m_top else 0.0
-    prior_se = (prior.high - prior.low) / (2 * _Z95) * n_given
-    se = np.sqrt(binomial + (precision * prior_se) ** 2) / max(n_given, 1)
     # These reviews are not a sample of the labels nobody reviewed, so they never narrow the graph's
-    # interval: they widen it where their own says so, and the errors found are its floor. The top
-    # of the flags can be less often wrong than the flags below it (look-alike pairs at 10-NN 0.80: 35 % of
-    # the top 100 flags wrong, 57 % of all of them): reviewing only the top put the interval below the truth
-    # in 16 of the grid's 144 runs (bench_flags.py --other-reviews).
+    # interval: they widen it where the binomial error of the flags' precision over the rest says so, and
+    # the errors found are its floor. The top of the flags can be less often wrong than the flags below it
+    # (look-alike pairs at 10-NN 0.80: 35 % of the top 100 flags wrong, 57 % of all of them): reviewing only
+    # the top put the interval below the truth in 16 of the grid's 144 runs (bench_flags.py
+    # --other-reviews), when it was this error plus the prior's own scaled by the precision.
+    p = (found_top + 0.5) / (m_top + 1)
+    se = np.sqrt(left**2 * p * (1 - p) / m_top if m_top else 0.0) / max(n_given, 1)
     low = max(found / max(n_given, 1), min(rate - _Z95 * se, prior.low))
     high = min(1.0, max(rate + _Z95 * se, prior.high))
     est = NoiseEstimate(rate, low, high, errors, m, found / m if m else 0.0)
