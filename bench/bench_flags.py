@@ -172,15 +172,19 @@ def grid_runs():
 
 
 def pre_review(Z, y, graph, kind, rate, seed):
-    """The given labels of a cell, and what review simulation needs: prior estimate, suspicion, duplicates."""
+    """The given labels of a cell, and what review simulation needs.
+
+    ``(given, prior estimate, suspicion, near-duplicate groups, likely other class)``, all before review.
+    """
     given = inject_label_noise(y, rate, kind, seed=seed)
     with tempfile.TemporaryDirectory() as tmp:
         _PrebuiltGraphSession.prebuilt = graph
         ids = [str(i) for i in range(len(y))]
         s = _PrebuiltGraphSession(Z, ids=ids, given=given, journal=Path(tmp) / "j.nblabel.db")
         prior, s0, groups = s.state.noise, s.state.audit[1], s._structure.scores()[1]
+        alternative = s.state.alternative
         s.close()
-    return given, prior, s0, groups
+    return given, prior, s0, groups, alternative
 
 
 def simulate_reviews(y, given, s0, groups, keys, stops):
@@ -202,21 +206,27 @@ def simulate_reviews(y, given, s0, groups, keys, stops):
             yield done + 1, verified.copy()
 
 
-def after_reviews(y, given, prior, s0, verified, keys, best):
-    """Whether the after-review targets hold for one review set: F1, estimate, interval; errors found.
+def after_reviews(y, given, prior, s0, alternative, verified, keys, best):
+    """Whether the after-review targets hold for one review set (F1, estimate, interval, corrected); errors.
 
-    ``best``: :func:`best_f1` of the pre-review suspicion (the same for every review set of a run).
+    ``best``: :func:`best_f1` of the pre-review suspicion (the same for every review set of a run). The
+    labels to export replace flags by their likely class before review (a session uses the current one,
+    which the reviews move only near the reviewed items; :func:`run_cell` measures that).
     """
-    from nblabel.quality import calibrate
+    from nblabel.quality import calibrate, corrections
 
     err = given != y
-    flags, est = calibrate(prior, s0, given, verified, s0, keys)
+    flags, est = calibrate(prior, s0, given, verified, s0, keys, alternative)
     found = (verified >= 0) & (verified != given)
+    corrected = np.where(verified >= 0, verified, given)
+    fix = corrections(flags, alternative, verified, s0, est)
+    corrected[fix] = alternative[fix]
     return {
         "f1_ok": None if not err.any() else _f1(err, flags | found) >= best - 0.05,
         "est_ok": abs(est.rate - err.mean()) <= 0.03,
         "covered": est.low <= err.mean() <= est.high,
         "found": int(found.sum()),
+        "gain": float((corrected == y).mean() - (given == y).mean()),
     }
 
 
@@ -228,13 +238,13 @@ def spread(Z, y, graph, kind, rate, seed, n_keys):
     """
     from nblabel.quality import audit_keys
 
-    given, prior, s0, groups = pre_review(Z, y, graph, kind, rate, seed)
+    given, prior, s0, groups, alternative = pre_review(Z, y, graph, kind, rate, seed)
     best = best_f1(given != y, s0)  # NaN without errors
     runs = []
     for k in range(n_keys):
         keys = audit_keys(s0, seed=1000 + k)
         for _, verified in simulate_reviews(y, given, s0, groups, keys, {REVIEWS[-1]}):
-            runs.append(after_reviews(y, given, prior, s0, verified, keys, best))
+            runs.append(after_reviews(y, given, prior, s0, alternative, verified, keys, best))
     f1_ok = np.mean([r["f1_ok"] is not False for r in runs])
     est_ok = np.mean([r["est_ok"] for r in runs])
     se, bound = best_estimator_bound(s0, given != y)
@@ -245,25 +255,26 @@ def spread(Z, y, graph, kind, rate, seed, n_keys):
 CURVE = (50, 100, 200, 300, 400)
 
 
-def review_curve(n_keys: int) -> None:
+def review_curve(n_keys: int, key_offset: int = 0) -> None:
     """Print, per number of reviews, how often the after-review targets hold over the grid and audit seeds.
 
     Each run of the grid (the 144 of the tables) is reviewed with the production audit seed and
-    ``n_keys - 1`` others, so a share is the chance that a run meets a target, not the luck of one draw;
-    the worst cell is the cell (3 seeds x ``n_keys`` draws) with the lowest share.
+    ``n_keys - 1`` others (seeds ``1000 + key_offset + k``; with an offset the production seed too is
+    replaced by ``1000 + key_offset``), so a share is the chance that a run meets a target, not the luck of
+    one draw; the worst cell is the cell (3 seeds x ``n_keys`` draws) with the lowest share.
     """
     from nblabel.quality import AUDIT_SEED, audit_keys
 
     rows: list[dict] = []
     bounds: dict[int, list[float]] = {}
-    for cell, y, _, (given, prior, s0, groups) in grid_runs():
+    for cell, y, _, (given, prior, s0, groups, alternative) in grid_runs():
         best = best_f1(given != y, s0)  # NaN without errors
         for m in CURVE:
             bounds.setdefault(m, []).append(best_estimator_bound(s0, given != y, m)[1])
         for k in range(n_keys):
-            keys = audit_keys(s0, seed=AUDIT_SEED if k == 0 else 1000 + k)
+            keys = audit_keys(s0, seed=AUDIT_SEED if k == key_offset == 0 else 1000 + key_offset + k)
             for m, verified in simulate_reviews(y, given, s0, groups, keys, set(CURVE)):
-                r = after_reviews(y, given, prior, s0, verified, keys, best)
+                r = after_reviews(y, given, prior, s0, alternative, verified, keys, best)
                 rows.append(dict(r, cell=cell, reviews=m))
     table = []
     for m in CURVE:
@@ -284,6 +295,9 @@ def review_curve(n_keys: int) -> None:
                 f"{worst_f1:.0%}",
                 f"{worst_est:.0%}",
                 f"{np.mean([r['found'] for r in noisy]) / m:.2f}",
+                f"{np.mean([r['gain'] >= 0 for r in rs]):.2%}",
+                f"{min(r['gain'] for r in rs):+.4f}",
+                f"{np.mean([r['gain'] for r in rs]):+.4f}",
             ]
         )
     print(f"\n{len(rows) // len(CURVE)} reviewed runs per count (144 runs x {n_keys} audit seeds)\n")
@@ -297,6 +311,9 @@ def review_curve(n_keys: int) -> None:
             "worst cell: F1",
             "worst cell: estimate",
             "errors found per review",
+            "corrected ≥ given",
+            "worst corrected − given",
+            "mean corrected − given",
         ],
         table,
     )
@@ -341,7 +358,7 @@ def other_reviews(n: int = REVIEWS[-1]) -> None:
     from nblabel.quality import calibrate
 
     rows = []
-    for _, y, graph, (given, prior, s0, _) in grid_runs():
+    for _, y, graph, (given, prior, s0, _, _) in grid_runs():
         err = given != y
         # With nothing reviewed, calibrate gives the pre-review flags.
         prior_flags, _ = calibrate(prior, s0, given, np.full(len(y), -1), s0)
@@ -703,6 +720,9 @@ def main() -> None:
     )
     ap.add_argument("--keys", type=int, default=20, help="audit seeds per run with --spread / --review-curve")
     ap.add_argument(
+        "--key-offset", type=int, default=0, help="with --review-curve: other audit seeds (1000 + offset + k)"
+    )
+    ap.add_argument(
         "--review-curve",
         action="store_true",
         help="how often the after-review targets hold after 50 to 400 reviews, over the grid and --keys "
@@ -733,7 +753,7 @@ def main() -> None:
         print_spread(args.spread, args.keys)
         return
     if args.review_curve:
-        review_curve(args.keys)
+        review_curve(args.keys, args.key_offset)
         return
     if args.many_classes:
         many_classes()

@@ -229,6 +229,24 @@ def test_reviews_calibrate_the_noise_estimate(tmp_path, level, kind, rate):
     s.close()
 
 
+def test_corrected_is_never_less_accurate_than_given_as_reviews_go_on(tmp_path):
+    # 40 % look-alike pairs on weak features: most wrong labels' likely class is wrong too, so "mostly wrong"
+    # is not "replacing gains". After every review from the 20th to the 100th, the labels to export are at
+    # least as accurate as the given ones.
+    s, y, given = noisy_session(tmp_path, "0.80", "pairs", 0.4)
+    base = (given == y).mean()
+    worst = np.inf
+    for done in range(1, 101):
+        item = s.suspects(1).index[0]
+        s.label(item, int(y[int(item)]))
+        if done >= 20:
+            corrected = s.predictions["corrected"].cat.codes.to_numpy()
+            worst = min(worst, (corrected == y).mean() - base)
+    print(f"worst corrected - given over reviews 20-100: {worst:+.4f}")
+    assert worst >= 0.0
+    s.close()
+
+
 def test_fifty_reviews_that_all_find_errors_keep_the_estimate(tmp_path):
     # On clear features at 40 % noise the top suspects and the draws near them are all errors. Those say
     # nothing of the labels below them; a curve fitted to them at 1 used to call every label wrong
