@@ -63,6 +63,7 @@ and its interval is never narrowed by such reviews (:func:`calibrate`; ``bench_f
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 from scipy.special import expit
@@ -238,6 +239,9 @@ class NoiseEstimate:
     calibrated : bool
         Whether P(wrong | suspicion) was fitted to reviewed audit draws (:func:`calibrate`); reviews without
         them leave the pre-review estimate standing for the labels nobody reviewed.
+    audits : int
+        Reviewed audit draws (the suspects list's random checks) that stand for the labels nobody reviewed:
+        the fit needs ``MIN_AUDITS`` of them, and a right label among the reviews (:func:`_audit_fit`).
 
     """
 
@@ -249,6 +253,7 @@ class NoiseEstimate:
     precision: float | None = None
     replace_above: float = float("inf")
     calibrated: bool = False
+    audits: int = 0
 
 
 def _core_noise(pred: np.ndarray, conf: np.ndarray, disagree: np.ndarray, c: int) -> tuple[float, float]:
@@ -718,8 +723,11 @@ def calibrate(
     wrong = reviewed & (verified != given)
     found = int(wrong.sum())
     s0 = suspicion if prior_suspicion is None else np.asarray(prior_suspicion, np.float64)
+    audits = 0
     if prior_suspicion is not None and audit is not None:
-        fitted = _audit_fit(s0, np.asarray(audit), given, verified, prior_alternative)
+        sample = _audit_sample(s0, np.asarray(audit), given, verified)
+        audits = int(sample.drawn.sum())
+        fitted = _audit_fit(s0, sample, given, verified, prior_alternative)
         if fitted is not None:
             return fitted[0], _within_prior(fitted[1], prior, n_given, found)
     # The prior's model: its count of errors sits on its flags. Only reviews of those flags measure it; any
@@ -747,7 +755,7 @@ def calibrate(
     se = np.sqrt(left**2 * p * (1 - p) / m_top if m_top else 0.0) / max(n_given, 1)
     low = max(found / max(n_given, 1), min(rate - _Z95 * se, prior.low))
     high = min(1.0, max(rate + _Z95 * se, prior.high))
-    est = NoiseEstimate(rate, low, high, errors, m, found / m if m else 0.0)
+    est = NoiseEstimate(rate, low, high, errors, m, found / m if m else 0.0, audits=audits)
     return flags, est
 
 
@@ -817,8 +825,36 @@ def _replace_from(x: np.ndarray, gain: np.ndarray, w: np.ndarray, drawn: np.ndar
     return float(xd[np.argmax(ok)]) if ok.any() else float("inf")
 
 
+class _AuditSample(NamedTuple):
+    """The reviews, split into the audit draws that stand for the labels nobody reviewed and the rest."""
+
+    rev: np.ndarray  #: rows of the reviewed given labels
+    drawn: np.ndarray  #: per reviewed row: an audit draw below the frontier (weighted by 1 / probability)
+    open_rows: np.ndarray  #: rows of the unreviewed given labels
+    cut: float  #: audit key below which every given label was reviewed
+
+
+def _audit_sample(s0: np.ndarray, keys: np.ndarray, given: np.ndarray, verified: np.ndarray) -> _AuditSample:
+    """Which reviews are audit draws: O(n)."""
+    has = given >= 0
+    reviewed = has & (verified >= 0)
+    open_rows = np.flatnonzero(has & ~reviewed)
+    # Every given label with a key below the cut has been reviewed: those are the audit sample so far.
+    cut = float(keys[open_rows].min()) if open_rows.size else np.inf
+    rev = np.flatnonzero(reviewed)
+    # Above the most suspicious unreviewed label every label was reviewed: there the reviews stand for
+    # themselves (weight 1), below it the draws stand for the labels nobody reviewed (weight 1 / probability).
+    frontier = float(s0[open_rows].max()) if open_rows.size else np.inf
+    drawn = (keys[rev] < cut) & (s0[rev] <= frontier)
+    return _AuditSample(rev, drawn, open_rows, cut)
+
+
 def _audit_fit(
-    s0: np.ndarray, keys: np.ndarray, given: np.ndarray, verified: np.ndarray, alternative: np.ndarray | None
+    s0: np.ndarray,
+    sample: _AuditSample,
+    given: np.ndarray,
+    verified: np.ndarray,
+    alternative: np.ndarray | None,
 ) -> tuple[np.ndarray, NoiseEstimate] | None:
     """Fit P(wrong | pre-review suspicion) on the reviews: flags and estimate, or None for too few draws.
 
@@ -841,20 +877,11 @@ def _audit_fit(
     """
     from sklearn.isotonic import isotonic_regression
 
-    has = given >= 0
-    reviewed = has & (verified >= 0)
-    open_rows = np.flatnonzero(has & ~reviewed)
-    # Every given label with a key below c has been reviewed: those are the audit sample so far.
-    c = float(keys[open_rows].min()) if open_rows.size else np.inf
-    rev = np.flatnonzero(reviewed)
-    drawn = keys[rev] < c
-    # Above the most suspicious unreviewed label every label was reviewed: there the reviews stand for
-    # themselves (weight 1), below it the draws stand for the labels nobody reviewed (weight 1 / probability).
-    frontier = float(s0[open_rows].max()) if open_rows.size else np.inf
-    drawn &= s0[rev] <= frontier
-    if int(drawn.sum()) < MIN_AUDITS:
+    rev, drawn, open_rows, cut = sample
+    audits = int(drawn.sum())
+    if audits < MIN_AUDITS:
         return None
-    pi = np.where(drawn, np.minimum(1.0, c * audit_weight(s0[rev])), 1.0)
+    pi = np.where(drawn, np.minimum(1.0, cut * audit_weight(s0[rev])), 1.0)
     wrong = (verified[rev] != given[rev]).astype(np.float64)
     if wrong.min() == 1.0:
         # Nothing but errors. P(wrong | suspicion) rises with the suspicion, so errors where the reviews
@@ -907,9 +934,9 @@ def _audit_fit(
     if alternative is not None and flags.any():
         gain = np.where(y == 0.0, -1.0, (np.asarray(alternative)[rev][by] == verified[rev][by]).astype(float))
         replace_above = _replace_from(x, gain, w, drawn, (_GRID - best - 0.5) / _GRID)
-    n_given = max(int(has.sum()), 1)
+    n_given = max(int((given >= 0).sum()), 1)
     rate = total / n_given
     low, high = max(0.0, rate - _Z95 * se / n_given), min(1.0, rate + _Z95 * se / n_given)
     m = int(rev.size)
-    est = NoiseEstimate(rate, low, high, errors, m, found / m, replace_above, calibrated=True)
+    est = NoiseEstimate(rate, low, high, errors, m, found / m, replace_above, calibrated=True, audits=audits)
     return flags, est

@@ -702,7 +702,7 @@ class Session:
             (estimated share of wrong given labels), ``noise_interval`` (its 95 % interval), ``reviewed``
             (given labels a person checked), ``errors_unreviewed`` (estimated wrong given labels nobody
             checked yet), ``calibrated`` (whether the reviews re-fitted the estimate and the flags: from 20
-            reviews with 10 of the suspects list's random checks among them), ``journal``.
+            reviews with 10 of the suspects list's random checks and a right label among them), ``journal``.
 
         """
         return summary_of(self._state, str(self.journal))

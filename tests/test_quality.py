@@ -16,6 +16,7 @@ from nblabel.graph import KnnGraph
 from nblabel.propagate import Propagator
 from nblabel.quality import (
     CERTAIN,
+    MIN_AUDITS,
     REPLACE_GAIN,
     NoiseEstimate,
     _replace_from,
@@ -264,7 +265,8 @@ def test_fifty_reviews_that_all_find_errors_keep_the_estimate(tmp_path):
     b = before["noise_rate"]
     print(f"truth {err.mean():.3f}: {b:.3f} -> {after['noise_rate']:.3f} [{low:.3f}, {high:.3f}]")
     assert abs(after["noise_rate"] - err.mean()) <= 0.03 and low <= err.mean() <= high
-    assert not after["calibrated"]
+    # Not for want of random checks: the panel says that every review found an error (js/src/noise.js).
+    assert not after["calibrated"] and s.state.noise.audits >= MIN_AUDITS
     found = reviewed & err
     assert f1_score(err, s.state.flagged | found) >= 0.9
     s.close()
@@ -314,7 +316,7 @@ def test_reviewing_the_flags_only_keeps_the_truth_in_the_interval(tmp_path):
     low, high = after["noise_interval"]
     b = before["noise_rate"]
     print(f"truth {err.mean():.3f}: {b:.3f} -> {after['noise_rate']:.3f} [{low:.3f}, {high:.3f}]")
-    assert after["reviewed"] == 100 and not after["calibrated"]
+    assert after["reviewed"] == 100 and not after["calibrated"] and s.state.noise.audits < MIN_AUDITS
     assert low <= err.mean() <= high
     # What reviews outside the random checks cannot do: narrow the interval the graph gave.
     assert low <= before["noise_interval"][0] and high >= before["noise_interval"][1]

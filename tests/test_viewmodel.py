@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from nblabel.quality import MIN_AUDITS
 from nblabel.session import Session
 from nblabel.viewmodel import GridModel, ViewParams, browse, counts, noise_counts, row_patch
 
@@ -58,7 +59,7 @@ def test_counts_and_noise_matrix():
     assert c["n"] == 5 and c["labeled"] == 5 and c["verified"] == 2 and c["flagged"] == 2
     assert c["given"] == [2, 2] and c["verified_per_class"] == [1, 1] and c["predicted"] == [2, 2]
     assert c["noise_matrix"] == [[0, 1], [1, 0]] and "noise_rate" not in c
-    noise = SimpleNamespace(rate=0.2, low=0.1, high=0.3, errors=1.5, reviewed=2, calibrated=False)
+    noise = SimpleNamespace(rate=0.2, low=0.1, high=0.3, errors=1.5, reviewed=2, calibrated=False, audits=1)
     n = noise_counts(snapshot(noise=noise), 2)
     assert (n["noise_rate"], n["noise_low"], n["noise_high"], n["errors_unreviewed"], n["reviewed"]) == (
         0.2,
@@ -68,6 +69,7 @@ def test_counts_and_noise_matrix():
         2,
     )
     assert n["calibrated"] is False
+    assert (n["audits"], n["min_audits"]) == (1, MIN_AUDITS)  # the panel says what calibrating still takes
 
 
 def test_row_patch_sends_only_differing_rows_when_smaller():

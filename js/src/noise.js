@@ -14,7 +14,7 @@ export function noiseSummary(counts, classes, { audit = false } = {}) {
     parts.push(`estimated noise ${pct(c.noise_rate)} (95 %: ${pct(c.noise_low)}–${pct(c.noise_high)})`);
     parts.push(`about ${Math.round(c.errors_unreviewed)} wrong labels not yet reviewed`);
     if (c.calibrated) parts.push(`calibrated on ${c.reviewed} reviewed`);
-    else if (c.reviewed) parts.push(`${c.reviewed} reviewed, not yet calibrated: that takes the suspects list's random checks`);
+    else if (c.reviewed) parts.push(`${c.reviewed} reviewed, not yet calibrated: ${uncalibrated(c)}`);
     else parts.push("not yet calibrated by reviews");
     // One in `top_every` items is the next top suspect; the others are audit draws (nblabel.quality.audit_slots).
     const n = c.top_every;
@@ -25,6 +25,16 @@ export function noiseSummary(counts, classes, { audit = false } = {}) {
   const cells = matrixCells(c.noise_matrix, classes);
   if (cells.length) parts.push(`most confused: ${cells[0].given} → ${cells[0].likely} (${cells[0].count})`);
   return parts.join(" · ");
+}
+
+/**
+ * What calibrating still takes (nblabel.quality.calibrate): enough of the suspects list's random checks
+ * reviewed, and, when there are, a right label among the reviews (errors alone say nothing of the labels below).
+ */
+function uncalibrated(c) {
+  const audits = c.audits ?? 0;
+  if (audits >= c.min_audits) return "every review so far found an error, which says nothing yet of the labels below them";
+  return `that takes ${c.min_audits} of the suspects list's random checks (${audits} so far)`;
 }
 
 /** Non-zero cells of the noise matrix, largest first: {g, j, given, likely, count}. */

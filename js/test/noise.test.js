@@ -9,7 +9,7 @@ const XSS = "<img src=x onerror=alert(1)>";
 describe("noise panel", () => {
   const counts = {
     flagged: 7, noise_rate: 0.0512, noise_low: 0.04, noise_high: 0.062, errors_unreviewed: 41.6, reviewed: 50,
-    calibrated: true, top_every: 3,
+    calibrated: true, top_every: 3, audits: 30, min_audits: 10,
     noise_matrix: [[0, 2, 0], [0, 0, 0], [5, 0, 0]],
   };
 
@@ -19,10 +19,16 @@ describe("noise panel", () => {
     expect(text).toContain("estimated noise 5.1 % (95 %: 4.0 %–6.2 %)");
     expect(text).toContain("about 42 wrong labels not yet reviewed");
     expect(text).toContain("calibrated on 50 reviewed");
-    // Reviews by lasso or page review no random check: nothing was calibrated, and the panel says so.
-    expect(noiseSummary({ ...counts, calibrated: false }, ["a", "b", "c"])).toContain(
-      "50 reviewed, not yet calibrated: that takes the suspects list's random checks",
+    // Reviews by lasso or page review few random checks: nothing was calibrated, and the panel says what it takes.
+    expect(noiseSummary({ ...counts, calibrated: false, audits: 3 }, ["a", "b", "c"])).toContain(
+      "50 reviewed, not yet calibrated: that takes 10 of the suspects list's random checks (3 so far)",
     );
+    // Enough random checks, but every review an error: the reviewer is doing the checks already.
+    const allWrong = noiseSummary({ ...counts, calibrated: false }, ["a", "b", "c"]);
+    expect(allWrong).toContain(
+      "50 reviewed, not yet calibrated: every review so far found an error, which says nothing yet of the labels below them",
+    );
+    expect(allWrong).not.toContain("that takes");
     expect(noiseSummary({ ...counts, calibrated: false, reviewed: 0 }, [])).toContain("not yet calibrated by reviews");
     expect(matrixCells(counts.noise_matrix, ["a", "b", "c"]).map((c) => [c.g, c.j, c.count])).toEqual([
       [2, 0, 5],
