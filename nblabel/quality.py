@@ -856,7 +856,7 @@ def _audit_fit(
     verified: np.ndarray,
     alternative: np.ndarray | None,
 ) -> tuple[np.ndarray, NoiseEstimate] | None:
-    """Fit P(wrong | pre-review suspicion) on the reviews: flags and estimate, or None for too few draws.
+    """Fit P(wrong | pre-review suspicion) to the reviews; None for too few draws or no right label.
 
     O(n) plus O(m log m) for the ``m`` reviews: the unreviewed labels are counted on a grid of
     ``_GRID + 1`` suspicion values (resolution 0.001), so the fit never touches all rows.
