@@ -163,6 +163,19 @@ def test_pre_review_interval_holds_the_truth(level, kind, rate):
     assert est.low <= est.rate <= est.high
 
 
+@pytest.mark.parametrize(("kind", "seed"), [("pairs", 1), ("symmetric", 9)])
+def test_pre_review_interval_holds_the_truth_where_the_core_counts_too_many(kind, seed):
+    # 40 % noise on weak features: the core counts right labels as errors, here about as many as the
+    # contradicted labels it leaves out, and its own sampling error decides the side. Without that error in
+    # the lower end: 0.331 [0.242, 0.420] with the truth 0.238 (pairs), 0.478 [0.417, 0.540] with 0.400.
+    Z, y = degraded_digits("0.80", seed=seed)
+    given = inject_label_noise(y, 0.4, kind, seed=seed)
+    est = noise_estimate(Propagator(KnnGraph().fit(Z), 10).fit(given).proba_, given)
+    truth = (given != y).mean()
+    print(f"{kind} seed {seed}: true {truth:.3f}, estimate {est.rate:.3f} [{est.low:.3f}, {est.high:.3f}]")
+    assert est.low <= truth <= est.high
+
+
 def test_pre_review_interval_is_as_wide_as_the_evidence_is_unclear():
     widths = {}
     for level in ("0.97", "0.80"):
@@ -170,7 +183,7 @@ def test_pre_review_interval_is_as_wide_as_the_evidence_is_unclear():
         given = inject_label_noise(y, 0.05, "symmetric", seed=0)
         est = noise_estimate(Propagator(graph, 10).fit(given).proba_, given)
         widths[level] = est.high - est.low
-    assert widths["0.97"] <= 0.04  # errors stand out: the estimate is close (test above: within 0.03)
+    assert widths["0.97"] <= 0.05  # errors stand out: the estimate is close (test above: within 0.03)
     assert widths["0.80"] >= 0.1  # hard-but-right labels look like errors until reviews tell them apart
 
 
@@ -245,6 +258,22 @@ def test_corrected_is_never_less_accurate_than_given_as_reviews_go_on(tmp_path):
             worst = min(worst, (corrected == y).mean() - base)
     print(f"worst corrected - given over reviews 20-100: {worst:+.4f}")
     assert worst >= 0.0
+    s.close()
+
+
+def test_after_reviews_the_interval_does_not_keep_a_lower_end_above_the_truth(tmp_path):
+    # The reviews' interval is kept to where it overlaps the graph's (quality._within_prior), so a lower end
+    # of the graph's above the truth stayed after 100 reviews: [0.242, 0.276] with the truth 0.238.
+    Z, y = degraded_digits("0.80", seed=1)
+    given = inject_label_noise(y, 0.4, "pairs", seed=1)
+    s = Session(Z, given=given, journal=tmp_path / "j.nblabel.db")
+    for _ in range(100):
+        item = s.suspects(1).index[0]
+        s.label(item, int(y[int(item)]))
+    after, truth = s.summary(), (given != y).mean()
+    low, high = after["noise_interval"]
+    print(f"truth {truth:.3f}: {after['noise_rate']:.3f} [{low:.3f}, {high:.3f}]")
+    assert after["calibrated"] and low <= truth <= high
     s.close()
 
 
