@@ -21,6 +21,7 @@ its noise estimate 1 - trace(``cleanlab.count.estimate_joint``). Cleanlab's prob
     python bench/bench_flags.py --spread augmented_20k-symmetric-0.02-1 --keys 20   # other audit seeds
     python bench/bench_flags.py --pre-review-rules   # replacing flags before review; the estimate's bound
     python bench/bench_flags.py --review-curve --keys 11   # the after-review targets, 50 to 400 reviews
+    python bench/bench_flags.py --review-curve --keys 11 --seeds 10 --upto 100   # the same over 10 seeds
     python bench/bench_flags.py --other-reviews   # 100 reviews by lasso, by page, of the flags: no draws
     python bench/bench_flags.py --many-classes   # 15 classes, features weaker than the grid's
 
@@ -156,13 +157,13 @@ def run_cell(Z, y, graph, kind, rate, seed, tag):
     return out
 
 
-def grid_runs():
-    """Yield ``(cell, y, graph, pre_review(...))`` for each of the grid's 144 runs; progress per seed.
+def grid_runs(seeds: int = 3):
+    """Yield ``(cell, y, graph, pre_review(...))`` for each of the grid's runs (144 with 3 seeds); progress.
 
     ``cell`` is ``(dataset, kind, rate)``; one graph per dataset and seed.
     """
     for name, make in datasets(False):
-        for seed in range(3):
+        for seed in range(seeds):
             Z, y = make(seed)
             graph = KnnGraph().fit(Z)
             for kind in KINDS:
@@ -255,29 +256,31 @@ def spread(Z, y, graph, kind, rate, seed, n_keys):
 CURVE = (50, 100, 200, 300, 400)
 
 
-def review_curve(n_keys: int, key_offset: int = 0) -> None:
+def review_curve(n_keys: int, key_offset: int = 0, seeds: int = 3, upto: int = CURVE[-1]) -> None:
     """Print, per number of reviews, how often the after-review targets hold over the grid and audit seeds.
 
-    Each run of the grid (the 144 of the tables) is reviewed with the production audit seed and
-    ``n_keys - 1`` others (seeds ``1000 + key_offset + k``; with an offset the production seed too is
-    replaced by ``1000 + key_offset``), so a share is the chance that a run meets a target, not the luck of
-    one draw; the worst cell is the cell (3 seeds x ``n_keys`` draws) with the lowest share.
+    Each run of the grid (the 144 of the tables, with ``seeds`` 3) is reviewed with the production audit
+    seed and ``n_keys - 1`` others (seeds ``1000 + key_offset + k``; with an offset the production seed too
+    is replaced by ``1000 + key_offset``), so a share is the chance that a run meets a target, not the luck
+    of one draw; the worst cell is the cell (``seeds`` x ``n_keys`` draws) with the lowest share. Counts
+    of reviews up to ``upto``.
     """
+    counts = [m for m in CURVE if m <= upto]
     from nblabel.quality import AUDIT_SEED, audit_keys
 
     rows: list[dict] = []
     bounds: dict[int, list[float]] = {}
-    for cell, y, _, (given, prior, s0, groups, alternative) in grid_runs():
+    for cell, y, _, (given, prior, s0, groups, alternative) in grid_runs(seeds):
         best = best_f1(given != y, s0)  # NaN without errors
-        for m in CURVE:
+        for m in counts:
             bounds.setdefault(m, []).append(best_estimator_bound(s0, given != y, m)[1])
         for k in range(n_keys):
             keys = audit_keys(s0, seed=AUDIT_SEED if k == key_offset == 0 else 1000 + key_offset + k)
-            for m, verified in simulate_reviews(y, given, s0, groups, keys, set(CURVE)):
+            for m, verified in simulate_reviews(y, given, s0, groups, keys, set(counts)):
                 r = after_reviews(y, given, prior, s0, alternative, verified, keys, best)
                 rows.append(dict(r, cell=cell, reviews=m))
     table = []
-    for m in CURVE:
+    for m in counts:
         rs = [r for r in rows if r["reviews"] == m]
         noisy = [r for r in rs if r["f1_ok"] is not None]
         cells: dict[tuple, list[dict]] = {}
@@ -300,7 +303,8 @@ def review_curve(n_keys: int, key_offset: int = 0) -> None:
                 f"{np.mean([r['gain'] for r in rs]):+.4f}",
             ]
         )
-    print(f"\n{len(rows) // len(CURVE)} reviewed runs per count (144 runs x {n_keys} audit seeds)\n")
+    runs = len(rows) // len(counts) // n_keys
+    print(f"\n{len(rows) // len(counts)} reviewed runs per count ({runs} runs x {n_keys} audit seeds)\n")
     print_table(
         [
             "reviews",
@@ -729,6 +733,9 @@ def main() -> None:
         "audit seeds",
     )
     ap.add_argument(
+        "--upto", type=int, default=CURVE[-1], help="with --review-curve: the most reviews (50 to 400)"
+    )
+    ap.add_argument(
         "--many-classes",
         action="store_true",
         help="15 classes of Gaussian blobs, 10-NN 0.61 to 0.92: the estimate before and after 100 reviews",
@@ -753,7 +760,7 @@ def main() -> None:
         print_spread(args.spread, args.keys)
         return
     if args.review_curve:
-        review_curve(args.keys, args.key_offset)
+        review_curve(args.keys, args.key_offset, args.seeds or 3, args.upto)
         return
     if args.many_classes:
         many_classes()
