@@ -789,9 +789,16 @@ async function scenarioTwoWidgets(page) {
   // points in widget 1's grid and leaves widget 0 as it was.
   await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="nbl-root"] .nbl-plot')]
     .filter((p) => Number(p.dataset.points) > 0).length === 2, null, { timeout: TIMEOUT });
+  await page.click(`${nthRoot(1)} [data-testid="nbl-map-box"]`);
   const g = await plotGeometry(page, 1);
   const box = [g.left + 0.1 * g.width, g.top + 0.1 * g.height, g.left + 0.9 * g.width, g.top + 0.9 * g.height];
-  // Points within a pixel of the box's edge may fall either way (the map rounds the mouse to its pixels).
+  await page.mouse.move(box[0], box[1]);
+  await page.mouse.down();
+  await page.mouse.move(box[2], box[3], { steps: 8 });
+  await page.mouse.up();
+  // Counted as the map stands at the release, which is when it decides what the box holds (counted before the
+  // drag, the count missed one listed point in 2 of about 10 runs of the suite). Points within a pixel of the
+  // box's edge may fall either way (the map rounds the mouse to its pixels).
   const inBox = await (await page.$(nthRoot(1))).evaluate((r, b) => {
     const plot = r.querySelector('.nbl-plot');
     const within = (x, y, m) => x >= b[0] + m && x <= b[2] - m && y >= b[1] + m && y <= b[3] - m;
@@ -804,11 +811,6 @@ async function scenarioTwoWidgets(page) {
     }
     return { inside, edge };
   }, box);
-  await page.click(`${nthRoot(1)} [data-testid="nbl-map-box"]`);
-  await page.mouse.move(box[0], box[1]);
-  await page.mouse.down();
-  await page.mouse.move(box[2], box[3], { steps: 8 });
-  await page.mouse.up();
   await waitUntil(page, 'the box listed in widget 1', () => /^lasso · /.test(
     document.querySelectorAll('[data-testid="nbl-root"]')[1].querySelector('[data-testid="nbl-page-label"]').textContent));
   const maps = { inBox, boxed1: await widgetReport(page, 1), after0: await widgetReport(page, 0),
