@@ -945,7 +945,7 @@ def _audit_fit(
     if alternative is not None and flags.any():
         gain = np.where(y == 0.0, -1.0, (np.asarray(alternative)[rev][by] == verified[rev][by]).astype(float))
         replace_above = _replace_from(x, gain, w, drawn, (_GRID - best - 0.5) / _GRID)
-    n_given = max(int((given >= 0).sum()), 1)
+    n_given = max(rev.size + open_rows.size, 1)  # every given label is reviewed or not
     rate = total / n_given
     low, high = max(0.0, rate - _Z95 * se / n_given), min(1.0, rate + _Z95 * se / n_given)
     m = int(rev.size)
