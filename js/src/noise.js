@@ -12,7 +12,13 @@ export function noiseSummary(counts, classes, { audit = false } = {}) {
   if (typeof c.noise_rate === "number") {
     const pct = (v) => `${(100 * v).toFixed(1)} %`;
     parts.push(`estimated noise ${pct(c.noise_rate)} (95 %: ${pct(c.noise_low)}–${pct(c.noise_high)})`);
-    parts.push(`about ${Math.round(c.errors_unreviewed)} wrong labels not yet reviewed`);
+    const errors = Math.round(c.errors_unreviewed);
+    // The flags are the count that maximises the expected F1 (nblabel.quality, "Flags"): where many labels are near
+    // a coin flip that is more than the errors expected, which a reviewer would otherwise read as a contradiction.
+    if ((c.flagged ?? 0) > errors) {
+      parts[0] += " (more than the errors expected, to find more of them where labels are near a coin flip)";
+    }
+    parts.push(`about ${errors} wrong labels not yet reviewed`);
     if (c.calibrated) parts.push(`calibrated on ${c.reviewed} reviewed`);
     else if (c.reviewed) parts.push(`${c.reviewed} reviewed, not yet calibrated: ${uncalibrated(c)}`);
     else parts.push("not yet calibrated by reviews");

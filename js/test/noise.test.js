@@ -16,6 +16,11 @@ describe("noise panel", () => {
   it("summarises the estimate and lists cells largest first", () => {
     const text = noiseSummary(counts, ["a", "b", XSS]);
     expect(text).toContain("7 flagged");
+    expect(text).not.toContain("more than the errors expected");
+    // More flags than errors expected (weak evidence: the count that maximises the expected F1) says why.
+    expect(noiseSummary({ ...counts, flagged: 60 }, [])).toContain(
+      "60 flagged (more than the errors expected, to find more of them where labels are near a coin flip) · ",
+    );
     expect(text).toContain("estimated noise 5.1 % (95 %: 4.0 %–6.2 %)");
     expect(text).toContain("about 42 wrong labels not yet reviewed");
     expect(text).toContain("calibrated on 50 reviewed");
