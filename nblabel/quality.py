@@ -313,9 +313,13 @@ def _top_flags(s: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _cells(s: np.ndarray) -> np.ndarray:
-    """Cell of each suspicion on the grid of ``_GRID + 1`` values (resolution 0.001)."""
-    return np.clip(np.rint(s * _GRID), 0, _GRID).astype(np.int64)
+def _cells(s: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the grid cell of each of ``rows``' suspicion, and the number of rows per cell.
+
+    The grid has ``_GRID + 1`` values (resolution 0.001).
+    """
+    cells = np.clip(np.rint(s[rows] * _GRID), 0, _GRID).astype(np.int64)
+    return cells, np.bincount(cells, minlength=_GRID + 1).astype(np.float64)
 
 
 def _f1_cut(count: np.ndarray, p: np.ndarray, found: float = 0.0) -> int | None:
@@ -334,30 +338,31 @@ def _f1_cut(count: np.ndarray, p: np.ndarray, found: float = 0.0) -> int | None:
     return None
 
 
-def _chances(s: np.ndarray, rows: np.ndarray, errors: float) -> np.ndarray:
+def _chances(count: np.ndarray, errors: float) -> np.ndarray:
     """Chance of an error per grid cell of the suspicion, before reviews (module docstring, "Flags").
 
     The logistic curve in ``logit(suspicion)`` with slope ``PRIOR_SLOPE``, its level set so that the
-    chances of ``rows`` add up to ``errors``. O(n): the level is found on the grid of :func:`_cells`.
+    chances of the labels counted per cell in ``count`` (:func:`_cells`) add up to ``errors``: O(``_GRID``).
     """
-    count = np.bincount(_cells(s[rows]), minlength=_GRID + 1).astype(np.float64)
     slope = PRIOR_SLOPE * _logit(np.arange(_GRID + 1) / _GRID)
-    if errors <= 0 or errors >= rows.size:
+    if errors <= 0 or errors >= count.sum():
         return np.full(_GRID + 1, 1.0 if errors > 0 else 0.0)
-    # The chances' sum rises from 0 to len(rows) with the level; the slope term is within +-21, so at +-60
-    # every chance is 0 or 1 to double precision (and a positive estimate counts at least 1 error).
+    # The chances' sum rises from 0 to the number of labels with the level; the slope term is within +-21,
+    # so at +-60 every chance is 0 or 1 to double precision (and a positive estimate counts at least 1 error).
     level = brentq(lambda a: float(count @ expit(a + slope)) - errors, -60.0, 60.0)
     return expit(level + slope)
 
 
-def _expected_f1_flags(s: np.ndarray, rows: np.ndarray, p: np.ndarray, found: float = 0.0) -> np.ndarray:
+def _expected_f1_flags(
+    s: np.ndarray, rows: np.ndarray, binned: tuple[np.ndarray, np.ndarray], p: np.ndarray, found: float = 0.0
+) -> np.ndarray:
     """Flag the ``rows`` that maximise the expected F1 with the chances ``p`` (:func:`_chances`).
 
-    Only labels that another class outweighs (``suspicion > 0.5``), and all above ``CERTAIN``; ``found``
-    counts the errors reviews found. O(n).
+    ``binned`` is :func:`_cells` of ``rows``. Only labels that another class outweighs (``suspicion > 0.5``),
+    and all above ``CERTAIN``; ``found`` counts the errors reviews found. O(n).
     """
-    cells = _cells(s[rows])
-    cut = _f1_cut(np.bincount(cells, minlength=_GRID + 1).astype(np.float64), p, found)
+    cells, count = binned
+    cut = _f1_cut(count, p, found)
     flags = np.zeros(s.shape[0], bool)
     if cut is not None:
         flags[rows[(cells >= cut) & (s[rows] > 0.5)]] = True
@@ -722,7 +727,8 @@ def flags_from_evidence(
     rows = np.flatnonzero(given >= 0)
     pred, conf = predicted[rows], confidence[rows]
     rate, se = _core_noise(pred, conf, (pred != given[rows]) & (conf > 0), n_classes)
-    flags = _expected_f1_flags(suspicion, rows, _chances(suspicion, rows, rate * rows.size))
+    binned = _cells(suspicion, rows)
+    flags = _expected_f1_flags(suspicion, rows, binned, _chances(binned[1], rate * rows.size))
     # The interval (module docstring, "Noise rate"): up to the share of labels another class outweighs (or the
     # core's sampling error, where that is larger); down by as much as that share is above the core, and by
     # the core's sampling error, since the core's own count may be that low.
@@ -807,8 +813,9 @@ def calibrate(
     # so each keeps its chance of an error before reviews (following the estimate instead, 100 reviews of
     # the first pages of the grid cut the flags' F1 by more than 0.05 in 28 of the grid's 120 noisy runs,
     # where the estimate had moved far below the truth; bench_flags.py --other-reviews).
-    chance = _chances(suspicion, rows, prior.rate * n_given)
-    flags = _expected_f1_flags(suspicion, np.flatnonzero(has & ~reviewed), chance, found)
+    chance = _chances(_cells(suspicion, rows)[1], prior.rate * n_given)
+    open_rows = np.flatnonzero(has & ~reviewed)
+    flags = _expected_f1_flags(suspicion, open_rows, _cells(suspicion, open_rows), chance, found)
     rate = (found + errors) / max(n_given, 1)
     # These reviews are not a sample of the labels nobody reviewed, so they never narrow the graph's
     # interval: they widen it where the binomial error of the flags' precision over the rest says so, and
@@ -963,8 +970,7 @@ def _audit_fit(
     by = np.argsort(s0[rev], kind="stable")
     x, y, w, drawn = s0[rev][by].astype(np.float64), wrong[by], 1.0 / pi[by], drawn[by]
     # The unreviewed labels by grid cell of their pre-review suspicion, most suspicious cell last.
-    cells = _cells(s0[open_rows])
-    count = np.bincount(cells, minlength=_GRID + 1).astype(np.float64)
+    cells, count = _cells(s0, open_rows)
     grid = np.arange(_GRID + 1) / _GRID
     if y.max() == 0.0:  # no error found: no curve to fit
         p, p_rev = np.zeros(grid.size), np.zeros(x.size)

@@ -20,6 +20,7 @@ from nblabel.quality import (
     PRIOR_SLOPE,
     REPLACE_GAIN,
     NoiseEstimate,
+    _cells,
     _chances,
     _expected_f1_flags,
     _replace_from,
@@ -141,7 +142,8 @@ def test_flag_count_maximises_f1_where_the_chance_of_an_error_is_known(spread, l
     p = 1 / (1 + np.exp(-(level + PRIOR_SLOPE * np.log(s / (1 - s)))))
     err = rng.random(s.size) < p
     rows = np.arange(s.size)
-    flags = _expected_f1_flags(s, rows, _chances(s, rows, float(p.sum())))
+    binned = _cells(s, rows)
+    flags = _expected_f1_flags(s, rows, binned, _chances(binned[1], float(p.sum())))
     hits = np.cumsum(err[np.argsort(-s)])
     best = (2 * hits / (np.arange(1, s.size + 1) + err.sum())).max()
     assert f1_score(err, flags) >= best - 0.01
