@@ -329,6 +329,11 @@ def test_labels_set_by_lasso_are_not_called_calibrated(lab: LabServer) -> None:
         timeout=300,
     )
     assert "not yet calibrated by reviews" in result["before"]["noiseSummary"]
+    # More flags than errors expected (the count that maximises the expected F1) comes with its reason.
+    for summary in (result["before"]["noiseSummary"], result["end"]["noiseSummary"]):
+        flagged = int(re.match(r"(\d+) flagged", summary).group(1))
+        errors = int(re.search(r"about (\d+) wrong labels not yet reviewed", summary).group(1))
+        assert ("flagged (more than the errors expected" in summary) == (flagged > errors), summary
     n = int(result["selected"]["selectedText"].split()[0])
     events = journal_events(journal)
     assert [kind for kind, _, _ in events] == ["label"] * n
