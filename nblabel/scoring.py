@@ -200,14 +200,17 @@ class Scorer:
         Pr, given_r = (P, given) if rows.size == P.shape[0] else (P[rows], given[rows])
         scores = _row_scores(Pr, given_r, thresholds)
         confidence[rows], predicted[rows], susp[rows], alternative[rows] = scores
-        flags, noise = flags_from_evidence(susp, predicted, confidence, given, c)
-        if ref is None and self._with_given:
-            now = (noise, np.array(susp, dtype=np.float32), thresholds, np.array(alternative, dtype=np.int32))
-            ref = self._reference_for(c, now)
         if ref is not None and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
+            # Calibrated on the reviews: the pre-review flags and estimate of this run are not needed (the
+            # reference holds the pre-review ones), which saves their O(n) work on every click.
             flags, noise = calibrate(
                 ref.noise, susp, given, verified, ref.suspicion, ref.keys, ref.alternative
             )
+        else:
+            flags, noise = flags_from_evidence(susp, predicted, confidence, given, c)
+            if ref is None and self._with_given:
+                now = (noise, np.array(susp, np.float32), thresholds, np.array(alternative, np.int32))
+                ref = self._reference_for(c, now)
         return LPResult(
             seq=seq,
             proba=frozen(P),
