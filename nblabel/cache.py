@@ -150,7 +150,7 @@ def cached_clustering(
 
 
 #: Bump when what :func:`cached_reference` stores, or how it is computed, changes: older files are then stale.
-REFERENCE_FORMAT = 5
+REFERENCE_FORMAT = 6
 
 
 def cached_reference(

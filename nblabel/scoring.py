@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nblabel.heldout import heldout_core_noise
 from nblabel.propagate import Propagator, normalize_rows, propagate_labels
 from nblabel.quality import (
     MIN_REVIEWS,
@@ -24,6 +25,7 @@ from nblabel.quality import (
     class_thresholds,
     flags_from_evidence,
     label_evidence,
+    prior_flags,
 )
 
 if TYPE_CHECKING:
@@ -174,9 +176,9 @@ class Scorer:
 
         Every score is a function of its own row of ``proba_`` and the class thresholds, which are the
         reference's (:meth:`_reference_for`); so after an update that changed ``rows`` only those rows are
-        recomputed (the rest is copied from the previous result), and the flags and the noise estimate take
-        O(n c) vector work (one partition per class for the cores, one for the flags): measured 6-15 ms at
-        n = 100k, c = 10 on a loaded 2-core machine. ``rows=None`` recomputes everything.
+        recomputed (the rest is copied from the previous result), and the flags take O(n) vector work (the
+        noise estimate before reviews is the reference's; after them, :func:`~nblabel.quality.calibrate`'s).
+        ``rows=None`` recomputes everything.
         """
         given, prev = self.given, self.last
         verified = prop.verified_
@@ -200,17 +202,29 @@ class Scorer:
         Pr, given_r = (P, given) if rows.size == P.shape[0] else (P[rows], given[rows])
         scores = _row_scores(Pr, given_r, thresholds)
         confidence[rows], predicted[rows], susp[rows], alternative[rows] = scores
-        if ref is not None and int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
-            # Calibrated on the reviews: the pre-review flags and estimate of this run are not needed (the
-            # reference holds the pre-review ones), which saves their O(n) work on every click.
+        if ref is None and self._with_given:
+            # No label verified yet (else the reference was read above): the propagator holds the given labels
+            # propagated alone, and this run's scores are the reference's (computed only when no side file
+            # holds it; the held-out estimate reads the raw propagation, before its rows are normalised).
+            def now() -> ReferenceParts:
+                raw = prop.result_
+                core = heldout_core_noise(
+                    self.graph.normalized_, given, c, self.t, raw, num_threads=self.graph.num_threads
+                )
+                noise = flags_from_evidence(susp, given, core)[1]
+                return noise, np.array(susp, np.float32), thresholds, np.array(alternative, np.int32)
+
+            ref = self._reference_for(c, now)
+        if ref is None:  # no given label: nothing to judge
+            flags, noise = flags_from_evidence(susp, given, (0.0, 0.0))
+        elif int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
             flags, noise = calibrate(
                 ref.noise, susp, given, verified, ref.suspicion, ref.keys, ref.alternative
             )
         else:
-            flags, noise = flags_from_evidence(susp, predicted, confidence, given, c)
-            if ref is None and self._with_given:
-                now = (noise, np.array(susp, np.float32), thresholds, np.array(alternative, np.int32))
-                ref = self._reference_for(c, now)
+            # Too few reviews to calibrate: the estimate before reviews stands (it is one of the given labels,
+            # judged by the others), and the flags follow the current suspicion.
+            flags, noise = prior_flags(susp, given, ref.noise.errors), ref.noise
         return LPResult(
             seq=seq,
             proba=frozen(P),
@@ -224,21 +238,21 @@ class Scorer:
             audit=None if ref is None else (ref.keys, ref.suspicion),
         )
 
-    def _reference_for(self, n_classes: int, now: ReferenceParts | None) -> Reference:
+    def _reference_for(self, n_classes: int, now: Callable[[], ReferenceParts] | None) -> Reference:
         """Return the pre-review reference for ``n_classes``; computed once per class count.
 
         Review calibration corrects the pre-review estimate by what the reviews found and draws its audit
         sample by the pre-review suspicion (see :func:`nblabel.quality.calibrate`), and every run scores with
         its class thresholds. ``now``: the current result's parts when no label is verified (then it is the
-        reference: nothing to propagate); else it is the given labels propagated alone
-        (:meth:`_given_alone`, one more propagation). Either way it is kept in the side file of ``cache``, so
-        a session reopened with verified labels reads it back instead of propagating.
+        reference, with the held-out estimate's propagations to add); else it is the given labels propagated
+        alone (:meth:`_given_alone`). Either way it is kept in the side file of ``cache``, so a session
+        reopened reads it back instead of propagating.
         """
         ref = self._reference
         if ref is None or ref.n_classes != n_classes:
 
             def compute() -> ReferenceParts:
-                return now if now is not None else self._given_alone(n_classes)
+                return now() if now is not None else self._given_alone(n_classes)
 
             parts = compute() if self.cache is None else self.cache(self.given, n_classes, compute)
             noise0, s0, t0, alt0 = parts
@@ -255,10 +269,9 @@ class Scorer:
         the per-row scores a block of rows at a time. Memory: one (n, c) array and small blocks, where a
         second session-sized propagation used to hold four.
         """
-        given = self.given
-        P = propagate_labels(
-            self.graph.normalized_, given, n_classes, self.t, num_threads=self.graph.num_threads
-        )
+        given, Wn, threads = self.given, self.graph.normalized_, self.graph.num_threads
+        P = propagate_labels(Wn, given, n_classes, self.t, num_threads=threads)
+        core = heldout_core_noise(Wn, given, n_classes, self.t, P, num_threads=threads)
         P = normalize_rows(P, out=P)
         # The thresholds read the rows with a given label only (the same rows in the same order, so the
         # same bits): a copy of those rows instead of all of P.
@@ -272,7 +285,7 @@ class Scorer:
             b = slice(lo, lo + REFERENCE_ROWS)
             confidence[b], predicted[b], s0[b], alternative[b] = _row_scores(P[b], given[b], thresholds)
         del P
-        noise = flags_from_evidence(s0, predicted, confidence, given, n_classes)[1]
+        noise = flags_from_evidence(s0, given, core)[1]
         return noise, s0, thresholds, alternative
 
 

@@ -1,8 +1,10 @@
 """Label-quality scores on data with a known answer: the digits at three feature qualities, hand examples,
 invariants, and the review calibration through the Session API."""
 
+import tempfile
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -48,6 +50,21 @@ def graph_for(level):
         Z, y = degraded_digits(level, seed=0)
         _graphs[level] = (Z, y, KnnGraph().fit(Z))
     return _graphs[level]
+
+
+def shipped(level, given):
+    """Return the flags and the noise estimate a Session shows before any review, on ``level``'s features."""
+    return session_scores(graph_for(level)[0], given)
+
+
+def session_scores(Z, given):
+    """Return the flags and the noise estimate a Session on ``Z`` shows before any review."""
+    with tempfile.TemporaryDirectory() as tmp:
+        s = Session(Z, given=given, journal=Path(tmp) / "j.nblabel.db")
+        try:
+            return s.state.flagged.copy(), s.state.noise
+        finally:
+            s.close()
 
 
 def noisy_session(tmp_path, level, kind, rate, seed=0):
@@ -117,10 +134,9 @@ def test_flags_beat_cleanlab_on_degraded_digits(level, kind, rate):
     given = inject_label_noise(y, rate, kind, seed=0)
     err = given != y
     P = Propagator(graph, 10).fit(given).proba_
-    flags = flag_label_issues(P, given)
+    flags, est = shipped(level, given)
     cl_flags, cl_rate = cleanlab_on(Z, given)
     f1, cl_f1 = f1_score(err, flags), f1_score(err, cl_flags)
-    est = noise_estimate(P, given)
     print(
         f"{level} {kind} {rate}: F1 {f1:.3f} vs cleanlab {cl_f1:.3f}; noise {est.rate:.3f} vs {cl_rate:.3f}"
     )
@@ -155,10 +171,13 @@ def test_clean_labels_are_hardly_flagged():
     P = Propagator(graph, 10).fit(y).proba_
     assert flag_label_issues(P, y).mean() <= 0.01
     assert estimate_noise_rate(P, y) <= 0.01
+    flags, est = shipped("0.97", y)
+    assert flags.mean() <= 0.01 and est.rate <= 0.01
     Z, y, graph = graph_for("0.90")
     P = Propagator(graph, 10).fit(y).proba_
     cl_flags, _ = cleanlab_on(Z, y)
     assert flag_label_issues(P, y).sum() <= cl_flags.sum()
+    assert shipped("0.90", y)[0].sum() <= cl_flags.sum()
 
 
 @pytest.mark.parametrize("rate", [0.05, 0.2, 0.4])
@@ -166,7 +185,7 @@ def test_noise_estimate_on_the_digits_own_features(rate):
     Z, y, graph = graph_for("0.97")
     given = inject_label_noise(y, rate, "symmetric", seed=0)
     P = Propagator(graph, 10).fit(given).proba_
-    assert abs(estimate_noise_rate(P, given) - rate) <= 0.03
+    assert abs(shipped("0.97", given)[1].rate - rate) <= 0.015
     top = rank_suspects(P, given, n=int((given != y).sum()))
     assert (given != y)[top].mean() >= 0.9
 
@@ -180,7 +199,7 @@ def test_pre_review_interval_holds_the_truth(level, kind, rate):
     # reads 8 % noise, and the sampling error alone gave [6.5 %, 9.9 %], which 0 is far outside.
     Z, y, graph = graph_for(level)
     given = inject_label_noise(y, rate, kind, seed=0)
-    est = noise_estimate(Propagator(graph, 10).fit(given).proba_, given)
+    est = shipped(level, given)[1]
     truth = (given != y).mean()
     print(f"{level} {kind} {rate}: true {truth:.3f}, estimate {est.rate:.3f} [{est.low:.3f}, {est.high:.3f}]")
     assert est.low <= truth <= est.high
@@ -191,10 +210,10 @@ def test_pre_review_interval_holds_the_truth(level, kind, rate):
 def test_pre_review_interval_holds_the_truth_where_the_core_counts_too_many(kind, seed):
     # 40 % noise on weak features: the core counts right labels as errors, here about as many as the
     # contradicted labels it leaves out, and its own sampling error decides the side. Without that error in
-    # the lower end: 0.331 [0.242, 0.420] with the truth 0.238 (pairs), 0.478 [0.417, 0.540] with 0.400.
+    # the lower end: 0.485 [0.431, 0.540] with the truth 0.400 (symmetric); 0.323 [0.225, 0.420] with 0.238.
     Z, y = degraded_digits("0.80", seed=seed)
     given = inject_label_noise(y, 0.4, kind, seed=seed)
-    est = noise_estimate(Propagator(KnnGraph().fit(Z), 10).fit(given).proba_, given)
+    est = session_scores(Z, given)[1]
     truth = (given != y).mean()
     print(f"{kind} seed {seed}: true {truth:.3f}, estimate {est.rate:.3f} [{est.low:.3f}, {est.high:.3f}]")
     assert est.low <= truth <= est.high
@@ -205,9 +224,9 @@ def test_pre_review_interval_is_as_wide_as_the_evidence_is_unclear():
     for level in ("0.97", "0.80"):
         Z, y, graph = graph_for(level)
         given = inject_label_noise(y, 0.05, "symmetric", seed=0)
-        est = noise_estimate(Propagator(graph, 10).fit(given).proba_, given)
+        est = shipped(level, given)[1]
         widths[level] = est.high - est.low
-    assert widths["0.97"] <= 0.05  # errors stand out: the estimate is close (test above: within 0.03)
+    assert widths["0.97"] <= 0.06  # errors stand out: the estimate is close (test above: within 0.015)
     assert widths["0.80"] >= 0.1  # hard-but-right labels look like errors until reviews tell them apart
 
 

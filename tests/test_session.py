@@ -214,8 +214,7 @@ def test_predictions_match_a_full_propagation_rerun(tmp_path):
 def test_injected_noise_is_flagged_and_ranked_first(tmp_path):
     s = make(tmp_path)
     flagged = np.flatnonzero(s.state.flagged)
-    # Every flag is a real error; the estimate (core disagreement) sees about half of these dense errors
-    # before any review, since each wrong label lowers the confidence of its own row.
+    # Every flag is a real error, and at least half of the errors are flagged before any review.
     assert set(flagged) <= set(NOISY) and len(flagged) >= len(NOISY) // 2
     top = s.suspects(TOP_EVERY * len(NOISY))  # the others are audit draws (nblabel.quality.suspect_order)
     assert set(ids(NOISY)) <= set(top.index) and top.index[0] in ids(NOISY)
@@ -233,7 +232,9 @@ def test_injected_noise_is_flagged_and_ranked_first(tmp_path):
     summary = s.summary()
     after = np.flatnonzero(s.state.flagged)
     assert summary["flagged"] == after.size and set(after) <= set(NOISY) - {int(first)}
-    assert 0.05 <= summary["noise_rate"] <= len(NOISY) / 120
+    # Each label judged by the propagation of the others (nblabel.heldout): a wrong label no longer hides
+    # itself from the estimate by lowering its own confidence (0.083 when it did, for the truth 0.167).
+    assert abs(summary["noise_rate"] - len(NOISY) / 120) <= 0.03
     low, high = summary["noise_interval"]
     assert low <= summary["noise_rate"] <= high
     assert summary["reviewed"] == 1
