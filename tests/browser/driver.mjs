@@ -664,7 +664,8 @@ async function scenarioLassoReview(page) {
   const selected = await widgetReport(page);
   await page.keyboard.press('p');
   await waitSaved(page, 0, selected.sent, 'the lasso labeled');
-  await waitUntil(page, 'the panel counts the reviews', (sel) => / reviewed/.test(
+  // "N reviewed, ..." (the panel before the labels arrive says "... wrong labels not yet reviewed").
+  await waitUntil(page, 'the panel counts the reviews', (sel) => /\d+ reviewed,/.test(
     document.querySelector(`${sel} [data-testid="nbl-noise-summary"]`).textContent), root);
   const end = await widgetReport(page);
   return { before, selected, end };
