@@ -767,10 +767,8 @@ def flags_from_evidence(
 
     Parameters
     ----------
-    suspicion : numpy.ndarray, shape (n,)
-        From :func:`label_evidence`.
-    given : array-like, shape (n,), int
-        Given labels, -1 = none.
+    suspicion, given
+        As in :func:`prior_flags`.
     core : (float, float)
         The core's rate and sampling error (:func:`core_noise`; a session's are held out,
         :func:`nblabel.heldout.heldout_core_noise`).
