@@ -98,7 +98,8 @@ from nblabel.propagate import normalize_rows
 CORE_SHARE = 0.35
 #: Suspicion above which a label is flagged whatever the count (the likely class outweighs the given one
 #: 9 : 1 after per-class scaling). On the grid at most 0.4 % of right labels scored above it, and
-#: 90 % of the errors on the digits' own features, which the core estimate undercounts at 10-20 % noise.
+#: 90 % of the errors on the digits' own features, which the core estimate undercounted at 10-20 % noise
+#: when it was not held out.
 CERTAIN = 0.9
 #: Slope in ``logit(suspicion)`` of the pre-review chance that a label is wrong (module docstring, "Flags").
 #: Fitted to the true errors with hindsight, the grid's 120 noisy runs (3 seeds) had slopes from 1.2 to 7.9,
