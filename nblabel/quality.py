@@ -356,7 +356,12 @@ def _cells(s: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     The grid has ``_GRID + 1`` values (resolution 0.001).
     """
     cells = np.clip(np.rint(s[rows] * _GRID), 0, _GRID).astype(np.int64)
-    return cells, np.bincount(cells, minlength=_GRID + 1).astype(np.float64)
+    return cells, _count(cells)
+
+
+def _count(cells: np.ndarray) -> np.ndarray:
+    """Count the labels per grid cell, from their cells (:func:`_cells`)."""
+    return np.bincount(cells, minlength=_GRID + 1).astype(np.float64)
 
 
 def _f1_cut(count: np.ndarray, p: np.ndarray, found: float = 0.0) -> int | None:
@@ -868,9 +873,11 @@ def calibrate(
     # so each keeps its chance of an error before reviews (following the estimate instead, 100 reviews of
     # the first pages of the grid cut the flags' F1 by more than 0.05 in 28 of the grid's 120 noisy runs,
     # where the estimate had moved far below the truth; bench_flags.py --other-reviews).
-    chance = _chances(_cells(suspicion, rows)[1], prior.rate * n_given)
-    open_rows = np.flatnonzero(has & ~reviewed)
-    flags = _expected_f1_flags(suspicion, open_rows, _cells(suspicion, open_rows), chance, found)
+    cells, count = _cells(suspicion, rows)  # binned once: the open labels' cells are a part of them
+    chance = _chances(count, prior.rate * n_given)
+    unreviewed = ~reviewed[rows]
+    open_rows, open_cells = rows[unreviewed], cells[unreviewed]
+    flags = _expected_f1_flags(suspicion, open_rows, (open_cells, _count(open_cells)), chance, found)
     rate = (found + errors) / max(n_given, 1)
     # These reviews are not a sample of the labels nobody reviewed, so they never narrow the graph's
     # interval: they widen it where the binomial error of the flags' precision over the rest says so, and
