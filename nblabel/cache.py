@@ -6,7 +6,8 @@ they were computed from (:func:`~nblabel.files.cache_key`).  A side file is only
 stale or damaged is recomputed and rewritten (:func:`~nblabel.files.atomic_write`), never trusted.
 The *reference* is what review calibration starts from (:meth:`nblabel.scoring.Scorer._reference_for`): the
 noise estimate, suspicion, class thresholds and likely other classes of the given labels before any review,
-which a session reopened with verified labels would otherwise get from one more propagation.
+which a session reopened would otherwise propagate again: the given labels alone, and once per fold for
+the held-out noise estimate (:mod:`nblabel.heldout`).
 """
 
 from __future__ import annotations

@@ -222,8 +222,8 @@ class Scorer:
                 ref.noise, susp, given, verified, ref.suspicion, ref.keys, ref.alternative
             )
         else:
-            # Too few reviews to calibrate: the estimate before reviews stands (it is one of the given labels,
-            # judged by the others), and the flags follow the current suspicion.
+            # Too few reviews to calibrate: the estimate before reviews stands (each given label judged by the
+            # others), and the flags follow the current suspicion.
             flags, noise = prior_flags(susp, given, ref.noise.errors), ref.noise
         return LPResult(
             seq=seq,
