@@ -10,7 +10,7 @@ session runs one at a time (see the lock order in :mod:`nblabel.session`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -223,8 +223,11 @@ class Scorer:
             )
         else:
             # Too few reviews to calibrate: the estimate before reviews stands (each given label judged by the
-            # others), and the flags follow the current suspicion.
-            flags, noise = prior_flags(susp, given, ref.noise.errors), ref.noise
+            # others), less the errors the reviews found among the ones still to review, and the flags follow
+            # the current suspicion.
+            found = int(((verified >= 0) & (given >= 0) & (verified != given)).sum())
+            flags = prior_flags(susp, given, ref.noise.errors)
+            noise = replace(ref.noise, errors=max(ref.noise.errors - found, 0.0))
         return LPResult(
             seq=seq,
             proba=frozen(P),

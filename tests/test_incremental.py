@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -61,8 +63,10 @@ def assert_matches_scratch(s: Session) -> None:
     prior = flags_from_evidence(suspicion(alone, given), given, core)[1]
     ref = s._scorer._reference_for(c, None)
     assert ref.noise == prior
-    flags, noise = prior_flags(susp, given, prior.errors), prior
     rev = np.flatnonzero((verified >= 0) & (given >= 0))
+    found = int((verified[rev] != given[rev]).sum())
+    flags = prior_flags(susp, given, prior.errors)
+    noise = replace(prior, errors=max(prior.errors - found, 0.0))  # the errors found are no longer unreviewed
     if rev.size >= MIN_REVIEWS:
         flags, noise = calibrate(ref.noise, susp, given, verified, ref.suspicion, ref.keys, ref.alternative)
     np.testing.assert_array_equal(st.flagged, flags & (verified < 0))

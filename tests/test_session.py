@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nblabel.propagate import Propagator
-from nblabel.quality import TOP_EVERY
+from nblabel.quality import MIN_REVIEWS, TOP_EVERY
 from nblabel.session import Session, SessionState
 from nblabel.store import ForeignFileError, JournalError, LabelStore
 
@@ -238,6 +238,22 @@ def test_injected_noise_is_flagged_and_ranked_first(tmp_path):
     low, high = summary["noise_interval"]
     assert low <= summary["noise_rate"] <= high
     assert summary["reviewed"] == 1
+    s.close()
+
+
+def test_errors_found_before_calibration_leave_the_unreviewed_count(tmp_path):
+    # Under MIN_REVIEWS reviews the estimate before reviews stands, but the errors a person already found are
+    # no longer "not yet reviewed"; a right label reviewed changes nothing.
+    s = make(tmp_path)
+    before = s.summary()["errors_unreviewed"]
+    wrong = [int(i) for i in NOISY[:3]]
+    right = next(i for i in range(120) if i not in set(NOISY.tolist()))
+    for i in wrong:
+        s.label(str(i), CLASSES[Y[i]])
+    s.label(str(right), CLASSES[Y[right]])
+    summary = s.summary()
+    assert summary["reviewed"] == 4 < MIN_REVIEWS and not summary["calibrated"]
+    assert summary["errors_unreviewed"] == pytest.approx(before - 3)
     s.close()
 
 
