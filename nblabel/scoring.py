@@ -225,9 +225,11 @@ class Scorer:
             # Too few reviews to calibrate: the estimate before reviews stands (each given label judged by the
             # others), less the errors the reviews found among the ones still to review, and the flags follow
             # the current suspicion.
-            found = int(((verified >= 0) & (given >= 0) & (verified != given)).sum())
+            reviewed = (verified >= 0) & (given >= 0)
+            found = int((reviewed & (verified != given)).sum())
             flags = prior_flags(susp, given, ref.noise.errors)
-            noise = replace(ref.noise, errors=max(ref.noise.errors - found, 0.0))
+            left = max(ref.noise.errors - found, 0.0)
+            noise = replace(ref.noise, errors=left, reviewed=int(reviewed.sum()))
         return LPResult(
             seq=seq,
             proba=frozen(P),

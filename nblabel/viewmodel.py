@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nblabel.clusters import DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_RESOLUTION
-from nblabel.quality import MIN_AUDITS, TOP_EVERY
+from nblabel.quality import MIN_AUDITS, MIN_REVIEWS, TOP_EVERY
 from nblabel.results import current_labels, flag_counts, label_counts
 
 if TYPE_CHECKING:
@@ -229,6 +229,7 @@ def noise_counts(state: SessionState, n_classes: int) -> dict[str, Any]:
         # What calibrating still takes (quality.calibrate), which the panel tells the reviewer.
         "audits": int(noise.audits),
         "min_audits": MIN_AUDITS,
+        "min_reviews": MIN_REVIEWS,
         # The suspects list's pattern (quality.audit_slots), which the panel explains to the reviewer.
         "top_every": TOP_EVERY,
         "noise_matrix": matrix.tolist(),

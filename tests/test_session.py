@@ -254,6 +254,8 @@ def test_errors_found_before_calibration_leave_the_unreviewed_count(tmp_path):
     summary = s.summary()
     assert summary["reviewed"] == 4 < MIN_REVIEWS and not summary["calibrated"]
     assert summary["errors_unreviewed"] == pytest.approx(before - 3)
+    # The panel says how many were reviewed (it said "not yet calibrated by reviews" as if none were).
+    assert s.state.noise.reviewed == 4
     s.close()
 
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from nblabel.quality import MIN_AUDITS
+from nblabel.quality import MIN_AUDITS, MIN_REVIEWS
 from nblabel.session import Session
 from nblabel.viewmodel import GridModel, ViewParams, browse, counts, noise_counts, row_patch
 
@@ -69,7 +69,8 @@ def test_counts_and_noise_matrix():
         2,
     )
     assert n["calibrated"] is False
-    assert (n["audits"], n["min_audits"]) == (1, MIN_AUDITS)  # the panel says what calibrating still takes
+    # The panel says what calibrating still takes.
+    assert (n["audits"], n["min_audits"], n["min_reviews"]) == (1, MIN_AUDITS, MIN_REVIEWS)
 
 
 def test_row_patch_sends_only_differing_rows_when_smaller():

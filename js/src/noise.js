@@ -34,10 +34,14 @@ export function noiseSummary(counts, classes, { audit = false } = {}) {
 }
 
 /**
- * What calibrating still takes (nblabel.quality.calibrate): enough of the suspects list's random checks
- * reviewed, and, when there are, a right label among the reviews (errors alone say nothing of the labels below).
+ * What calibrating still takes (nblabel.quality.calibrate): enough reviews, enough of the suspects list's random
+ * checks among them, and, when there are, a right label among the reviews (errors alone say nothing of the
+ * labels below).
  */
 function uncalibrated(c) {
+  if (c.reviewed < c.min_reviews) {
+    return `that takes ${c.min_reviews} reviews, ${c.min_audits} of them the suspects list's random checks`;
+  }
   const audits = c.audits ?? 0;
   if (audits >= c.min_audits) return "every review so far found an error, which says nothing yet of the labels below them";
   return `that takes ${c.min_audits} of the suspects list's random checks (${audits} so far)`;

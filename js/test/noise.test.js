@@ -9,7 +9,7 @@ const XSS = "<img src=x onerror=alert(1)>";
 describe("noise panel", () => {
   const counts = {
     flagged: 7, noise_rate: 0.0512, noise_low: 0.04, noise_high: 0.062, errors_unreviewed: 41.6, reviewed: 50,
-    calibrated: true, top_every: 3, audits: 30, min_audits: 10,
+    calibrated: true, top_every: 3, audits: 30, min_audits: 10, min_reviews: 20,
     noise_matrix: [[0, 2, 0], [0, 0, 0], [5, 0, 0]],
   };
 
@@ -34,6 +34,10 @@ describe("noise panel", () => {
       "50 reviewed, not yet calibrated: every review so far found an error, which says nothing yet of the labels below them",
     );
     expect(allWrong).not.toContain("that takes");
+    // Under min_reviews nothing is calibrated yet, whatever the reviews were: the count and what it takes.
+    expect(noiseSummary({ ...counts, calibrated: false, reviewed: 4, audits: 0 }, [])).toContain(
+      "4 reviewed, not yet calibrated: that takes 20 reviews, 10 of them the suspects list's random checks",
+    );
     expect(noiseSummary({ ...counts, calibrated: false, reviewed: 0 }, [])).toContain("not yet calibrated by reviews");
     expect(matrixCells(counts.noise_matrix, ["a", "b", "c"]).map((c) => [c.g, c.j, c.count])).toEqual([
       [2, 0, 5],
