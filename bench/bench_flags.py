@@ -34,6 +34,7 @@ replaces none until reviews calibrate it, :func:`nblabel.quality.corrections`).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import tempfile
 import time
@@ -69,8 +70,14 @@ def _cache_dir() -> Path:
 
 
 def cleanlab_probs(Z: np.ndarray, given: np.ndarray, tag: str) -> np.ndarray:
-    """Out-of-fold probabilities of a 5-fold logistic regression (standardised features), cached."""
-    path = _cache_dir() / f"{tag}.npy"
+    """Out-of-fold probabilities of a 5-fold logistic regression (standardised features), cached.
+
+    The cache is keyed by the features and labels themselves, not only by ``tag``: a change in how either
+    is made must not read another's probabilities.
+    """
+    digest = hashlib.blake2b(np.ascontiguousarray(Z).tobytes(), digest_size=8)
+    digest.update(np.ascontiguousarray(given, np.int64).tobytes())
+    path = _cache_dir() / f"{tag}-{digest.hexdigest()}.npy"
     if path.is_file():
         return np.load(path)
     from sklearn.linear_model import LogisticRegression

@@ -142,8 +142,9 @@ AUDIT_HORIZON = 1000
 #: 0.06 %, 0.25-0.35 in none.
 REPLACE_GAIN = 0.3
 #: Seed of the audit draws: fixed, so a session reopened from its journal draws the same sample. Not a small
-#: number: data whose label noise was drawn with ``default_rng(0)`` (as the benchmarks' is) would then be
-#: drawn by the same uniforms, and the draws would find the errors far more often than their probability says.
+#: number: data whose label noise was drawn with ``default_rng(0)`` (as a user's test may draw it) would
+#: then be drawn by the same uniforms, and the draws would find the errors far more often than their
+#: probability says.
 AUDIT_SEED = 0x6E626C61
 _GRID = 1000
 #: Ridge of the logistic P(wrong | suspicion) fit (:func:`_wrong_fit`): keeps it finite, moves nothing else.

@@ -78,17 +78,21 @@ def test_folds_are_fixed_and_random():
 def test_a_wrong_label_no_longer_hides_itself_from_the_core(rate):
     # On the digits' own features every wrong label is contradicted, so the core's count is the noise rate
     # unless the cores leave wrong labels out. Propagated with the labels they judge, wrong labels lower their
-    # own confidence and fall out of the cores (in sample 0.076 / 0.166 / 0.362 here); held out, they do not
-    # (0.090 / 0.199 / 0.401).
+    # own confidence and fall out of the cores: in sample the estimate is low on every draw (0.088 / 0.185 /
+    # 0.357 here, mean of 3); held out it is not (0.103 / 0.207 / 0.393). One draw scatters by up to 0.017.
     y, graph = digits_graph("0.97")
-    given = inject_label_noise(y, rate, "symmetric", seed=0)
-    P = propagate_labels(graph.normalized_, given, 10, 20)
-    truth = (given != y).mean()
-    heldout, _ = H.heldout_core_noise(graph.normalized_, given, 10, 20, P)
-    in_sample = noise_estimate(Propagator(graph, 10).fit(given).proba_, given).rate
-    print(f"{rate}: truth {truth:.3f}, held out {heldout:.3f}, in sample {in_sample:.3f}")
-    assert abs(heldout - truth) <= 0.015
-    assert abs(heldout - truth) < abs(in_sample - truth)
+    truth, heldout, in_sample = [], [], []
+    for seed in range(3):
+        given = inject_label_noise(y, rate, "symmetric", seed=seed)
+        P = propagate_labels(graph.normalized_, given, 10, 20)
+        truth.append((given != y).mean())
+        heldout.append(H.heldout_core_noise(graph.normalized_, given, 10, 20, P)[0])
+        in_sample.append(noise_estimate(Propagator(graph, 10).fit(given).proba_, given).rate)
+    print(f"{rate}: truth {truth}, held out {heldout}, in sample {in_sample}")
+    assert all(i < t for i, t in zip(in_sample, truth, strict=True))
+    error = abs(np.mean(heldout) - np.mean(truth))
+    assert error <= 0.015
+    assert error < abs(np.mean(in_sample) - np.mean(truth))
 
 
 def test_many_labels_judge_only_enough_folds(monkeypatch):
