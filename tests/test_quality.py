@@ -111,6 +111,20 @@ def test_label_noise_is_exact_and_pairs_stay_in_their_pair():
     assert (inject_label_noise(y, 0.0, "pairs") == y).all()
 
 
+def test_label_noise_is_independent_of_the_images_made_with_the_same_seed():
+    # Among the images of one class, a swapped label's neighbours carry the partner's label about as often as
+    # a kept label's (here at most 0.04 more): the noise is drawn apart from the features. With one random
+    # stream for both, the swaps were the images rotated one way, and swapped labels' neighbours carried the
+    # partner's label 0.17 to 0.29 more often (a swapped 7's in 0.52 of cases, a kept 7's in 0.23).
+    Z, y = augmented_digits(3000, seed=0)
+    given = inject_label_noise(y, 0.4, "pairs", seed=0)
+    neighbours = KnnGraph(k=10).fit(Z).neighbors_
+    for a, b in PAIRS + tuple((b, a) for a, b in PAIRS):
+        share = (given[neighbours] == b).mean(axis=1)  # of each item's neighbours, labelled as the partner
+        swapped, kept = (y == a) & (given == b), (y == a) & (given == a)
+        assert share[swapped].mean() - share[kept].mean() < 0.1, (a, b)
+
+
 def test_augmented_digits_are_many_labelled_variants():
     Z, y = augmented_digits(3000, seed=0)
     assert Z.shape == (3000, 8) and Z.dtype == np.float32
