@@ -25,7 +25,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
 from labserver import LabServer, missing_prerequisites, session_cell, start_lab  # noqa: E402
 
-from nblabel.quality import MIN_AUDITS, TOP_EVERY  # noqa: E402
+from nblabel.quality import MIN_AUDITS, MIN_REVIEWS, TOP_EVERY  # noqa: E402
 from nblabel.store import LabelStore  # noqa: E402
 
 MISSING = missing_prerequisites()
@@ -457,6 +457,15 @@ def test_suspects_review_by_keyboard_only_auto_advances(lab: LabServer) -> None:
             assert now[0]["index"] == order[pos + 1]
         assert after["saved"] and after["error"] == ""
     assert journal_events(journal) == expected
+    # Under MIN_REVIEWS reviews the panel says how many there were and what calibrating takes (the last
+    # review's propagation may still be running, so its count may be the one before).
+    summary = result["steps"][-1]["after"]["noiseSummary"]
+    said = re.search(
+        rf"(\d+) reviewed, not yet calibrated: that takes {MIN_REVIEWS} reviews, {MIN_AUDITS} of them the "
+        "suspects list's random checks",
+        summary,
+    )
+    assert said and len(keys) - 1 <= int(said.group(1)) <= len(keys), summary
 
 
 def test_class_keys_by_name_palette_and_two_widgets_on_one_page(lab: LabServer) -> None:
