@@ -13,6 +13,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from sklearn.metrics import f1_score, roc_auc_score
 
+from nblabel import quality
 from nblabel.degrade import PAIRS, augmented_digits, degraded_digits, inject_label_noise, knn_accuracy
 from nblabel.graph import KnnGraph
 from nblabel.propagate import Propagator
@@ -742,6 +743,42 @@ def test_audit_reviews_converge_to_the_truth_on_a_known_calibration():
     _, est_top, _, _ = _review_synthetic(500, audit=False)
     assert abs(est_top.rate - truth) > 2 * abs(est.rate - truth)
     assert not est_top.low <= truth <= est_top.high
+
+
+def test_flags_after_reviews_follow_the_draws_where_the_chance_is_not_logistic(monkeypatch):
+    # Half the labels can never be wrong whatever their suspicion (as the classes outside look-alike pairs),
+    # so P(wrong | suspicion) levels off at 1/2 and the logistic curve fitted to the reviews is off. Counting
+    # the draws' residuals above each cut (shrunk, RESIDUAL_DRAWS) flags about as many as the best threshold
+    # (about 800 here, for 507 errors); the curve alone flagged too few (400-640).
+    rng = np.random.default_rng(3)
+    n = 5000
+    s = rng.beta(0.7, 1.6, n).astype(np.float32)
+    never_wrong = rng.random(n) < 0.5
+    wrong = rng.random(n) < np.where(never_wrong, 0.0, 1 / (1 + np.exp(1 - 4 * np.log(s / (1 - s)))))
+    given = np.zeros(n, np.int64)
+    order = np.argsort(-s, kind="stable")
+    tp = np.cumsum(wrong[order])
+    f1_by_count = 2 * tp / (np.arange(1, n + 1) + wrong.sum())
+    best, best_count = f1_by_count.max(), int(np.argmax(f1_by_count)) + 1
+    prior = NoiseEstimate(rate=wrong.mean(), low=0.5 * wrong.mean(), high=1.5 * wrong.mean(), errors=0)
+
+    def after_reviews(keys):
+        verified = np.full(n, -1)
+        for done in range(200):
+            item = suspect_order(s, np.flatnonzero(verified < 0), audit=keys, done=done)[0]
+            verified[item] = int(wrong[item])
+        flags, _ = calibrate(prior, s, given, verified, s, keys)
+        flags |= (verified >= 0) & wrong
+        return f1_score(wrong, flags), int(flags.sum())
+
+    draws = [audit_keys(s, seed=1000 + k) for k in range(8)]
+    with_residuals = np.array([after_reviews(keys) for keys in draws])
+    monkeypatch.setattr(quality, "RESIDUAL_DRAWS", 1e12)  # the residuals shrunk to nothing: the curve alone
+    curve_alone = np.array([after_reviews(keys) for keys in draws])
+    print(f"best {best:.3f} ({best_count} flags): {with_residuals.tolist()}, curve {curve_alone.tolist()}")
+    assert with_residuals[:, 0].min() >= best - 0.05
+    assert with_residuals[:, 0].mean() > curve_alone[:, 0].mean() + 0.02
+    assert curve_alone[:, 1].max() < 0.8 * best_count < with_residuals[:, 1].mean()
 
 
 def test_a_second_user_on_the_journal_scores_as_the_first(tmp_path):
