@@ -66,7 +66,8 @@ def assert_matches_scratch(s: Session) -> None:
     rev = np.flatnonzero((verified >= 0) & (given >= 0))
     found = int((verified[rev] != given[rev]).sum())
     flags = prior_flags(susp, given, prior.errors)
-    noise = replace(prior, errors=max(prior.errors - found, 0.0))  # the errors found are no longer unreviewed
+    # The errors found are no longer unreviewed; the reviews are counted (the panel says how many).
+    noise = replace(prior, errors=max(prior.errors - found, 0.0), reviewed=rev.size)
     if rev.size >= MIN_REVIEWS:
         flags, noise = calibrate(ref.noise, susp, given, verified, ref.suspicion, ref.keys, ref.alternative)
     np.testing.assert_array_equal(st.flagged, flags & (verified < 0))
