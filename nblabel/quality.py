@@ -4,7 +4,9 @@ All functions take ``P`` (n, c), the propagated soft labels (``Propagator.proba_
 normalised), and ``given`` (n,), the untrusted labels with -1 for none.
 
 Three decisions, each measured on ``bench/bench_flags.py`` (digits features degraded to a 10-NN accuracy of
-0.80 / 0.90 / 0.97, symmetric and look-alike-pair noise from 0 to 0.4, a 20,000-image augmented set):
+0.80 / 0.90 / 0.97, symmetric and look-alike-pair noise from 0 to 0.4, a 20,000-image augmented set). The
+numbers quoted are those of the grid when each choice was made; until :data:`RESIDUAL_DRAWS` came, the
+augmented set's pair noise was tied to the images' rotation (:data:`nblabel.degrade.NOISE_STREAM`):
 
 **Suspicion** compares classes after dividing each column of ``P`` by its class's *threshold*, the mean
 ``P[i, j]`` over the items given class ``j`` (confident learning's expected self-confidence, Northcutt et
@@ -134,9 +136,10 @@ MIN_AUDITS = 10
 #: 852); the residuals of a few draws are mostly noise. Simulating 50 / 100 / 200 reviews on the grid's 144
 #: runs x 11 audit seeds (``bench_flags.py --review-curve``), against the curve alone: F1 within 0.05 of the
 #: best in 87.5 / 96.9 / 99.6 % of runs instead of 85.5 / 94.8 / 98.5 %, in the worst cell 61 / 85 / 94 %
-#: instead of 42 / 73 / 79 %. On 20 of its cells (most of the look-alike-pair ones), at 50 / 100 reviews:
-#: the curve alone 78.8 / 91.4 %, the residuals in full 77.6 / 92.7 %, shrunk at 5 / 20 / 40 / 80 draws
-#: 79.8 / 93.2, 80.9 / 94.1, 82.3 / 95.0 and 81.8 / 94.5 %.
+#: instead of 42 / 73 / 79 % (on 11 other audit seeds 86.2 / 96.9 / 99.7 % instead of 82.4 / 93.9 / 99.2 %,
+#: worst cell 55 / 70 / 91 % instead of 36 / 64 / 88 %; the estimate is the same). On 20 of its cells (most
+#: of the look-alike-pair ones), at 50 / 100 reviews: the curve alone 78.8 / 91.4 %, the residuals in full
+#: 77.6 / 92.7 %, shrunk at 5 / 20 / 40 / 80 draws 79.8 / 93.2, 80.9 / 94.1, 82.3 / 95.0 and 81.8 / 94.5 %.
 RESIDUAL_DRAWS = 40
 #: Positions of the suspects list that interleave audit draws; the rest follows by suspicion. The list is
 #: recomputed after every review, so the interleaved part moves along with the reviewer.
