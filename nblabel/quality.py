@@ -943,8 +943,8 @@ def _within_prior(est: NoiseEstimate, prior: NoiseEstimate, n_given: int, found:
     as noise and the pre-review interval misses the truth (15 classes at 10-NN 0.71, 20 % noise: [0.267,
     0.618] for 0.200; ``bench_flags.py --many-classes``), and the overlap kept the estimate at its lower end:
     simulated over 4 noise draws x 4 audit seeds there, the interval after 100 reviews held the truth in 94 %
-    of runs instead of 62 %. On 20 cells of the grid x 5 audit seeds the estimate and the interval's hits
-    were the same at 50 and 100 reviews (the interval 0.003-0.006 wider on average).
+    of runs instead of 62 %. On the grid's 144 runs x 11 audit seeds the estimate was within 0.03 in 88.2 /
+    93.3 % at 50 / 100 reviews (88.3 / 93.3 % with the overlap kept everywhere), the interval's hits the same.
     """
     if not est.low <= prior.rate <= est.high:
         return est
