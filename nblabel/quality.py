@@ -5,8 +5,8 @@ normalised), and ``given`` (n,), the untrusted labels with -1 for none.
 
 Three decisions, each measured on ``bench/bench_flags.py`` (digits features degraded to a 10-NN accuracy of
 0.80 / 0.90 / 0.97, symmetric and look-alike-pair noise from 0 to 0.4, a 20,000-image augmented set). The
-numbers quoted are those of the grid when each choice was made; until :data:`RESIDUAL_DRAWS` came, the
-augmented set's pair noise was tied to the images' rotation (:data:`nblabel.degrade.NOISE_STREAM`):
+numbers quoted are those of the grid when each choice was made: before :data:`RESIDUAL_DRAWS`, the latest,
+the augmented set's pair noise was still tied to the images' rotation (:data:`nblabel.degrade.NOISE_STREAM`):
 
 **Suspicion** compares classes after dividing each column of ``P`` by its class's *threshold*, the mean
 ``P[i, j]`` over the items given class ``j`` (confident learning's expected self-confidence, Northcutt et
