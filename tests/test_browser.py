@@ -595,9 +595,14 @@ def test_every_key_of_the_help_line_and_the_legend(lab: LabServer) -> None:
     assert set(suspects["flagged"]["tilesFlagged"]) <= {"true"}
     assert suspects["all"]["pageLabel"] != suspects["flagged"]["pageLabel"]
     # The full list has audit draws between the suspects and says so; the flagged-only list has none.
-    assert f"{TOP_EVERY - 1} of every {TOP_EVERY} items are random checks" in suspects["all"]["noiseSummary"]
-    assert "random check" not in suspects["flagged"]["noiseSummary"]
-    assert "not yet calibrated by reviews" in suspects["all"]["noiseSummary"]  # under 20 reviews
+    pattern = f"{TOP_EVERY - 1} of every {TOP_EVERY} items are random checks"
+    assert pattern in suspects["all"]["noiseSummary"]
+    assert pattern not in suspects["flagged"]["noiseSummary"]
+    # Under 20 reviews nothing is calibrated yet, and the panel says what it takes once a label was reviewed.
+    assert re.search(
+        rf"not yet calibrated by reviews|\d+ reviewed, not yet calibrated: that takes {MIN_REVIEWS} reviews",
+        suspects["all"]["noiseSummary"],
+    )
 
     trio = [str(i) for i in (cols - 1, cols, cols + 1)]
     assert journal_events(journal) == [
