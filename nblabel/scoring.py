@@ -215,9 +215,11 @@ class Scorer:
                 return noise, np.array(susp, np.float32), thresholds, np.array(alternative, np.int32)
 
             ref = self._reference_for(c, now)
+        reviewed = (verified >= 0) & (given >= 0)
+        n_reviewed = int(reviewed.sum())
         if ref is None:  # no given label: nothing to judge
             flags, noise = flags_from_evidence(susp, given, (0.0, 0.0))
-        elif int(((verified >= 0) & (given >= 0)).sum()) >= MIN_REVIEWS:
+        elif n_reviewed >= MIN_REVIEWS:
             flags, noise = calibrate(
                 ref.noise, susp, given, verified, ref.suspicion, ref.keys, ref.alternative
             )
@@ -225,11 +227,10 @@ class Scorer:
             # Too few reviews to calibrate: the estimate before reviews stands (each given label judged by the
             # others), less the errors the reviews found among the ones still to review, and the flags follow
             # the current suspicion.
-            reviewed = (verified >= 0) & (given >= 0)
             found = int((reviewed & (verified != given)).sum())
             flags = prior_flags(susp, given, ref.noise.errors)
             left = max(ref.noise.errors - found, 0.0)
-            noise = replace(ref.noise, errors=left, reviewed=int(reviewed.sum()))
+            noise = replace(ref.noise, errors=left, reviewed=n_reviewed)
         return LPResult(
             seq=seq,
             proba=frozen(P),
