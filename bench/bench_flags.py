@@ -182,7 +182,8 @@ def grid_runs(seeds: int = 3):
 def pre_review(Z, y, graph, kind, rate, seed):
     """The given labels of a cell, and what review simulation needs.
 
-    ``(given, prior estimate, suspicion, near-duplicate groups, likely other class)``, all before review.
+    ``(given, prior estimate, suspicion, near-duplicate groups, likely other class, pair offsets)``, all
+    before review.
     """
     given = inject_label_noise(y, rate, kind, seed=seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -190,9 +191,9 @@ def pre_review(Z, y, graph, kind, rate, seed):
         ids = [str(i) for i in range(len(y))]
         s = _PrebuiltGraphSession(Z, ids=ids, given=given, journal=Path(tmp) / "j.nblabel.db")
         prior, s0, groups = s.state.noise, s.state.audit[1], s._structure.scores()[1]
-        alternative = s.state.alternative
+        alternative, offsets = s.state.alternative, s._scorer._reference.offsets
         s.close()
-    return given, prior, s0, groups, alternative
+    return given, prior, s0, groups, alternative, offsets
 
 
 def simulate_reviews(y, given, s0, groups, keys, stops):
@@ -214,7 +215,7 @@ def simulate_reviews(y, given, s0, groups, keys, stops):
             yield done + 1, verified.copy()
 
 
-def after_reviews(y, given, prior, s0, alternative, verified, keys, best):
+def after_reviews(y, given, prior, s0, alternative, offsets, verified, keys, best):
     """Whether the after-review targets hold for one review set (F1, estimate, interval, corrected); errors.
 
     ``best``: :func:`best_f1` of the pre-review suspicion (the same for every review set of a run). The
@@ -224,7 +225,7 @@ def after_reviews(y, given, prior, s0, alternative, verified, keys, best):
     from nblabel.quality import calibrate, corrections
 
     err = given != y
-    flags, est = calibrate(prior, s0, given, verified, s0, keys, alternative)
+    flags, est = calibrate(prior, s0, given, verified, s0, keys, alternative, offsets)
     found = (verified >= 0) & (verified != given)
     corrected = np.where(verified >= 0, verified, given)
     fix = corrections(flags, alternative, verified, s0, est)
@@ -246,13 +247,13 @@ def spread(Z, y, graph, kind, rate, seed, n_keys):
     """
     from nblabel.quality import audit_keys
 
-    given, prior, s0, groups, alternative = pre_review(Z, y, graph, kind, rate, seed)
+    given, prior, s0, groups, alternative, offsets = pre_review(Z, y, graph, kind, rate, seed)
     best = best_f1(given != y, s0)  # NaN without errors
     runs = []
     for k in range(n_keys):
         keys = audit_keys(s0, seed=1000 + k)
         for _, verified in simulate_reviews(y, given, s0, groups, keys, {REVIEWS[-1]}):
-            runs.append(after_reviews(y, given, prior, s0, alternative, verified, keys, best))
+            runs.append(after_reviews(y, given, prior, s0, alternative, offsets, verified, keys, best))
     f1_ok = np.mean([r["f1_ok"] is not False for r in runs])
     est_ok = np.mean([r["est_ok"] for r in runs])
     se, bound = best_estimator_bound(s0, given != y)
@@ -277,14 +278,14 @@ def review_curve(n_keys: int, key_offset: int = 0, seeds: int = 3, upto: int = C
 
     rows: list[dict] = []
     bounds: dict[int, list[float]] = {}
-    for cell, y, _, (given, prior, s0, groups, alternative) in grid_runs(seeds):
+    for cell, y, _, (given, prior, s0, groups, alternative, offsets) in grid_runs(seeds):
         best = best_f1(given != y, s0)  # NaN without errors
         for m in counts:
             bounds.setdefault(m, []).append(best_estimator_bound(s0, given != y, m)[1])
         for k in range(n_keys):
             keys = audit_keys(s0, seed=AUDIT_SEED if k == key_offset == 0 else 1000 + key_offset + k)
             for m, verified in simulate_reviews(y, given, s0, groups, keys, set(counts)):
-                r = after_reviews(y, given, prior, s0, alternative, verified, keys, best)
+                r = after_reviews(y, given, prior, s0, alternative, offsets, verified, keys, best)
                 rows.append(dict(r, cell=cell, reviews=m))
     table = []
     for m in counts:
@@ -369,14 +370,14 @@ def other_reviews(n: int = REVIEWS[-1]) -> None:
     from nblabel.quality import calibrate
 
     rows = []
-    for _, y, graph, (given, prior, s0, _, _) in grid_runs():
+    for _, y, graph, (given, prior, s0, _, alternative, offsets) in grid_runs():
         err = given != y
         # With nothing reviewed, calibrate gives the pre-review flags.
-        prior_flags, _ = calibrate(prior, s0, given, np.full(len(y), -1), s0)
+        prior_flags, _ = calibrate(prior, s0, given, np.full(len(y), -1), s0, None, alternative, offsets)
         for path, items in other_review_sets(graph, s0, prior_flags, n, len(rows)).items():
             verified = np.full(len(y), -1)
             verified[items] = y[items]
-            flags, est = calibrate(prior, s0, given, verified, s0)
+            flags, est = calibrate(prior, s0, given, verified, s0, None, alternative, offsets)
             found = (verified >= 0) & err
             rows.append(
                 {

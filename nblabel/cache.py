@@ -151,7 +151,7 @@ def cached_clustering(
 
 
 #: Bump when what :func:`cached_reference` stores, or how it is computed, changes: older files are then stale.
-REFERENCE_FORMAT = 6
+REFERENCE_FORMAT = 7
 
 
 def cached_reference(
@@ -160,16 +160,16 @@ def cached_reference(
     params: dict[str, Any],
     given: np.ndarray,
     n_classes: int,
-    compute: Callable[[], tuple[NoiseEstimate, np.ndarray, np.ndarray, np.ndarray]],
-) -> tuple[NoiseEstimate, np.ndarray, np.ndarray, np.ndarray]:
+    compute: Callable[[], tuple[NoiseEstimate, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[NoiseEstimate, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Load the pre-review reference of ``given`` from its side file, else ``compute()`` it and save it.
 
     The file is named by the embeddings' fingerprint, the session's parameters (graph and propagation), the
     class count and a hash of the given labels, and holds that hash and the class count again, so a file
     for other labels is never read as this one; one that is damaged or does not hold a valid suspicion
     (shape (n,), float32, NaN exactly where there is no given label, else in [0, 1]), valid thresholds
-    (shape (n_classes,), float32, positive) and valid likely classes (shape (n,), int32, -1 or a class) is
-    recomputed.
+    (shape (n_classes,), float32, positive), valid likely classes (shape (n,), int32, -1 or a class) and
+    valid pair offsets (shape (n_classes, n_classes), float32, finite) is recomputed.
 
     Parameters
     ----------
@@ -184,7 +184,7 @@ def cached_reference(
     n_classes : int
         Number of classes.
     compute : callable
-        ``compute() -> (estimate, suspicion, thresholds, alternative)``, the reference itself.
+        ``compute() -> (estimate, suspicion, thresholds, alternative, offsets)``, the reference itself.
 
     Returns
     -------
@@ -192,6 +192,7 @@ def cached_reference(
     suspicion : numpy.ndarray, shape (n,), float32
     thresholds : numpy.ndarray, shape (n_classes,), float32
     alternative : numpy.ndarray, shape (n,), int32
+    offsets : numpy.ndarray, shape (n_classes, n_classes), float32
 
     """
     from nblabel.quality import NoiseEstimate
@@ -205,12 +206,12 @@ def cached_reference(
             with np.load(cached, allow_pickle=False) as z:
                 ok = str(z["given"]) == digest and int(z["n_classes"]) == n_classes
                 estimate = NoiseEstimate(**json.loads(str(z["estimate"])))
-                found = estimate, z["suspicion"], z["thresholds"], z["alternative"]
+                found = estimate, z["suspicion"], z["thresholds"], z["alternative"], z["offsets"]
         except (ValueError, OSError, KeyError, TypeError, EOFError):
             found = None  # damaged or from another version: recomputed below
         if found is not None and ok and _reference_ok(*found[1:], given, n_classes):
             return found
-    estimate, susp, thresholds, alternative = compute()
+    estimate, susp, thresholds, alternative, offsets = compute()
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
@@ -222,14 +223,20 @@ def cached_reference(
                 suspicion=np.asarray(susp, np.float32),
                 thresholds=np.asarray(thresholds, np.float32),
                 alternative=np.asarray(alternative, np.int32),
+                offsets=np.asarray(offsets, np.float32),
             )
 
     atomic_write(cached, write)
-    return estimate, susp, thresholds, alternative
+    return estimate, susp, thresholds, alternative, offsets
 
 
 def _reference_ok(
-    susp: np.ndarray, thresholds: np.ndarray, alternative: np.ndarray, given: np.ndarray, n_classes: int
+    susp: np.ndarray,
+    thresholds: np.ndarray,
+    alternative: np.ndarray,
+    offsets: np.ndarray,
+    given: np.ndarray,
+    n_classes: int,
 ) -> bool:
     if susp.dtype != np.float32 or susp.shape != given.shape:
         return False
@@ -238,6 +245,12 @@ def _reference_ok(
     if alternative.dtype != np.int32 or alternative.shape != given.shape:
         return False
     if not ((alternative >= -1) & (alternative < n_classes)).all():
+        return False
+    if (
+        offsets.dtype != np.float32
+        or offsets.shape != (n_classes, n_classes)
+        or not np.isfinite(offsets).all()
+    ):
         return False
     none = np.isnan(susp)
     return bool(np.array_equal(none, given < 0) and ((susp[~none] >= 0) & (susp[~none] <= 1)).all())

@@ -30,7 +30,7 @@ import scipy.sparse as sp
 
 from nblabel._validation import check_labels
 from nblabel.propagate import label_blocks
-from nblabel.quality import core_noise
+from nblabel.quality import CoreNoise, core_noise
 
 __all__ = ["FOLDS", "MAX_JUDGED", "REPEATS", "folds", "heldout_core_noise"]
 
@@ -65,7 +65,7 @@ def heldout_core_noise(
     P: np.ndarray,
     *,
     num_threads: int | None = None,
-) -> tuple[float, float]:
+) -> CoreNoise:
     """Estimate the share of wrong given labels, each judged by the propagation of the other folds' labels.
 
     Parameters
@@ -86,13 +86,15 @@ def heldout_core_noise(
 
     Returns
     -------
-    rate, se : float
-        The folds' :func:`nblabel.quality.core_noise`, weighted by their given labels, and its sampling error.
+    CoreNoise
+        The folds' :func:`nblabel.quality.core_noise` (the rate and each pair's part of it), weighted by their
+        given labels, and its sampling error.
 
     """
     n = Wn.shape[0]
     given = check_labels(given, n, n_classes, name="given")
     total, weighted, var, m = int((given >= 0).sum()), 0.0, 0.0, 0
+    pairs = np.zeros((n_classes, n_classes))
     for split in range(REPEATS):
         if m >= MAX_JUDGED:
             break
@@ -105,14 +107,16 @@ def heldout_core_noise(
                 continue
             pred, conf = _other_folds(Wn, np.where(fold == k, given, -1), n_classes, t, P, rows, num_threads)
             m += rows.size
-            rate, se = core_noise(pred, conf, given[rows], n_classes)
-            weighted += rows.size * rate
-            var += (rows.size * se) ** 2
+            core = core_noise(pred, conf, given[rows], n_classes)
+            weighted += rows.size * core.rate
+            var += (rows.size * core.se) ** 2
+            pairs += rows.size * core.pairs
     if m == 0:
-        return 0.0, 0.0
+        return CoreNoise(0.0, 0.0, pairs)
     # The splits judge the same labels again: their sampling errors are not independent, so the error is
     # that of one split's worth of labels (at most all of them), not of every judgement.
-    return min(weighted / m, 1.0), float(np.sqrt(var)) / m * np.sqrt(m / max(min(m, total), 1))
+    se = float(np.sqrt(var)) / m * np.sqrt(m / max(min(m, total), 1))
+    return CoreNoise(min(weighted / m, 1.0), se, pairs / m)
 
 
 def _other_folds(

@@ -33,9 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["LPInputs", "LPResult", "Reference", "ReferenceCache", "Scorer", "frozen"]
 
-#: What the pre-review reference keeps: the noise estimate, the suspicion, the class thresholds and the likely
-#: other class of the given labels propagated alone (:meth:`Scorer._given_alone`).
-ReferenceParts = tuple[NoiseEstimate, np.ndarray, np.ndarray, np.ndarray]
+#: What the pre-review reference keeps: the noise estimate, the suspicion, the class thresholds, the likely
+#: other class and the pair offsets of the given labels propagated alone (:meth:`Scorer._given_alone`).
+ReferenceParts = tuple[NoiseEstimate, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 #: ``cache(given, n_classes, compute)``: the pre-review reference from a side file, else ``compute()`` saved
 #: there (:func:`nblabel.cache.cached_reference` with the journal, fingerprint and parameters bound).
 ReferenceCache = Callable[[np.ndarray, int, Callable[[], ReferenceParts]], ReferenceParts]
@@ -89,9 +89,10 @@ class Reference:
     ``noise`` and ``suspicion`` are the pre-review estimate and suspicion that
     :func:`nblabel.quality.calibrate` corrects, ``keys`` the audit draws' keys of that suspicion,
     ``alternative`` the likely other class before review (what the reviews of the draws say replacing a
-    label by it would do), and ``thresholds`` the class thresholds every run scores with, so that the scores
-    are a function of the labels, not of the order in which they were set (a session reopened from its
-    journal scores as the one that wrote it did).
+    label by it would do), ``offsets`` what each (given, likely) pair of classes adds to the chance of an
+    error (:func:`nblabel.quality.pair_offsets`), and ``thresholds`` the class thresholds every run scores
+    with, so that the scores are a function of the labels, not of the order in which they were set (a
+    session reopened from its journal scores as the one that wrote it did).
     """
 
     n_classes: int
@@ -100,6 +101,7 @@ class Reference:
     keys: np.ndarray
     thresholds: np.ndarray
     alternative: np.ndarray
+    offsets: np.ndarray
 
 
 class Scorer:
@@ -211,24 +213,24 @@ class Scorer:
                 core = heldout_core_noise(
                     self.graph.normalized_, given, c, self.t, raw, num_threads=self.graph.num_threads
                 )
-                noise = flags_from_evidence(susp, given, core)[1]
-                return noise, np.array(susp, np.float32), thresholds, np.array(alternative, np.int32)
+                _, noise, offsets = flags_from_evidence(susp, given, alternative, core)
+                return noise, np.array(susp, np.float32), thresholds, np.array(alternative, np.int32), offsets
 
             ref = self._reference_for(c, now)
         reviewed = (verified >= 0) & (given >= 0)
         n_reviewed = int(reviewed.sum())
         if ref is None:  # no given label: nothing to judge
-            flags, noise = flags_from_evidence(susp, given, (0.0, 0.0))
+            flags, noise = np.zeros(n, bool), NoiseEstimate(0.0, 0.0, 0.0, 0.0)
         elif n_reviewed >= MIN_REVIEWS:
             flags, noise = calibrate(
-                ref.noise, susp, given, verified, ref.suspicion, ref.keys, ref.alternative
+                ref.noise, susp, given, verified, ref.suspicion, ref.keys, ref.alternative, ref.offsets
             )
         else:
             # Too few reviews to calibrate: the estimate before reviews stands (each given label judged by the
             # others), less the errors the reviews found among the ones still to review, and the flags follow
             # the current suspicion.
             found = int((reviewed & (verified != given)).sum())
-            flags = prior_flags(susp, given, ref.noise.errors)
+            flags = prior_flags(susp, given, ref.noise.errors, alternative, ref.offsets)
             left = max(ref.noise.errors - found, 0.0)
             noise = replace(ref.noise, errors=left, reviewed=n_reviewed)
         return LPResult(
@@ -261,9 +263,15 @@ class Scorer:
                 return now() if now is not None else self._given_alone(n_classes)
 
             parts = compute() if self.cache is None else self.cache(self.given, n_classes, compute)
-            noise0, s0, t0, alt0 = parts
+            noise0, s0, t0, alt0, offsets0 = parts
             ref = self._reference = Reference(
-                n_classes, noise0, frozen(s0), frozen(audit_keys(s0)), frozen(t0), frozen(alt0)
+                n_classes,
+                noise0,
+                frozen(s0),
+                frozen(audit_keys(s0)),
+                frozen(t0),
+                frozen(alt0),
+                frozen(offsets0),
             )
         return ref
 
@@ -291,8 +299,8 @@ class Scorer:
             b = slice(lo, lo + REFERENCE_ROWS)
             confidence[b], predicted[b], s0[b], alternative[b] = _row_scores(P[b], given[b], thresholds)
         del P
-        noise = flags_from_evidence(s0, given, core)[1]
-        return noise, s0, thresholds, alternative
+        _, noise, offsets = flags_from_evidence(s0, given, alternative, core)
+        return noise, s0, thresholds, alternative, offsets
 
 
 def _row_scores(

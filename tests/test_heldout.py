@@ -44,10 +44,15 @@ def direct_reference(Wn, given, c, t, max_judged):
             pred = np.where(R.max(axis=1) > 0, R.argmax(axis=1), -1)
             parts.append((rows.size, core_noise(pred, conf, given[rows], c)))
     m = sum(size for size, _ in parts)
-    rate = sum(size * r for size, (r, _) in parts) / m
+    rate = sum(size * core.rate for size, core in parts) / m
     # Splits judge the same labels again: the error is that of one judgement of each label.
-    se = np.sqrt(sum((size * s) ** 2 for size, (_, s) in parts)) / m * np.sqrt(m / min(m, (given >= 0).sum()))
-    return rate, se
+    se = (
+        np.sqrt(sum((size * core.se) ** 2 for size, core in parts))
+        / m
+        * np.sqrt(m / min(m, (given >= 0).sum()))
+    )
+    pairs = sum(size * core.pairs for size, core in parts) / m
+    return rate, se, pairs
 
 
 @pytest.mark.parametrize("n_classes", [3, 11])
@@ -59,10 +64,11 @@ def test_each_fold_is_judged_by_the_other_folds_alone(n_classes):
     graph = KnnGraph(k=6).fit(X)
     given = rng.integers(-1, n_classes, 300)
     P = propagate_labels(graph.normalized_, given, n_classes, 10)
-    rate, se = H.heldout_core_noise(graph.normalized_, given, n_classes, 10, P)
-    ref_rate, ref_se = direct_reference(graph.normalized_, given, n_classes, 10, H.MAX_JUDGED)
+    rate, se, pairs = H.heldout_core_noise(graph.normalized_, given, n_classes, 10, P)
+    ref_rate, ref_se, ref_pairs = direct_reference(graph.normalized_, given, n_classes, 10, H.MAX_JUDGED)
     assert rate == pytest.approx(ref_rate, abs=1e-6)
     assert se == pytest.approx(ref_se, rel=1e-5)
+    np.testing.assert_allclose(pairs, ref_pairs, atol=1e-6)
 
 
 def test_folds_are_fixed_and_random():
@@ -109,10 +115,10 @@ def test_many_labels_judge_only_enough_folds(monkeypatch):
 
     monkeypatch.setattr(H, "label_blocks", counting)
     monkeypatch.setattr(H, "MAX_JUDGED", 500)
-    rate, se = H.heldout_core_noise(graph.normalized_, given, 10, 20, P)
+    rate, se, _ = H.heldout_core_noise(graph.normalized_, given, 10, 20, P)
     fold = H.folds(len(y))
     assert len(calls) == 2 and (fold == 0).sum() < 500 <= ((fold == 0) | (fold == 1)).sum()
-    ref_rate, ref_se = direct_reference(graph.normalized_, given, 10, 20, 500)
+    ref_rate, ref_se, _ = direct_reference(graph.normalized_, given, 10, 20, 500)
     assert rate == pytest.approx(ref_rate, abs=1e-6) and se == pytest.approx(ref_se, rel=1e-5)
     calls.clear()
     monkeypatch.setattr(H, "MAX_JUDGED", 200_000)
@@ -133,7 +139,10 @@ def test_invariants(seed, n, c, labeled):
     graph = KnnGraph(k=min(3, max(n - 1, 1))).fit(X)
     given = np.where(rng.random(n) < labeled, rng.integers(0, c, n), -1)
     P = propagate_labels(graph.normalized_, given, c, 5)
-    rate, se = H.heldout_core_noise(graph.normalized_, given, c, 5, P)
+    rate, se, pairs = H.heldout_core_noise(graph.normalized_, given, c, 5, P)
     assert 0.0 <= rate <= 1.0 and se >= 0.0
+    # Each pair's part of the rate: none on the diagonal (a label agreeing with its class), and they add up.
+    assert pairs.shape == (c, c) and (pairs >= 0).all() and not np.diag(pairs).any()
+    assert pairs.sum() == pytest.approx(rate, abs=1e-9)
     if (given < 0).all():
         assert (rate, se) == (0.0, 0.0)

@@ -55,21 +55,25 @@ def assert_matches_scratch(s: Session) -> None:
     np.testing.assert_array_equal(st.confidence, P.max(axis=1))
     np.testing.assert_array_equal(st.predicted, np.where(P.max(axis=1) > 0, P.argmax(axis=1), -1))
     np.testing.assert_array_equal(st.suspicion, suspicion(P, given, t))  # NaN positions must match too
-    susp, _ = label_evidence(P, given, t)
+    susp, alt = label_evidence(P, given, t)
     # The estimate before reviews is the given labels', each judged by the propagation of the others.
     c, Wn = P.shape[1], s.graph.normalized_
     alone = propagate_labels(Wn, given, c)
     core = heldout_core_noise(Wn, given, c, 20, alone)
-    prior = flags_from_evidence(suspicion(alone, given), given, core)[1]
+    s0, alt0 = label_evidence(alone, given, t)
+    _, prior, offsets = flags_from_evidence(s0, given, alt0, core)
     ref = s._scorer._reference_for(c, None)
     assert ref.noise == prior
+    np.testing.assert_allclose(ref.offsets, offsets, atol=1e-4)  # its suspicion from rows normalised in place
     rev = np.flatnonzero((verified >= 0) & (given >= 0))
     found = int((verified[rev] != given[rev]).sum())
-    flags = prior_flags(susp, given, prior.errors)
+    flags = prior_flags(susp, given, prior.errors, alt, ref.offsets)
     # The errors found are no longer unreviewed; the reviews are counted (the panel says how many).
     noise = replace(prior, errors=max(prior.errors - found, 0.0), reviewed=rev.size)
     if rev.size >= MIN_REVIEWS:
-        flags, noise = calibrate(ref.noise, susp, given, verified, ref.suspicion, ref.keys, ref.alternative)
+        flags, noise = calibrate(
+            ref.noise, susp, given, verified, ref.suspicion, ref.keys, ref.alternative, ref.offsets
+        )
     np.testing.assert_array_equal(st.flagged, flags & (verified < 0))
     assert st.noise == noise
 
@@ -83,7 +87,7 @@ def test_label_evidence_gives_the_same_flags_as_flag_label_issues():
     Pn = P / np.maximum(P.sum(axis=1, keepdims=True), 1e-30)
     conf = Pn.max(axis=1)
     core = core_noise(np.where(conf > 0, Pn.argmax(axis=1), -1), conf, given, 5)
-    flags, est = flags_from_evidence(susp, given, core)
+    flags, est, _ = flags_from_evidence(susp, given, alt, core)
     np.testing.assert_array_equal(flags, flag_label_issues(P, given))
     assert est == noise_estimate(P, given)
     assert np.isnan(susp[given < 0]).all() and (alt[given < 0] == -1).all()

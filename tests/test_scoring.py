@@ -28,11 +28,12 @@ def test_given_alone_is_the_result_without_reviews_bit_for_bit():
     scorer = Scorer(KnnGraph(k=8).fit(X), given, t=20)
     none = np.full(given.size, -1, np.int32)
     lp = scorer.run(LPInputs(seq=0, n_classes=3, verified=none, changed=set()))
-    noise, s0, thresholds, alternative = scorer._given_alone(3)
+    noise, s0, thresholds, alternative, offsets = scorer._given_alone(3)
     np.testing.assert_array_equal(s0, lp.suspicion)  # NaN where there is no given label, in both
     assert noise == lp.noise
     np.testing.assert_array_equal(thresholds, lp.thresholds)
     np.testing.assert_array_equal(alternative, lp.alternative)
+    np.testing.assert_array_equal(offsets, scorer._reference.offsets)
 
 
 def _reviewed_session(journal, X, y, given, reviews):
@@ -50,7 +51,8 @@ def _no_propagation(*args, **kwargs):
 
 
 @pytest.mark.parametrize(
-    "damage", ["none", "garbage", "other labels", "bad suspicion", "bad thresholds", "bad alternative"]
+    "damage",
+    ["none", "garbage", "other labels", "bad suspicion", "bad thresholds", "bad alternative", "bad offsets"],
 )
 def test_reopened_session_reads_the_reference_or_rebuilds_a_bad_one(tmp_path, monkeypatch, damage):
     X, y, given = _blobs()
@@ -79,6 +81,11 @@ def test_reopened_session_reads_the_reference_or_rebuilds_a_bad_one(tmp_path, mo
         with np.load(ref) as z:
             parts = dict(z)
         parts["alternative"] = parts["alternative"] + 100  # not a class
+        np.savez(ref, **parts)
+    elif damage == "bad offsets":
+        with np.load(ref) as z:
+            parts = dict(z)
+        parts["offsets"] = np.full_like(parts["offsets"], np.inf)  # not a log-odds
         np.savez(ref, **parts)
     if damage == "none":
         # Nothing is propagated for the reference on reopening: it comes from the side file.
@@ -119,15 +126,23 @@ def test_cached_reference_is_named_by_everything_it_depends_on(tmp_path):
         calls.append(1)
         s = np.where(g >= 0, 0.25, np.nan).astype(np.float32)
         alternative = np.where(g >= 0, (g + 1) % 3, -1).astype(np.int32)
-        return NoiseEstimate(0.1, 0.05, 0.2, 0.4), s, np.array([0.5, 0.75, 1.0], np.float32), alternative
+        offsets = np.arange(9, dtype=np.float32).reshape(3, 3) - 4
+        return (
+            NoiseEstimate(0.1, 0.05, 0.2, 0.4),
+            s,
+            np.array([0.5, 0.75, 1.0], np.float32),
+            alternative,
+            offsets,
+        )
 
     params = {"k": 10, "t": 20}
-    est, s, t, alt = cached_reference(journal, "fp", params, given, 3, compute)
+    est, s, t, alt, offsets = cached_reference(journal, "fp", params, given, 3, compute)
     again = cached_reference(journal, "fp", params, given, 3, compute)
     assert len(calls) == 1 and again[0] == est
     np.testing.assert_array_equal(again[1], s)
     np.testing.assert_array_equal(again[2], t)
     np.testing.assert_array_equal(again[3], alt)
+    np.testing.assert_array_equal(again[4], offsets)
     other = given.copy()
     other[2] = 1
     for args in (("fp2", params, given, 3), ("fp", {"k": 11, "t": 20}, given, 3), ("fp", params, given, 4)):
