@@ -863,7 +863,7 @@ def test_reviews_learn_which_pairs_of_classes_hold_the_errors():
     # Labels given 0 whose likely class is 1 can be wrong, those whose likely class is 2 never are (as
     # look-alike pairs are swapped and other classes not), and the cores counted their errors in the pair
     # (0, 1). The pair offsets find them where no threshold on the suspicion can: before reviews and after
-    # 50 or 100 reviews of the suspects list, whose fit learns how much the pairs count.
+    # 50 or 100 reviews of the suspects list, whose fit learns how much of the offsets to keep.
     rng = np.random.default_rng(3)
     n = 5000
     s = rng.beta(0.7, 1.6, n).astype(np.float32)
@@ -895,7 +895,9 @@ def test_reviews_learn_which_pairs_of_classes_hold_the_errors():
             flags, _ = calibrate(prior, s, given, verified, s, keys, alternative)
             without.append(f1_score(wrong, flags | found))
         print(f"{reviews} reviews, best threshold {best:.3f}: with pairs {with_pairs}, without {without}")
-        assert min(with_pairs) > best + 0.1 and np.mean(with_pairs) > np.mean(without) + 0.15
+        # At most all of the offset is kept, where these pairs would take more (one is never wrong): 0.68-0.75
+        # after 50 reviews, 0.74-0.86 with no bound on the offset's coefficient.
+        assert min(with_pairs) > best + 0.08 and np.mean(with_pairs) > np.mean(without) + 0.12
 
 
 def test_reviews_keep_at_most_all_of_a_pairs_offset(tmp_path):
