@@ -597,9 +597,10 @@ def flag_label_issues(P: np.ndarray, given: np.ndarray, noise_rate: float | str 
         As in :func:`suspicion`.
     noise_rate : float or "auto"
         How many to flag, as a share of the given labels: the ``round(noise_rate * n_given)`` most suspicious
-        whose suspicion is above 0.5. ``"auto"`` (default): as many of those as maximise the expected F1
-        with :func:`estimate_noise_rate`'s count of errors (module docstring, "Flags"), and every label whose
-        suspicion is above ``CERTAIN``.
+        whose suspicion is above 0.5. ``"auto"`` (default): the likeliest errors among the labels whose
+        suspicion is above 0.5 (by their suspicion and their pair of classes), as many as maximise the
+        expected F1 with :func:`estimate_noise_rate`'s count of errors (module docstring, "Flags"), and every
+        label whose suspicion is above ``CERTAIN``.
 
     Returns
     -------
