@@ -468,7 +468,7 @@ def _base_logit(
     ``PRIOR_SLOPE * logit(suspicion)``, plus the offset of the label's (given, likely) pair of classes
     (:func:`pair_offsets`) where there are offsets and a likely class.
     """
-    z = PRIOR_SLOPE * _logit(np.asarray(s[rows], np.float64))
+    z = PRIOR_SLOPE * _logit(s[rows])
     if offsets is not None and alternative is not None:
         z += _pair_offset(rows, given, alternative, offsets)
     return z
@@ -1124,11 +1124,10 @@ def _pair_offset(
     rows: np.ndarray, given: np.ndarray, alternative: np.ndarray, offsets: np.ndarray
 ) -> np.ndarray:
     """Offset of each of ``rows``' (given, likely) pair of classes (:func:`pair_offsets`); 0 without one."""
-    alt = np.asarray(alternative)[rows]
-    out = np.zeros(rows.size)
-    known = alt >= 0
-    out[known] = offsets[given[rows][known], alt[known]]
-    return out
+    # A column of zeros after the last class, which a likely class of -1 indexes: one gather, no masks.
+    padded = np.zeros((offsets.shape[0], offsets.shape[1] + 1), np.float32)
+    padded[:, :-1] = offsets
+    return padded[given[rows], np.asarray(alternative)[rows]]
 
 
 def _wrong_fit(
@@ -1259,7 +1258,7 @@ def _audit_fit(
             # right labels flagged); below none, pairs the cores suspect would be the less suspect ones.
             pair = float(np.clip(beta[2], 0.0, 1.0))
             beta = np.r_[_wrong_fit(np.column_stack(design[:2]), y, w, ridge[:2], pair * design[2]), pair]
-        z_open = beta[0] + beta[1] * _logit(np.asarray(s0[open_rows], np.float64))
+        z_open = beta[0] + beta[1] * _logit(s0[open_rows])
         if len(design) == 3:
             z_open += beta[2] * _pair_offset(open_rows, given, alternative, offsets)  # type: ignore[arg-type]
         p_open, p_rev = expit(z_open), expit(np.column_stack(design) @ beta)
