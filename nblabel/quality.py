@@ -415,13 +415,20 @@ def _top_flags(s: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _cells(s: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the grid cell of each of ``rows``' suspicion, and the number of rows per cell.
+def _cells(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the grid cell of each value in [0, 1] (a suspicion or a chance), and the number per cell.
 
     The grid has ``_GRID + 1`` values (resolution 0.001).
     """
-    cells = np.clip(np.rint(s[rows] * _GRID), 0, _GRID).astype(np.int64)
+    cells = np.clip(np.rint(values * _GRID), 0, _GRID).astype(np.int64)
     return cells, _count(cells)
+
+
+def _chance_cells(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_cells` of the chances ``p``, and each cell's mean chance (0 where empty)."""
+    cells, count = _cells(p)
+    total = np.bincount(cells, weights=p, minlength=_GRID + 1)
+    return cells, count, np.divide(total, count, out=np.zeros(_GRID + 1), where=count > 0)
 
 
 def _count(cells: np.ndarray) -> np.ndarray:
@@ -504,10 +511,7 @@ def _expected_f1_flags(s: np.ndarray, rows: np.ndarray, p: np.ndarray, found: fl
     outweighs (``suspicion > 0.5``), and all above ``CERTAIN``; ``found`` counts the errors reviews found.
     O(n).
     """
-    cells = np.clip(np.rint(p * _GRID), 0, _GRID).astype(np.int64)
-    count = _count(cells)
-    chance = np.divide(np.bincount(cells, weights=p, minlength=_GRID + 1), count, out=np.zeros(_GRID + 1),
-                       where=count > 0)  # fmt: skip
+    cells, count, chance = _chance_cells(p)
     cut = _f1_cut(count, chance, found)
     flags = np.zeros(s.shape[0], bool)
     if cut is not None:
@@ -1271,11 +1275,8 @@ def _audit_fit(
     # Flags: the likeliest errors, by grid cell of their fitted chance, down to the cell that maximises the
     # expected F1. The errors above each cut are estimated as the total is, the curve's plus the residuals of
     # the draws above the cut, these shrunk toward 0 where few draws stand behind them (RESIDUAL_DRAWS).
-    chance_cell = np.clip(np.rint(p_open * _GRID), 0, _GRID).astype(np.int64)
-    n_cell = _count(chance_cell)
-    p_cell = np.divide(np.bincount(chance_cell, weights=p_open, minlength=_GRID + 1), n_cell,
-                       out=np.zeros(_GRID + 1), where=n_cell > 0)  # fmt: skip
-    of_draw = np.clip(np.rint(p_rev * _GRID), 0, _GRID).astype(np.int64)
+    chance_cell, n_cell, p_cell = _chance_cells(p_open)
+    of_draw = _cells(p_rev)[0]
     draws_above = np.cumsum(np.bincount(of_draw, weights=drawn, minlength=_GRID + 1)[::-1])[::-1]
     residual_above = np.cumsum(np.bincount(of_draw, weights=residual, minlength=_GRID + 1)[::-1])[::-1]
     shrunk = residual_above * draws_above / (draws_above + RESIDUAL_DRAWS)
@@ -1283,7 +1284,7 @@ def _audit_fit(
     flags = np.zeros(given.shape[0], bool)
     if flag_cell is not None:
         flags[open_rows[chance_cell >= flag_cell]] = True
-    cells, count = _cells(s0, open_rows)
+    count = _cells(s0[open_rows])[1]  # the unreviewed labels by cell of their suspicion, for the interval
     grid = np.arange(_GRID + 1) / _GRID
     # Interval: each constant block of the isotonic fit is a share estimated from its reviews (Kish's
     # effective count of their weights, half a pseudo-error so that a block without errors is not
