@@ -5,8 +5,8 @@ normalised), and ``given`` (n,), the untrusted labels with -1 for none.
 
 Three decisions, each measured on ``bench/bench_flags.py`` (digits features degraded to a 10-NN accuracy of
 0.80 / 0.90 / 0.97, symmetric and look-alike-pair noise from 0 to 0.4, a 20,000-image augmented set). The
-numbers quoted are those of the grid when each choice was made: before :data:`RESIDUAL_DRAWS`, the latest,
-the augmented set's pair noise was still tied to the images' rotation (:data:`nblabel.degrade.NOISE_STREAM`):
+numbers quoted are those of the grid when each choice was made: up to :data:`RESIDUAL_DRAWS`, the
+augmented set's pair noise was still tied to the images' rotation (:data:`nblabel.degrade.NOISE_STREAM`):
 
 **Suspicion** compares classes after dividing each column of ``P`` by its class's *threshold*, the mean
 ``P[i, j]`` over the items given class ``j`` (confident learning's expected self-confidence, Northcutt et
@@ -133,6 +133,8 @@ PRIOR_SLOPE = 3.0
 PAIR_PRIOR = 3.0
 #: See :data:`PAIR_PRIOR`.
 PAIR_PSEUDO = 3.0
+#: Largest share of a pair's labels that :func:`pair_offsets` expects wrong.
+PAIR_CEILING = 0.999
 #: Ridge on the coefficient of the pair offsets in the after-review fit (:func:`_audit_fit`), per unit of
 #: the reviews' total weight (about the number of given labels): the reviews decide how much of the offsets
 #: to keep, and few reviews keep little. Over 10 seeds of the grid with the production audit seed, against
@@ -196,8 +198,6 @@ REPLACE_GAIN = 0.3
 #: probability says.
 AUDIT_SEED = 0x6E626C61
 _GRID = 1000
-#: Largest share of a pair's labels that :func:`pair_offsets` expects wrong.
-PAIR_CEILING = 0.999
 #: Step of the log-odds on which :func:`_level` bins the labels.
 _Z_STEP = 0.01
 #: Ridge of the logistic P(wrong | suspicion) fit (:func:`_wrong_fit`): keeps it finite, moves nothing else.
@@ -446,7 +446,7 @@ def _f1_cut(
 ) -> int | None:
     """Grid cell from which on flagging maximises the expected F1; None: flagging lowers it.
 
-    ``count`` holds the unreviewed labels per cell of their suspicion, ``p`` each cell's chance of an error,
+    ``count`` holds the unreviewed labels per grid cell of their chance of an error, ``p`` each cell's chance,
     ``found`` the errors that reviews found (counted as found). The expected F1 of flagging the top cells is
     the ratio of the expected true positives to the expected flags plus errors: O(``_GRID``). ``errors``
     replaces the expected errors among the unreviewed labels (default ``count @ p``), and ``above[c]`` is
@@ -481,6 +481,11 @@ def _base_logit(
     return z
 
 
+def _chances(z: np.ndarray, errors: float) -> np.ndarray:
+    """Each label's chance of an error before reviews, ``expit(level + z)``, adding up to ``errors``."""
+    return expit(_level(z, errors) + z)
+
+
 def _level(z: np.ndarray, errors: float) -> float:
     """Level at which the chances ``expit(level + z)`` of the labels add up to ``errors``.
 
@@ -505,7 +510,7 @@ def _level(z: np.ndarray, errors: float) -> float:
 
 
 def _expected_f1_flags(s: np.ndarray, rows: np.ndarray, p: np.ndarray, found: float = 0.0) -> np.ndarray:
-    """Flag the ``rows`` that maximise the expected F1 with their chances ``p`` (:func:`_level`).
+    """Flag the ``rows`` that maximise the expected F1 with their chances ``p`` (:func:`_chances`).
 
     The most likely errors first, binned by their chance on the grid. Only labels that another class
     outweighs (``suspicion > 0.5``), and all above ``CERTAIN``; ``found`` counts the errors reviews found.
@@ -938,14 +943,15 @@ def prior_flags(
     numpy.ndarray, shape (n,), bool
         The labels that another class outweighs and are the likeliest errors, as many as maximise the
         expected F1 when the chances of an error are logistic in ``logit(suspicion)`` plus their pair's
-        offset (:func:`_base_logit`, :func:`_level`), and every label above ``CERTAIN`` (module docstring,
+        offset (:func:`_base_logit`, :func:`_chances`), and every label above ``CERTAIN`` (module docstring,
         "Flags").
 
     """
     given = check_labels(given, suspicion.shape[0], name="given")
     rows = np.flatnonzero(given >= 0)
-    z = _base_logit(suspicion, rows, given, alternative, offsets)
-    return _expected_f1_flags(suspicion, rows, expit(_level(z, errors) + z))
+    return _expected_f1_flags(
+        suspicion, rows, _chances(_base_logit(suspicion, rows, given, alternative, offsets), errors)
+    )
 
 
 def flags_from_evidence(
@@ -1064,8 +1070,7 @@ def calibrate(
     # so each keeps its chance of an error before reviews (following the estimate instead, 100 reviews of
     # the first pages of the grid cut the flags' F1 by more than 0.05 in 28 of the grid's 120 noisy runs,
     # where the estimate had moved far below the truth; bench_flags.py --other-reviews).
-    z = _base_logit(suspicion, rows, given, prior_alternative, offsets)
-    chance = expit(_level(z, prior.rate * n_given) + z)
+    chance = _chances(_base_logit(suspicion, rows, given, prior_alternative, offsets), prior.rate * n_given)
     unreviewed = ~reviewed[rows]
     flags = _expected_f1_flags(suspicion, rows[unreviewed], chance[unreviewed], found)
     rate = (found + errors) / max(n_given, 1)
@@ -1215,8 +1220,9 @@ def _audit_fit(
     chances (resolution 0.001) for the flags, and of suspicions for the interval.
 
     The chance of being wrong is logistic in ``logit(suspicion)`` and the offset of the label's (given,
-    likely) pair of classes (:func:`pair_offsets`; three coefficients, the offset's kept near 0 by
-    :data:`OFFSET_RIDGE`), fitted to the reviews, each weighted by the inverse of its inclusion probability.
+    likely) pair of classes (:func:`pair_offsets`; three coefficients, the offset's in [0, 1] and kept near
+    0 by :data:`OFFSET_RIDGE`), fitted to the reviews, each weighted by the inverse of its inclusion
+    probability.
     Without offsets (two coefficients), on the grid of ``bench/bench_flags.py`` (100 reviews, 144 runs, an
     earlier design of 50 draws) it met the F1 target in 117 of 120 noisy runs where the isotonic (monotone,
     one step per block of reviews) fit met it in 108: with few draws the steps follow single reviews of
@@ -1248,8 +1254,10 @@ def _audit_fit(
     rev_by = rev[by]
     x, y, w, drawn = s0[rev_by].astype(np.float64), wrong[by], 1.0 / pi[by], drawn[by]
     design = [np.ones(x.size), _logit(x)]
+    open_offset = None  # the unreviewed labels' pair offsets, where there are pairs
     if alternative is not None and offsets is not None:
         design.append(_pair_offset(rev_by, given, alternative, offsets))
+        open_offset = _pair_offset(open_rows, given, alternative, offsets)
     if y.max() == 0.0:  # no error found: no curve to fit
         p_open, p_rev = np.zeros(open_rows.size), np.zeros(x.size)
     else:
@@ -1263,8 +1271,8 @@ def _audit_fit(
             pair = float(np.clip(beta[2], 0.0, 1.0))
             beta = np.r_[_wrong_fit(np.column_stack(design[:2]), y, w, ridge[:2], pair * design[2]), pair]
         z_open = beta[0] + beta[1] * _logit(s0[open_rows])
-        if len(design) == 3:
-            z_open += beta[2] * _pair_offset(open_rows, given, alternative, offsets)  # type: ignore[arg-type]
+        if open_offset is not None:
+            z_open += beta[2] * open_offset
         p_open, p_rev = expit(z_open), expit(np.column_stack(design) @ beta)
     found = float(y.sum())
     # Model-assisted: each draw also stands for (1 / probability - 1) unreviewed labels, whose errors the
