@@ -978,17 +978,35 @@ def flags_from_evidence(
 
     """
     given = check_labels(given, suspicion.shape[0], name="given")
+    est = prior_estimate(suspicion, given, core)
+    offsets = pair_offsets(suspicion, given, alternative, core)
+    return prior_flags(suspicion, given, est.errors, alternative, offsets), est, offsets
+
+
+def prior_estimate(suspicion: np.ndarray, given: np.ndarray, core: CoreNoise) -> NoiseEstimate:
+    """Return the noise estimate before reviews and its 95 % interval (module docstring, "Noise rate"); O(n).
+
+    Parameters
+    ----------
+    suspicion, given
+        As in :func:`prior_flags`.
+    core : CoreNoise
+        As in :func:`flags_from_evidence`.
+
+    Returns
+    -------
+    NoiseEstimate
+
+    """
+    given = check_labels(given, suspicion.shape[0], name="given")
     rows = np.flatnonzero(given >= 0)
     rate, se = core.rate, core.se
-    offsets = pair_offsets(suspicion, given, alternative, core)
-    flags = prior_flags(suspicion, given, rate * rows.size, alternative, offsets)
-    # The interval (module docstring, "Noise rate"): up to the share of labels another class outweighs (or the
-    # core's sampling error, where that is larger); down by as much as that share is above the core, and by
-    # the core's sampling error, since the core's own count may be that low.
+    # Up to the share of labels another class outweighs (or the core's sampling error, where that is larger);
+    # down by as much as that share is above the core, and by the core's sampling error, since the core's own
+    # count may be that low.
     gap = max(float((suspicion[rows] > 0.5).sum()) / max(rows.size, 1) - rate, 0.0)
     low, high = rate - gap - _Z95 * se, rate + max(_Z95 * se, gap)
-    est = NoiseEstimate(rate, max(0.0, low), min(1.0, high), rate * rows.size)
-    return flags, est, offsets
+    return NoiseEstimate(rate, max(0.0, low), min(1.0, high), rate * rows.size)
 
 
 def calibrate(

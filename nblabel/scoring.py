@@ -23,8 +23,9 @@ from nblabel.quality import (
     audit_keys,
     calibrate,
     class_thresholds,
-    flags_from_evidence,
     label_evidence,
+    pair_offsets,
+    prior_estimate,
     prior_flags,
 )
 
@@ -213,7 +214,10 @@ class Scorer:
                 core = heldout_core_noise(
                     self.graph.normalized_, given, c, self.t, raw, num_threads=self.graph.num_threads
                 )
-                _, noise, offsets = flags_from_evidence(susp, given, alternative, core)
+                noise, offsets = (
+                    prior_estimate(susp, given, core),
+                    pair_offsets(susp, given, alternative, core),
+                )
                 return noise, np.array(susp, np.float32), thresholds, np.array(alternative, np.int32), offsets
 
             ref = self._reference_for(c, now)
@@ -299,7 +303,7 @@ class Scorer:
             b = slice(lo, lo + REFERENCE_ROWS)
             confidence[b], predicted[b], s0[b], alternative[b] = _row_scores(P[b], given[b], thresholds)
         del P
-        _, noise, offsets = flags_from_evidence(s0, given, alternative, core)
+        noise, offsets = prior_estimate(s0, given, core), pair_offsets(s0, given, alternative, core)
         return noise, s0, thresholds, alternative, offsets
 
 
