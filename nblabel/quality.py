@@ -81,7 +81,7 @@ measured). The labels to export replace a flag by its likely class only where th
 confidence, that doing so to all the flags above its suspicion gains (:func:`corrections`). Measured on the
 grid, against reviewing the top only (see ``bench/bench_flags.py``). With fewer than ``MIN_AUDITS`` audit
 draws reviewed (a person who labeled by lasso, page by page or from the noise matrix) nothing can be fitted:
-the pre-review estimate stands, the precision of its most suspicious labels measured by the reviews of them,
+the pre-review estimate stands, the precision of its likeliest errors measured by the reviews of them,
 its interval is never narrowed by such reviews, and the unreviewed labels keep their pre-review chances for
 the flags (:func:`calibrate`; ``bench_flags.py --other-reviews``).
 """
@@ -1024,7 +1024,7 @@ def calibrate(
     A reviewed item is one with a given and a verified label; it was wrong if they differ. With the audit
     keys and at least ``MIN_AUDITS`` audit draws reviewed, P(wrong | pre-review suspicion) is fitted from
     the reviews (module docstring, :func:`_audit_fit`). Otherwise the pre-review estimate stands, with its
-    ``K`` errors on its ``K`` most suspicious labels: the reviews of those measure their precision (with
+    ``K`` errors on its ``K`` likeliest errors: the reviews of those measure their precision (with
     one pseudo-review at 1, the prior's own), of the ``K`` errors the share on unreviewed ones is expected
     at that precision, and every error a review found counts as found (when the share of all reviews that were
     wrong stood for the flags' precision, labeling 100 items by lasso on the 0.90 digits with 5 % noise
@@ -1073,10 +1073,13 @@ def calibrate(
         fitted = _audit_fit(s0, sample, given, verified, prior_alternative, offsets)
         if fitted is not None:
             return fitted[0], _within_prior(fitted[1], prior, n_given, found)
-    # The prior's model: its count of errors sits on as many of the most suspicious labels that another
-    # class outweighs, and on those above CERTAIN. Only reviews of those measure it; any other review (a
-    # lasso, a page of the grid) tells about itself, so its errors count as found and it moves nothing else.
-    top = _top_flags(s0, rows[s0[rows] > 0.5], round(prior.rate * n_given))
+    # The prior's model: its count of errors sits on as many of the likeliest errors (by the suspicion and the
+    # pair of classes, as the flags rank them) that another class outweighs, and on those above CERTAIN. Only
+    # reviews of those measure it; any other review (a lasso, a page of the grid) tells about itself, so its
+    # errors count as found and it moves nothing else.
+    likeliest = np.full(s0.shape[0], -np.inf, np.float32)
+    likeliest[rows] = _base_logit(s0, rows, given, prior_alternative, offsets)
+    top = _top_flags(likeliest, rows[s0[rows] > 0.5], round(prior.rate * n_given))
     top[rows[s0[rows] > CERTAIN]] = True
     m_top, found_top = int((reviewed & top).sum()), int((wrong & top).sum())
     left = prior.rate * n_given * (1.0 - m_top / max(int(top.sum()), 1))
