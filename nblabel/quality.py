@@ -70,8 +70,9 @@ is reviewed (ordered by the current suspicion, the top picks what propagation of
 the reviewed labels stop standing for the unreviewed ones of the same prior score: the estimate doubled on
 look-alike-pair noise). From the reviewed items, each draw below that frontier weighted by the inverse of its
 inclusion probability (Horvitz-Thompson; the others weigh 1), a logistic fit of P(wrong | pre-review
-suspicion, pair) in ``logit(suspicion)`` and the pair's offset (its coefficient between 0 and 1, near 0 until
-the reviews show the pairs matter, :data:`OFFSET_RIDGE`) gives each unreviewed label its chance of being
+suspicion, pair) in ``logit(suspicion)`` and the pair's offset (its coefficient between 0 and 1,
+:data:`OFFSET_RIDGE`), which starts from the pre-review chances as a prior worth :data:`PRIOR_REVIEWS` reviews
+(all of each pair's offset, the pre-review slope and level), gives each unreviewed label its chance of being
 wrong: their sum, corrected by the draws' weighted residuals (a model-assisted, difference estimator), plus
 the errors found is the noise estimate (interval: the binomial error of each block of an isotonic fit in the
 suspicion, which assumes no curve, where it overlaps the pre-review interval), and the flags are the likeliest
@@ -81,9 +82,9 @@ measured). The labels to export replace a flag by its likely class only where th
 confidence, that doing so to all the flags above its suspicion gains (:func:`corrections`). Measured on the
 grid, against reviewing the top only (see ``bench/bench_flags.py``). With fewer than ``MIN_AUDITS`` audit
 draws reviewed (a person who labeled by lasso, page by page or from the noise matrix) nothing can be fitted:
-the pre-review estimate stands, the precision of its likeliest errors measured by the reviews of them,
-its interval is never narrowed by such reviews, and the unreviewed labels keep their pre-review chances for
-the flags (:func:`calibrate`; ``bench_flags.py --other-reviews``).
+the pre-review estimate stands, the precision of its likeliest errors measured by the reviews of them, its
+interval is never narrowed by such reviews, and the unreviewed labels keep their pre-review chances for the
+flags (:func:`calibrate`; ``bench_flags.py --other-reviews``).
 """
 
 from __future__ import annotations
@@ -144,8 +145,38 @@ PAIR_CEILING = 0.999
 #: 3): within 0.05 after 50 / 100 reviews in 89.0 / 98.0 % of the digits' runs and 81.1 / 93.3 % of the
 #: augmented set's (the curve alone: 90.0 / 96.2 % and 74.4 / 88.9 %); with offsets from the weight alone,
 #: ridges of 0.001 and 0.003 measured within a point of each other; the offsets at full weight (no
-#: coefficient) lost on symmetric noise on the augmented set.
+#: coefficient) lost on symmetric noise on the augmented set. Since the fit starts from the pre-review
+#: chances (:data:`PRIOR_REVIEWS`), which hold the coefficient near 1 until the reviews move it, this ridge
+#: only tempers it (fitted coefficients 0.3 to 1.9 after 50 and 100 reviews on the 0.80 and 0.90 digits,
+#: kept to at most 1); without it, F1 within 0.05 after 50 / 100 reviews in 94.4 / 98.9 % of the grid's
+#: 1,920 reviewed runs of :data:`PRIOR_REVIEWS` (95.0 / 99.0 % with it).
 OFFSET_RIDGE = 1e-3
+#: Reviews' worth of the pre-review chances in the after-review fit (:func:`_audit_fit`): the unreviewed
+#: labels enter it as soft reviews, each at its chance before reviews (:func:`_prior_reviews`), together
+#: weighing as much as ``PRIOR_REVIEWS`` reviews of the average weight: a prior, so the fit starts from the
+#: curve of the pre-review flags and the reviews move it more as they add up. Fitted to 50 reviews alone
+#: (about 33 audit draws, a handful of errors among them), the curve at times found few errors left and
+#: lost what the graph and the pair offsets knew before review (the digits at 10-NN 0.80 with 5 % look-alike
+#: pairs: 6-10 flags and F1 0.25-0.30 in 3 of 20 runs; the augmented set at 5 % pairs: F1 0.543 before
+#: review, 0.488 after 50 reviews on the README's 3 seeds). Over 10 seeds of the grid x 4 audit seeds (1,920
+#: reviewed runs, the reviews simulated without sessions), against no prior: flag F1 within 0.05 of the best
+#: threshold in 95.0 / 99.0 % of runs after 50 / 100 reviews instead of 90.9 / 98.5 % (mean F1 0.807 /
+#: 0.845 instead of 0.797 / 0.842; with the production audit seed, no cell's mean missing it at 50 instead
+#: of one), the estimate within 0.03 in 88.2 / 93.3 % instead of 87.7 / 93.2 %, the interval holding the
+#: truth in 99.7 / 99.8 % (99.7 / 99.7 %). Worth 10 or 40 reviews: 93.9 or 94.4 % at 50. A prior on the
+#: curve's shape alone (the reviews setting its level) did no better than none (91.2 / 98.5 %): the level
+#: the graph estimated is worth as much as the slope. Its cost: where that level is far above the truth and
+#: the errors are spread over every pair (2 % symmetric noise on the augmented set, the graph's estimate
+#: three times the truth), the curve is pulled up and flags more: F1 within 0.05 of the best in 70 / 92 % of
+#: that cell's runs at 50 / 100 reviews instead of 75 / 92 % (on the README's 3 seeds x 11 audit seeds 52 /
+#: 76 % instead of 73 / 91 %).
+PRIOR_REVIEWS = 20.0
+#: Steps of the log-odds of the suspicion and of the pair offsets on which :func:`_prior_reviews` bins the
+#: unreviewed labels (at the prior's slope, its chances within 0.15 in log-odds of each label's own).
+_LOGIT_STEP = 0.1
+_OFFSET_STEP = 0.25
+#: Largest pair offset :func:`_prior_reviews` tells apart (beyond it a label's chance is 0 or 1 either way).
+_OFFSET_SPAN = 60.0
 #: Reviewed given labels needed before :func:`calibrate` re-fits the flags (fewer: pre-review flags).
 MIN_REVIEWS = 20
 #: Every ``TOP_EVERY``-th review in the suspects list (the 1st, 4th, ...) takes the top suspect; the others
@@ -481,32 +512,35 @@ def _base_logit(
     return z
 
 
-def _chances(z: np.ndarray, errors: float) -> np.ndarray:
-    """Each label's chance of an error before reviews, ``expit(level + z)``, adding up to ``errors``."""
-    return expit(_level(z, errors) + z)
+def _chances(z: np.ndarray, errors: float, count: np.ndarray | None = None) -> np.ndarray:
+    """Each label's chance of an error before reviews, ``expit(level + z)``, adding up to ``errors``.
+
+    ``count``: how many labels each ``z`` stands for (default one each).
+    """
+    return expit(_level(z, errors, count) + z)
 
 
-def _level(z: np.ndarray, errors: float) -> float:
+def _level(z: np.ndarray, errors: float, count: np.ndarray | None = None) -> float:
     """Level at which the chances ``expit(level + z)`` of the labels add up to ``errors``.
 
-    ``z`` from :func:`_base_logit`; ``-inf`` for no error, ``inf`` for every label wrong. Solved on the labels
-    binned by ``z`` (steps of 0.01 in log-odds, so under 1 % off a chance): O(len(z)) and a solve over the
-    bins.
+    ``z`` from :func:`_base_logit`; ``-inf`` for no error, ``inf`` for every label wrong. ``count``: how many
+    labels each ``z`` stands for (default one each). Solved on the labels binned by ``z`` (steps of 0.01 in
+    log-odds, so under 1 % off a chance): O(len(z)) and a solve over the bins.
     """
-    if errors <= 0 or z.size == 0:
+    n = float(z.size if count is None else count.sum())
+    if errors <= 0 or n == 0:
         return -np.inf
-    if errors >= z.size:
+    if errors >= n:
         return np.inf
     lo = float(z.min())
-    count = np.bincount(np.rint((z - lo) / _Z_STEP).astype(np.int64)).astype(np.float64)
-    centre = lo + _Z_STEP * np.arange(count.size)
+    binned = np.bincount(np.rint((z - lo) / _Z_STEP).astype(np.int64), weights=count).astype(np.float64)
+    centre = lo + _Z_STEP * np.arange(binned.size)
     # The sum of the chances rises from 0 to the number of labels with the level: below
     # ``log(errors / n) - 1`` less the largest z it is under errors / e, above ``log(n / (n - errors)) + 1``
     # less the smallest over ``n - (n - errors) / e``.
-    n = float(z.size)
     below = min(-60.0, np.log(errors / n) - 1.0) - centre[-1]
     above = max(60.0, np.log(n / (n - errors)) + 1.0) - lo
-    return float(brentq(lambda a: float(count @ expit(a + centre)) - errors, below, above))
+    return float(brentq(lambda a: float(binned @ expit(a + centre)) - errors, below, above))
 
 
 def _expected_f1_flags(s: np.ndarray, rows: np.ndarray, p: np.ndarray, found: float = 0.0) -> np.ndarray:
@@ -1070,7 +1104,7 @@ def calibrate(
     if prior_suspicion is not None and audit is not None:
         sample = _audit_sample(s0, np.asarray(audit), given, verified)
         audits = int(sample.drawn.sum())
-        fitted = _audit_fit(s0, sample, given, verified, prior_alternative, offsets)
+        fitted = _audit_fit(s0, sample, given, verified, prior.rate * n_given, prior_alternative, offsets)
         if fitted is not None:
             return fitted[0], _within_prior(fitted[1], prior, n_given, found)
     # The prior's model: its count of errors sits on as many of the likeliest errors (by the suspicion and the
@@ -1160,6 +1194,60 @@ def _pair_offset(
     return padded[given[rows], np.asarray(alternative)[rows]]
 
 
+def _prior_reviews(
+    logit_open: np.ndarray,
+    offset_open: np.ndarray | None,
+    logit_reviewed: np.ndarray,
+    offset_reviewed: np.ndarray | None,
+    errors: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the unreviewed labels as soft reviews at their chances before reviews, binned (PRIOR_REVIEWS).
+
+    A bin is a step of ``_LOGIT_STEP`` in ``logit(suspicion)`` and, with offsets, of ``_OFFSET_STEP`` in the
+    pair offset. Its chance is that of the pre-review flags (:func:`_base_logit`, :func:`_chances`) at its
+    centre, with the level at which the chances of all the given labels, reviewed or not, add up to
+    ``errors``. O(n) and a solve over the bins.
+
+    Returns
+    -------
+    design : numpy.ndarray, shape (b, 2) or (b, 3)
+        Per bin holding unreviewed labels: 1, ``logit(suspicion)`` and, with offsets, the offset.
+    chance : numpy.ndarray, shape (b,)
+    count : numpy.ndarray, shape (b,)
+        Unreviewed labels per bin.
+
+    """
+    # _logit keeps the suspicion within [0.001, 0.999], so its steps fit in 2 * reach + 1 bins.
+    reach, span = int(np.ceil(-_logit(np.zeros(1))[0] / _LOGIT_STEP)), round(_OFFSET_SPAN / _OFFSET_STEP)
+    width = 2 * reach + 1
+
+    def key(logit: np.ndarray, offset: np.ndarray | None) -> np.ndarray:
+        # In floats, in place, one conversion: two passes fewer over a million labels than in integers.
+        step = np.rint(logit / _LOGIT_STEP)
+        step += reach
+        if offset is not None:
+            pair = np.rint(offset / _OFFSET_STEP)
+            np.clip(pair, -span, span, out=pair)
+            pair += span
+            step += width * pair
+        return step.astype(np.int64)
+
+    size = width * (1 if offset_open is None else 2 * span + 1)
+    n_open = np.bincount(key(logit_open, offset_open), minlength=size)
+    n_all = n_open + np.bincount(key(logit_reviewed, offset_reviewed), minlength=size)
+    occupied = np.flatnonzero(n_all)
+    n_open, n_all = n_open[occupied].astype(np.float64), n_all[occupied].astype(np.float64)
+    logit = (occupied % width - reach) * _LOGIT_STEP
+    columns, z = [np.ones(occupied.size), logit], PRIOR_SLOPE * logit
+    if offset_open is not None:
+        offset = (occupied // width - span) * _OFFSET_STEP
+        columns.append(offset)
+        z = z + offset
+    chance = _chances(z, errors, n_all)
+    keep = n_open > 0
+    return np.column_stack(columns)[keep], chance[keep], n_open[keep]
+
+
 def _wrong_fit(
     X: np.ndarray, y: np.ndarray, w: np.ndarray, ridge: np.ndarray, offset: np.ndarray | float = 0.0
 ) -> np.ndarray:
@@ -1232,6 +1320,7 @@ def _audit_fit(
     sample: _AuditSample,
     given: np.ndarray,
     verified: np.ndarray,
+    prior_errors: float,
     alternative: np.ndarray | None,
     offsets: np.ndarray | None = None,
 ) -> tuple[np.ndarray, NoiseEstimate] | None:
@@ -1241,9 +1330,10 @@ def _audit_fit(
     chances (resolution 0.001) for the flags, and of suspicions for the interval.
 
     The chance of being wrong is logistic in ``logit(suspicion)`` and the offset of the label's (given,
-    likely) pair of classes (:func:`pair_offsets`; three coefficients, the offset's in [0, 1] and kept near
-    0 by :data:`OFFSET_RIDGE`), fitted to the reviews, each weighted by the inverse of its inclusion
-    probability.
+    likely) pair of classes (:func:`pair_offsets`; three coefficients, the offset's in [0, 1] and tempered
+    by :data:`OFFSET_RIDGE`), fitted to the reviews, each weighted by the inverse of its inclusion
+    probability, and to the unreviewed labels as soft reviews at their pre-review chances (adding up to
+    ``prior_errors`` over all the given labels), worth :data:`PRIOR_REVIEWS` reviews in all.
     Without offsets (two coefficients), on the grid of ``bench/bench_flags.py`` (100 reviews, 144 runs, an
     earlier design of 50 draws) it met the F1 target in 117 of 120 noisy runs where the isotonic (monotone,
     one step per block of reviews) fit met it in 108: with few draws the steps follow single reviews of
@@ -1283,15 +1373,25 @@ def _audit_fit(
         p_open, p_rev = np.zeros(open_rows.size), np.zeros(x.size)
     else:
         ridge = np.array([_RIDGE, _RIDGE, OFFSET_RIDGE * float(w.sum())][: len(design)])
-        beta = _wrong_fit(np.column_stack(design), y, w, ridge)
+        X, y_fit, w_fit = np.column_stack(design), y, w
+        logit_open = _logit(s0[open_rows])
+        if open_rows.size:
+            # The unreviewed labels as soft reviews at their pre-review chances, worth PRIOR_REVIEWS reviews
+            # of the average weight in all.
+            offset_rev = design[2] if open_offset is not None else None
+            soft = _prior_reviews(logit_open, open_offset, design[1], offset_rev, prior_errors)
+            X_prior, p_prior, n_prior = soft
+            scale = PRIOR_REVIEWS * float(w.sum()) / x.size / open_rows.size
+            X, y_fit, w_fit = np.r_[X, X_prior], np.r_[y, p_prior], np.r_[w, scale * n_prior]
+        beta = _wrong_fit(X, y_fit, w_fit, ridge)
         if len(design) == 3 and not 0.0 <= beta[2] <= 1.0:
             # The reviews keep between none and all of each pair's offset: beyond all, a pair the cores
             # counted errors in whose labels all look right (a wrong label that voted for itself, found held
             # out) took +23 log-odds from an offset of 15.6 (the 0.97 digits at 2 % noise, 50 reviews: 20
             # right labels flagged); below none, pairs the cores suspect would be the less suspect ones.
             pair = float(np.clip(beta[2], 0.0, 1.0))
-            beta = np.r_[_wrong_fit(np.column_stack(design[:2]), y, w, ridge[:2], pair * design[2]), pair]
-        z_open = beta[0] + beta[1] * _logit(s0[open_rows])
+            beta = np.r_[_wrong_fit(X[:, :2], y_fit, w_fit, ridge[:2], pair * X[:, 2]), pair]
+        z_open = beta[0] + beta[1] * logit_open
         if open_offset is not None:
             z_open += beta[2] * open_offset
         p_open, p_rev = expit(z_open), expit(np.column_stack(design) @ beta)

@@ -895,16 +895,52 @@ def test_reviews_learn_which_pairs_of_classes_hold_the_errors():
             flags, _ = calibrate(prior, s, given, verified, s, keys, alternative)
             without.append(f1_score(wrong, flags | found))
         print(f"{reviews} reviews, best threshold {best:.3f}: with pairs {with_pairs}, without {without}")
-        # At most all of the offset is kept, where these pairs would take more (one is never wrong): 0.68-0.75
-        # after 50 reviews, 0.74-0.86 with no bound on the offset's coefficient.
-        assert min(with_pairs) > best + 0.08 and np.mean(with_pairs) > np.mean(without) + 0.12
+        # At most all of the offset is kept, where these pairs would take more (one is never wrong): 0.65-0.73
+        # after 50 reviews (0.68-0.75 before the fit started from the pre-review chances, PRIOR_REVIEWS, whose
+        # slope, 3, is below this curve's 4), 0.74-0.86 with no bound on the offset's coefficient.
+        assert min(with_pairs) > best + 0.07 and np.mean(with_pairs) > np.mean(without) + 0.12
+
+
+def test_fifty_reviews_start_from_the_pre_review_chances(tmp_path, monkeypatch):
+    # The digits at 10-NN 0.80 with 5 % look-alike pairs (about 47 errors among 1,797 labels): 50 reviews
+    # hold about 33 audit draws and a handful of errors, and a curve fitted to those alone at times found
+    # few errors left (6-10 flags, F1 0.25-0.30 in 3 of the grid's 20 runs with two audit seeds; here 0.25
+    # and 0.29 on noise seeds 0 and 4). Started from the pre-review chances, worth PRIOR_REVIEWS reviews,
+    # the flags keep what the graph and the pairs knew: mean F1 0.636 here for the best threshold's 0.574,
+    # 0.483 without.
+    with_prior, without, best = [], [], []
+    for seed in range(5):
+        (tmp_path / str(seed)).mkdir()
+        s, y, given = noisy_session(tmp_path / str(seed), "0.80", "pairs", 0.05, seed)
+        err = given != y
+        tp = np.cumsum(err[np.argsort(-s.state.suspicion, kind="stable")])
+        best.append((2 * tp / (np.arange(1, len(y) + 1) + err.sum())).max())
+        for _ in range(50):
+            item = s.suspects(1).index[0]
+            s.label(item, int(y[int(item)]))
+        st, ref = s.state, s._scorer._reference
+        found = (st.verified >= 0) & err
+        with_prior.append(f1_score(err, st.flagged | found))
+        args = (ref.noise, st.suspicion, given, st.verified, ref.suspicion, ref.keys, ref.alternative)
+        args += (ref.offsets,)
+        np.testing.assert_array_equal(calibrate(*args)[0], st.flagged)  # what the session calls
+        with monkeypatch.context() as m:
+            m.setattr(quality, "PRIOR_REVIEWS", 0.0)
+            without.append(f1_score(err, calibrate(*args)[0] | found))
+        s.close()
+    print(f"best {np.round(best, 3)}, prior {np.round(with_prior, 3)}, without {np.round(without, 3)}")
+    assert np.mean(with_prior) >= np.mean(best) - 0.05
+    assert np.mean(with_prior) > np.mean(without) + 0.1
 
 
 def test_reviews_keep_at_most_all_of_a_pairs_offset(tmp_path):
     # The 0.97 digits at 2 % symmetric noise (seed 2): the held-out cores count errors in pairs whose labels
     # all look right in the session (a wrong label that voted for itself), so those pairs take large offsets
     # (up to 15.6 log-odds). After 50 reviews the fit wanted 1.5 times the offsets and flagged 20 right labels
-    # of suspicion 0.01 (F1 0.783); kept to at most all of them, the flags are as good as the best threshold.
+    # of suspicion 0.01 (F1 0.783). The offset's coefficient is kept to at most 1, and the fit starts from the
+    # pre-review chances (PRIOR_REVIEWS), which hold it near 1: either alone keeps those labels unflagged.
+    # One run, so the F1 moves by a label: 0.911 for the best threshold's 0.971 (7 right labels among 43
+    # flags; 0.923 with the bound alone).
     Z, y = degraded_digits("0.97", seed=2)
     given = inject_label_noise(y, 0.02, "symmetric", seed=2)
     err = given != y
@@ -920,7 +956,7 @@ def test_reviews_keep_at_most_all_of_a_pairs_offset(tmp_path):
     found = (st.verified >= 0) & (st.verified != given)
     f1 = f1_score(err, st.flagged | found)
     print(f"best {best:.3f}, after 50 reviews {f1:.3f}")
-    assert f1 >= best - 0.05
+    assert f1 >= best - 0.065
     assert not (st.flagged & (s0 < 0.1)).any()
     s.close()
 
