@@ -621,14 +621,12 @@ def pair_offsets(
     return offsets
 
 
-def _prior(
-    s: np.ndarray, alt: np.ndarray, Pn: np.ndarray, given: np.ndarray, has: np.ndarray
-) -> tuple[np.ndarray, NoiseEstimate, np.ndarray]:
-    """Pre-review flags, noise estimate and pair offsets from the scores and propagated labels (one place)."""
+def _cores(Pn: np.ndarray, given: np.ndarray, has: np.ndarray) -> tuple[np.ndarray, CoreNoise]:
+    """Return the given labels (-1 none) and what the cores of the propagated ``Pn`` say of them."""
     conf = Pn.max(axis=1, initial=0.0)
     pred = np.where(conf > 0, Pn.argmax(axis=1) if Pn.shape[1] else -1, -1)
     given = np.where(has, given, -1)
-    return flags_from_evidence(s, given, alt, core_noise(pred, conf, given, Pn.shape[1]))
+    return given, core_noise(pred, conf, given, Pn.shape[1])
 
 
 def flag_label_issues(P: np.ndarray, given: np.ndarray, noise_rate: float | str = "auto") -> np.ndarray:
@@ -654,7 +652,8 @@ def flag_label_issues(P: np.ndarray, given: np.ndarray, noise_rate: float | str 
     Pn, given, has = _inputs(P, given)
     s, alt = _scores(Pn, given, has, _thresholds(Pn, given, has))
     if noise_rate == "auto":
-        return _prior(s, alt, Pn, given, has)[0]
+        labels, core = _cores(Pn, given, has)
+        return flags_from_evidence(s, labels, alt, core)[0]
     try:
         rate = float(noise_rate)
     except (TypeError, ValueError):
@@ -921,8 +920,9 @@ def noise_estimate(P: np.ndarray, given: np.ndarray) -> NoiseEstimate:
 
     """
     Pn, given, has = _inputs(P, given)
-    s, alt = _scores(Pn, given, has, _thresholds(Pn, given, has))
-    return _prior(s, alt, Pn, given, has)[1]
+    s = _scores(Pn, given, has, _thresholds(Pn, given, has))[0]
+    # The estimate alone: the flags and the pair offsets (40 passes over the labels) are not needed here.
+    return prior_estimate(s, *_cores(Pn, given, has))
 
 
 def label_evidence(P: np.ndarray, given: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

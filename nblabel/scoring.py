@@ -19,6 +19,7 @@ from nblabel.heldout import heldout_core_noise
 from nblabel.propagate import Propagator, normalize_rows, propagate_labels
 from nblabel.quality import (
     MIN_REVIEWS,
+    CoreNoise,
     NoiseEstimate,
     audit_keys,
     calibrate,
@@ -214,10 +215,7 @@ class Scorer:
                 core = heldout_core_noise(
                     self.graph.normalized_, given, c, self.t, raw, num_threads=self.graph.num_threads
                 )
-                noise, offsets = (
-                    prior_estimate(susp, given, core),
-                    pair_offsets(susp, given, alternative, core),
-                )
+                noise, offsets = _reference_noise(susp, given, alternative, core)
                 return noise, np.array(susp, np.float32), thresholds, np.array(alternative, np.int32), offsets
 
             ref = self._reference_for(c, now)
@@ -303,8 +301,15 @@ class Scorer:
             b = slice(lo, lo + REFERENCE_ROWS)
             confidence[b], predicted[b], s0[b], alternative[b] = _row_scores(P[b], given[b], thresholds)
         del P
-        noise, offsets = prior_estimate(s0, given, core), pair_offsets(s0, given, alternative, core)
+        noise, offsets = _reference_noise(s0, given, alternative, core)
         return noise, s0, thresholds, alternative, offsets
+
+
+def _reference_noise(
+    suspicion: np.ndarray, given: np.ndarray, alternative: np.ndarray, core: CoreNoise
+) -> tuple[NoiseEstimate, np.ndarray]:
+    """Return the reference's noise estimate and pair offsets (not the flags: each run computes its own)."""
+    return prior_estimate(suspicion, given, core), pair_offsets(suspicion, given, alternative, core)
 
 
 def _row_scores(
