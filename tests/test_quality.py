@@ -724,6 +724,36 @@ def test_pair_offsets_move_each_pairs_chances_to_its_expected_errors(seed, n, c,
     np.testing.assert_allclose(calm[~capped], 0.0, atol=1e-4)
 
 
+@settings(max_examples=40, deadline=None)
+@hyp_given(
+    st.integers(0, 2**31),
+    st.integers(1, 400),
+    st.floats(0.0, 1.0),
+    st.floats(0.001, 0.6),
+    st.booleans(),
+)
+def test_prior_reviews_hold_the_pre_review_chances_of_the_unreviewed_labels(seed, n, reviewed, rate, pairs):
+    # The soft reviews of the after-review fit (PRIOR_REVIEWS): every unreviewed label in one bin, each bin's
+    # chance that of the pre-review flags at its centre, the level set on all the given labels.
+    rng = np.random.default_rng(seed)
+    logit = quality._logit(rng.random(n))
+    offset = rng.normal(0.0, 3.0, n).astype(np.float32) if pairs else None
+    m = int(reviewed * n)
+    design, chance, count = quality._prior_reviews(
+        logit[m:],
+        None if offset is None else offset[m:],
+        logit[:m],
+        None if offset is None else offset[:m],
+        rate * n,
+    )
+    assert count.sum() == n - m and (count > 0).all() and ((chance >= 0) & (chance <= 1)).all()
+    assert design.shape == (count.size, 3 if pairs else 2) and (design[:, 0] == 1).all()
+    z = PRIOR_SLOPE * design[:, 1] + (design[:, 2] if pairs else 0.0)
+    assert np.all(np.diff(chance[np.argsort(z)]) >= -1e-12)  # one curve in the pre-review log-odds
+    if m == 0:  # all of them unreviewed: the chances add up to the errors (the level's bins: under 1 %)
+        assert (count * chance).sum() == pytest.approx(rate * n, rel=0.01)
+
+
 def test_widget_counts_carry_the_noise_estimate_and_matrix(tmp_path, monkeypatch):
     from nblabel.widget import Labeler
 
