@@ -1375,7 +1375,7 @@ def _audit_fit(
         ridge = np.array([_RIDGE, _RIDGE, OFFSET_RIDGE * float(w.sum())][: len(design)])
         X, y_fit, w_fit = np.column_stack(design), y, w
         logit_open = _logit(s0[open_rows])
-        if open_rows.size:
+        if open_rows.size and PRIOR_REVIEWS > 0:
             # The unreviewed labels as soft reviews at their pre-review chances, worth PRIOR_REVIEWS reviews
             # of the average weight in all.
             offset_rev = design[2] if open_offset is not None else None
