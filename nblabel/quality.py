@@ -155,21 +155,24 @@ OFFSET_RIDGE = 1e-3
 #: labels enter it as soft reviews, each at its chance before reviews (:func:`_prior_reviews`), together
 #: weighing as much as ``PRIOR_REVIEWS`` reviews of the average weight: a prior, so the fit starts from the
 #: curve of the pre-review flags and the reviews move it more as they add up. Fitted to 50 reviews alone
-#: (about 33 audit draws, a handful of errors among them), the curve at times found few errors left and
-#: lost what the graph and the pair offsets knew before review (the digits at 10-NN 0.80 with 5 % look-alike
-#: pairs: 6-10 flags and F1 0.25-0.30 in 3 of 20 runs; the augmented set at 5 % pairs: F1 0.543 before
-#: review, 0.488 after 50 reviews on the README's 3 seeds). Over 10 seeds of the grid x 4 audit seeds (1,920
-#: reviewed runs, the reviews simulated without sessions), against no prior: flag F1 within 0.05 of the best
-#: threshold in 95.0 / 99.0 % of runs after 50 / 100 reviews instead of 90.9 / 98.5 % (mean F1 0.807 /
-#: 0.845 instead of 0.797 / 0.842; with the production audit seed, no cell's mean missing it at 50 instead
-#: of one), the estimate within 0.03 in 88.2 / 93.3 % instead of 87.7 / 93.2 %, the interval holding the
-#: truth in 99.7 / 99.8 % (99.7 / 99.7 %). Worth 10 or 40 reviews: 93.9 or 94.4 % at 50. A prior on the
-#: curve's shape alone (the reviews setting its level) did no better than none (91.2 / 98.5 %): the level
-#: the graph estimated is worth as much as the slope. Its cost: where that level is far above the truth and
-#: the errors are spread over every pair (2 % symmetric noise on the augmented set, the graph's estimate
-#: three times the truth), the curve is pulled up and flags more: F1 within 0.05 of the best in 70 / 92 % of
-#: that cell's runs at 50 / 100 reviews instead of 75 / 92 % (on the README's 3 seeds x 11 audit seeds 52 /
-#: 76 % instead of 73 / 91 %).
+#: (about 33 audit draws, a handful of errors among them), the curve at times found few errors left and lost
+#: what the graph and the pair offsets knew before review (the digits at 10-NN 0.80 with 5 % look-alike pairs:
+#: 6-10 flags and F1 0.25-0.30 in 3 of 20 runs; the augmented set at 5 % pairs: F1 0.543 before review, 0.488
+#: after 50 reviews on the grid's first 3 seeds). Over 10 seeds of the grid x 4 audit seeds (1,920 reviewed
+#: runs, the reviews simulated without sessions), against no prior: flag F1 within 0.05 of the best threshold
+#: in 95.0 / 99.0 % of runs after 50 / 100 reviews instead of 90.9 / 98.5 % (mean F1 0.807 / 0.845 instead of
+#: 0.797 / 0.842; with the production audit seed, no cell's mean missing it at 50 instead of one), the
+#: estimate within 0.03 in 88.2 / 93.3 % instead of 87.7 / 93.2 %, the interval holding the truth in 99.7 /
+#: 99.8 % (99.7 / 99.7 %). Worth 10 or 40 reviews: 93.9 or 94.4 % at 50. A prior on the curve's shape alone
+#: (the reviews setting its level) did no better than none (91.2 / 98.5 %): the level the graph estimated is
+#: worth as much as the slope. Its level weighted against the draws' own count by their variances (the graph's
+#: from its interval) 93.4 % at 50 reviews, 94.9-95.1 % (no gain) with the graph's variance shrunk or the
+#: draws' raised; its pair offsets at half or none of their weight 94.7 / 94.5 %. Its cost: where that level
+#: is far above the truth and the errors are spread over every pair (2 % symmetric noise on the augmented set,
+#: the graph's estimate three times the truth), the curve is pulled up and flags more: F1 within 0.05 of the
+#: best in 70 / 92 % of that cell's runs at 50 / 100 reviews instead of 75 / 92 % (on the grid's first 3 seeds
+#: x 11 audit seeds 52 / 76 % instead of 73 / 91 %); through sessions over 10 seeds its mean F1 after 50
+#: reviews is 0.678 for the best threshold's 0.721.
 PRIOR_REVIEWS = 20.0
 #: Steps of the log-odds of the suspicion and of the pair offsets on which :func:`_prior_reviews` bins the
 #: unreviewed labels (at the prior's slope, its chances within 0.15 in log-odds of each label's own).
