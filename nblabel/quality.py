@@ -1400,7 +1400,11 @@ def _audit_fit(
         p_open, p_rev = expit(z_open), expit(np.column_stack(design) @ beta)
     found = float(y.sum())
     # Model-assisted: each draw also stands for (1 / probability - 1) unreviewed labels, whose errors the
-    # curve missed by the draw's residual.
+    # curve missed by the draw's residual. In full: shrunk toward the curve as for the flags below (by
+    # audits / (audits + 40)), the estimate was within 0.03 more often over all audit seeds (90.1 / 94.2 %
+    # of 1,920 reviewed runs at 50 / 100 reviews, not 88.2 / 93.3 %) but biased toward the curve: less often
+    # with the production audit seed at 50, and a cell's mean left the 0.03 at 100 on the grid's first 3
+    # seeds.
     residual = np.where(drawn, (w - 1.0) * (y - p_rev), 0.0)
     errors = min(max(float(p_open.sum()) + float(residual.sum()), 0.0), float(open_rows.size))
     total = found + errors
