@@ -6,7 +6,9 @@ The grid (see :mod:`nblabel.degrade` for how each dataset is made):
   (shifted, rotated, noised, PCA(8): about 0.88), where the graph has to connect many small clusters;
 - label noise: 0, 0.02, 0.05, 0.1, 0.2, 0.4, symmetric (to any other class) and look-alike pairs
   (3<->5, 1<->7, 4<->9 swapped at that rate, so the true rate is 0.6 times it);
-- seeds: 3 (noise, and the features' added noise), 1 with --quick.
+- seeds: 3 (noise, and the features' added noise), 1 with --quick; the README's tables are 10 seeds, run as
+  five processes (``--only`` per dataset, ``--first-seed`` / ``--seeds`` to split the augmented set) and
+  joined with ``--from-log``.
 
 Per cell: nblabel with its defaults (``Session``: k=10, T="auto") before any review, and after a person
 verified the first 50 and 100 suspects (simulated with the true labels through ``Session.label``, one at a
